@@ -1,0 +1,1 @@
+"""clean: extraction, normalisation, quality filters, PII redaction and deduplication."""

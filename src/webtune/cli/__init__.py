@@ -1,0 +1,1 @@
+"""The `webtune` command line. Commands only parse options and call stage functions."""

@@ -1,0 +1,93 @@
+"""What every command shares: consoles, error handling and running one stage from options."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
+
+from webtune.config import PipelineConfig, deep_merge, load_pipeline, validate_pipeline
+from webtune.errors import ConfigError, WebtuneError
+
+console = Console()
+err_console = Console(stderr=True)
+state = {"debug": bool(os.environ.get("WEBTUNE_DEBUG"))}
+
+PipelineOption = typer.Option(None, "--pipeline", "-p", help="Pipeline YAML file to take settings from.")
+RunDirOption = typer.Option(None, "--run-dir", help="Run directory (default: runs/<pipeline name>).")
+InputOption = typer.Option(None, "--input", "-i", help="Input store (default: the previous stage in the run directory).")
+OutputOption = typer.Option(None, "--output", "-o", help="Output directory (default: <run-dir>/<stage>).")
+ForceOption = typer.Option(False, "--force", help="Rerun even if inputs and config did not change.")
+
+
+class WebtuneGroup(TyperGroup):
+    """A click group that turns expected errors into one clear line and an exit code."""
+
+    def invoke(self, ctx):  # noqa: D401 - click API
+        try:
+            return super().invoke(ctx)
+        except WebtuneError as exc:
+            if state["debug"]:
+                raise
+            err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}")
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            if state["debug"]:
+                raise
+            err_console.print("[yellow]interrupted[/yellow]: partial output was discarded; "
+                              "run the same command again to resume")
+            raise typer.Exit(130) from None
+
+
+def new_app(help_text: str) -> typer.Typer:
+    """A typer app (or sub-app) with webtune's error handling."""
+    return typer.Typer(help=help_text, cls=WebtuneGroup, no_args_is_help=True,
+                       pretty_exceptions_enable=False, add_completion=False)
+
+
+def pipeline_for(pipeline_path: Path | None, overrides: dict[str, Any] | None = None,
+                 default_name: str = "adhoc") -> PipelineConfig:
+    """The pipeline from a YAML file (with ``overrides``), or one made of defaults and overrides."""
+    if pipeline_path is not None:
+        return load_pipeline(pipeline_path, overrides=overrides)
+    data = deep_merge({"name": default_name}, overrides or {})
+    return validate_pipeline(data, source="command-line options", base_dir=Path.cwd())
+
+
+def resolve_run_dir(pipeline_path: Path | None, pipeline: PipelineConfig, run_dir: Path | None,
+                    input_dir: Path | None = None, output_dir: Path | None = None) -> Path:
+    """Where a single stage runs: --run-dir, the pipeline's run dir, or next to --output/--input."""
+    if run_dir is not None:
+        return run_dir
+    if pipeline_path is not None:
+        return pipeline.resolved_run_dir()
+    if output_dir is not None:
+        return output_dir.parent
+    if input_dir is not None:
+        return input_dir.parent
+    raise ConfigError("say where to run: give --pipeline FILE, --run-dir DIR or --output DIR")
+
+
+def run_stage_command(stage: str, *, pipeline_path: Path | None, run_dir: Path | None,
+                      input_dir: Path | None = None, output_dir: Path | None = None, force: bool = False,
+                      overrides: dict[str, Any] | None = None,
+                      extra_inputs: dict[str, Path] | None = None) -> dict[str, Any]:
+    """Run one stage from command-line options and print its summary; return its manifest."""
+    from webtune.pipeline import run_one_stage, stage_spec, stage_summary
+
+    spec = stage_spec(stage)
+    default_name = (run_dir or (output_dir.parent if output_dir else None) or Path("adhoc")).name
+    pipeline = pipeline_for(pipeline_path, overrides, default_name=default_name or "adhoc")
+    where = resolve_run_dir(pipeline_path, pipeline, run_dir, input_dir, output_dir)
+    inputs = dict(extra_inputs or {})
+    if input_dir is not None and spec.inputs:
+        inputs[spec.inputs[0]] = input_dir
+    manifest = run_one_stage(spec, pipeline, where, inputs=inputs, output_dir=output_dir,
+                             force=force, console=err_console)
+    err_console.print(stage_summary(manifest))
+    return manifest

@@ -1,0 +1,44 @@
+"""Entry point of the `webtune` command: one sub-command module per stage."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from webtune import __version__
+from webtune.cli.common import new_app, state
+
+app = new_app("webtune: web data in, a fine-tuned, evaluated, versioned model out.")
+
+# Each module has `register(app)`, which adds its command or sub-command group.
+COMMAND_MODULES = (
+    "run", "collect", "clean", "build", "train", "evaluate", "registry", "chat", "serve",
+    "models", "doctor",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"webtune {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for expected errors too."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """webtune turns web data into a fine-tuned, evaluated, versioned language model."""
+    if debug:
+        state["debug"] = True
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"webtune.cli.{_name}").register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,39 @@
+"""`webtune run PIPELINE.yaml`: every stage in order, then one chat answer from the tuned model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.panel import Panel
+
+from webtune.cli.common import err_console
+
+
+def run_command(
+    pipeline_file: Path = typer.Argument(..., help="The pipeline YAML file."),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="Run directory (default: runs/<name>)."),
+    force: bool = typer.Option(False, "--force", help="Rerun every stage."),
+    from_stage: Optional[str] = typer.Option(None, "--from", help="Rerun from this stage on."),
+    to_stage: Optional[str] = typer.Option(None, "--to", help="Stop after this stage."),
+) -> None:
+    """Run the pipeline's stages in order into runs/<name>/<stage>/, skipping unchanged ones."""
+    from webtune.config import load_pipeline
+    from webtune.pipeline import run_pipeline, summary_table
+
+    pipeline = load_pipeline(pipeline_file)
+    where = run_dir or pipeline.resolved_run_dir()
+    err_console.print(f"[bold]webtune run[/bold] {pipeline.name} → {where}")
+    manifests = run_pipeline(pipeline, where, force=force, from_stage=from_stage, to_stage=to_stage,
+                             console=err_console)
+    err_console.print(summary_table(manifests))
+    if pipeline.chat.prompt and (to_stage is None or to_stage == "register"):
+        from webtune.serve.chat import pipeline_chat_answer
+
+        answer = pipeline_chat_answer(pipeline, where)
+        err_console.print(Panel(answer, title=f"chat · {pipeline.chat.prompt[:60]}", border_style="green"))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_command)

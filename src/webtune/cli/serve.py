@@ -1,0 +1,12 @@
+"""`webtune serve` (skeleton; its issue fills it in)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def _placeholder() -> None:
+        """Not built yet."""
+        raise typer.Exit(1)

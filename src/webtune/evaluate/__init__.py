@@ -1,0 +1,1 @@
+"""evaluate: the base model against the tuned one on held-out examples."""

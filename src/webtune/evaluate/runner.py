@@ -1,0 +1,159 @@
+"""Run the base and the tuned model over the held-out examples: loss and greedy answers."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from webtune.errors import InputError
+from webtune.evaluate.metrics.base import ModelResult
+from webtune.records import Reject
+from webtune.serve.models import HostedChatModel, LocalChatModel
+
+MODELS = ("base", "tuned")
+
+
+@dataclass
+class EvalItem:
+    """One held-out example: the conversation, the prompt part and the reference reply."""
+
+    line: int
+    id: str | None
+    messages: list[dict[str, str]]
+    prompt: list[dict[str, str]]
+    reference: str
+
+
+@dataclass
+class EvalRun:
+    """What the runner hands back: per-model results, which items were generated, rejects."""
+
+    results: dict[str, ModelResult]
+    loss_items: list[EvalItem]
+    generated: list[EvalItem]
+    rejects: list[Reject] = field(default_factory=list)
+    models: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    per_example_loss: dict[str, list[float | None]] = field(default_factory=dict)
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=False)
+
+
+def _model_paths(train_dir: Path, train_result: dict[str, Any]) -> tuple[Path | None, Path | None]:
+    """(adapter dir, full model dir) of the tuned model, checked to exist."""
+    where = train_dir / "train_result.json"
+    found = []
+    for key in ("adapter_dir", "model_dir"):
+        value = train_result.get(key)
+        path = (train_dir / value) if value else None
+        if path is not None and not path.is_dir():
+            raise InputError(f"{where}: {key}: {path} is not a directory")
+        found.append(path)
+    if found == [None, None]:
+        raise InputError(f"{where}: neither adapter_dir nor model_dir nor model_id is set")
+    return found[0], found[1]
+
+
+def run_local(items: list[EvalItem], train_dir: Path, train_result: dict[str, Any], base_model: str,
+              config: Any, console: Console) -> EvalRun:
+    """Loss on every item and answers for the first ``max_examples``, base first, then tuned.
+
+    The base weights are loaded once: after the base run the LoRA adapter is merged into them.
+    """
+    from webtune.evaluate.scoring import encode_examples, example_losses
+    from webtune.models import resolve_model
+    from webtune.serve.loader import ModelRef, load_tokenizer_from, load_weights, tokenizer_dir
+    from webtune.serve.models import pick_device
+
+    trained_on = train_result.get("base_model")
+    if trained_on and str(trained_on) != str(base_model):
+        raise InputError(f"{train_dir / 'train_result.json'}: base_model: the tuned model was trained on "
+                         f"{trained_on!r}, but the pipeline's base_model is {base_model!r}")
+    base_path = resolve_model(base_model)
+    adapter, full = _model_paths(train_dir, train_result)
+    tokenizer = load_tokenizer_from(tokenizer_dir(ModelRef("tuned", model_path=full or base_path,
+                                                           adapter_path=adapter)))
+    device = pick_device(config.device)
+    encoded = encode_examples(tokenizer, [i.messages for i in items], max_len=config.max_len)
+    rejects, loss_items, loss_encoded = [], [], []
+    for item, enc in zip(items, encoded):
+        if not any(label != -100 for label in enc["labels"]):
+            rejects.append(Reject(stage="evaluate", step="encode", reason="no_assistant_tokens",
+                                  id=item.id, value=len(enc["input_ids"]), threshold=config.max_len,
+                                  record={"line": item.line}))
+            continue
+        loss_items.append(item)
+        loss_encoded.append(enc)
+    generated = loss_items[:config.max_examples]
+    run = EvalRun(results={}, loss_items=loss_items, generated=generated, rejects=rejects,
+                  models={"base": str(base_model), "tuned": str(adapter or full)})
+    with _progress(console) as progress:
+        from webtune.models import load_causal_lm
+
+        t0 = time.perf_counter()
+        base = load_causal_lm(base_path)
+        run.timings["load_base_s"] = time.perf_counter() - t0
+        _run_model("base", LocalChatModel(base, tokenizer, "base", device), run, loss_encoded, config, progress)
+        t0 = time.perf_counter()
+        tuned = load_weights(base_path, adapter, base_model=base) if adapter else load_weights(full)
+        run.timings["load_tuned_s"] = time.perf_counter() - t0
+        _run_model("tuned", LocalChatModel(tuned, tokenizer, "tuned", device), run, loss_encoded, config,
+                   progress)
+    return run
+
+
+def _run_model(label: str, chat: LocalChatModel, run: EvalRun, encoded: list[dict[str, list[int]]],
+               config: Any, progress: Progress) -> None:
+    """Fill ``run`` with one model's losses and answers."""
+    from webtune.evaluate.scoring import example_losses
+
+    result = ModelResult(references=[i.reference for i in run.generated])
+    if encoded:
+        task = progress.add_task(f"{label} · loss", total=len(encoded))
+        t0 = time.perf_counter()
+        pad = chat.tokenizer.pad_token_id
+        result.nll, result.tokens = example_losses(
+            chat.model, encoded, pad_id=pad, device=chat.device, max_tokens=config.loss_batch_tokens,
+            on_batch=lambda n: progress.advance(task, n))
+        run.timings[f"{label}_loss_s"] = time.perf_counter() - t0
+        run.per_example_loss[label] = [n / t if t else None for n, t in zip(result.nll, result.tokens)]
+    _generate(label, chat, run, result, config, progress)
+    run.results[label] = result
+
+
+def _generate(label: str, chat: Any, run: EvalRun, result: ModelResult, config: Any,
+              progress: Progress) -> None:
+    """Greedy answers of one model to the generated items."""
+    if not run.generated:
+        return
+    task = progress.add_task(f"{label} · generate", total=len(run.generated))
+    t0 = time.perf_counter()
+    answers = chat.generate_batch([i.prompt for i in run.generated], max_new_tokens=config.max_new_tokens,
+                                  batch_size=config.batch_size, on_batch=lambda n: progress.advance(task, n))
+    run.timings[f"{label}_generate_s"] = time.perf_counter() - t0
+    result.predictions = [a.text for a in answers]
+
+
+def run_hosted(items: list[EvalItem], train_result: dict[str, Any], config: Any, console: Console,
+               client: Any = None) -> EvalRun:
+    """Answers from the hosted base and tuned models (hosted APIs give no loss)."""
+    base_id = str(train_result.get("base_model") or "")
+    tuned_id = str(train_result["model_id"])
+    if not base_id:
+        raise InputError("train_result.json: base_model is not set (the hosted base to compare with)")
+    generated = items[:config.max_examples]
+    run = EvalRun(results={}, loss_items=[], generated=generated, models={"base": base_id, "tuned": tuned_id})
+    with _progress(console) as progress:
+        for label, model_id in (("base", base_id), ("tuned", tuned_id)):
+            result = ModelResult(references=[i.reference for i in generated])
+            _generate(label, HostedChatModel(model_id, client=client), run, result, config, progress)
+            run.results[label] = result
+    return run

@@ -1,0 +1,284 @@
+"""Validate, upload once and create a fine-tuning job once (or reattach to the one that exists).
+
+The order matters for money: the build stage's validator runs first and any error stops the
+run before a byte is uploaded; then the job that may already exist for the same request (in
+the run's state, or found by its metadata when a crash struck between the API's answer and
+the state write) is reattached; only when there is none is the cost shown and confirmed,
+the files uploaded (skipped when the same bytes were uploaded before) and the job created.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from webtune.errors import InputError, WebtuneError
+from webtune.hosted.client import HostedError, call, is_not_found, translate
+from webtune.hosted.state import HostedState
+from webtune.records import canonical_json
+
+# The keys the fine-tuning API accepts on a chat line; webtune's `meta` is not one of them.
+API_KEYS = ("messages", "tools", "parallel_tool_calls", "functions")
+SPLITS = (("train", "train.jsonl"), ("validation", "validation.jsonl"))
+ACTIVE = ("validating_files", "queued", "running", "pausing", "paused")
+# OpenAI picks n_epochs itself for "auto"; 3 is its usual choice, used only for the estimate.
+AUTO_EPOCHS_FOR_ESTIMATE = 3
+
+
+@dataclass
+class PreparedSplit:
+    """One split as it will be uploaded: chat fields only, with its hash and figures."""
+
+    split: str
+    source: Path
+    path: Path
+    sha256: str
+    size: int
+    examples: int
+    tokens: int | None = None
+
+
+@dataclass
+class JobRequest:
+    """Everything that decides a fine-tuning job; its key ties a job to exactly this request."""
+
+    model: str
+    method: str
+    hyperparameters: dict[str, Any]
+    suffix: str | None
+    seed: int | None
+    files: dict[str, str]  # split -> sha256 of the uploaded bytes
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """A hash of the request: the same data and settings give the same key."""
+        parts = {"model": self.model, "method": self.method, "hyperparameters": self.hyperparameters,
+                 "suffix": self.suffix, "seed": self.seed, "files": self.files}
+        return hashlib.sha256(canonical_json(parts).encode()).hexdigest()[:32]
+
+
+# ---------------------------------------------------------------- validate and prepare
+
+
+def validate_splits(build_dir: Path) -> dict[str, Any]:
+    """Run the build stage's validator on train/validation; raise naming every error found."""
+    from webtune.build.validate import validate_file
+
+    reports: dict[str, Any] = {}
+    problems: list[str] = []
+    for split, name in SPLITS:
+        path = Path(build_dir) / name
+        if not path.is_file():
+            if split == "train":
+                raise InputError(f"{path}: training file not found; run the build stage first")
+            continue
+        if path.stat().st_size == 0 and split == "validation":
+            continue
+        report = validate_file(path)
+        reports[split] = report
+        for err in report.errors:
+            problems.append(f"{path}:{err.line}: {err.field}: {err.message}")
+    if problems:
+        shown = "\n".join(problems[:20]) + (f"\n... and {len(problems) - 20} more" if len(problems) > 20 else "")
+        raise InputError(f"{len(problems)} validation error(s); nothing was uploaded:\n{shown}")
+    return reports
+
+
+def prepare_split(split: str, source: Path, dest: Path, tokens: int | None = None) -> PreparedSplit:
+    """Write ``source`` without webtune's ``meta`` (the API takes only chat fields) to ``dest``."""
+    from webtune.jsonl import atomic_path, read_jsonl
+
+    examples = 0
+    digest = hashlib.sha256()
+    with atomic_path(dest) as tmp, open(tmp, "wb") as fh:
+        for obj in read_jsonl(source):
+            line = (json.dumps({k: obj[k] for k in API_KEYS if k in obj}, ensure_ascii=False) + "\n").encode()
+            fh.write(line)
+            digest.update(line)
+            examples += 1
+    return PreparedSplit(split, Path(source), Path(dest), digest.hexdigest(), dest.stat().st_size, examples, tokens)
+
+
+def prepare_splits(build_dir: Path, upload_dir: Path, reports: dict[str, Any]) -> dict[str, PreparedSplit]:
+    """The train (and, when not empty, validation) files ready to upload."""
+    prepared = {}
+    for split, name in SPLITS:
+        if split not in reports:
+            continue
+        prepared[split] = prepare_split(split, Path(build_dir) / name, Path(upload_dir) / name,
+                                        tokens=report_tokens(reports[split]))
+        if prepared[split].examples == 0:
+            if split == "train":
+                raise InputError(f"{Path(build_dir) / name}: no training examples; nothing was uploaded")
+            del prepared[split]
+    return prepared
+
+
+def report_tokens(report: Any) -> int | None:
+    """The total token count a validation report gives, if any."""
+    stats = getattr(report, "stats", None) or {}
+    if not isinstance(stats, dict):
+        stats = getattr(stats, "__dict__", {})
+    for key in ("total_tokens", "tokens", "n_tokens", "billable_tokens"):
+        value = stats.get(key)
+        if isinstance(value, (int, float)):
+            return int(value)
+    return None
+
+
+def approx_tokens(path: Path) -> int:
+    """A rough token count (4 characters a token) when the validator gives none."""
+    return max(1, path.stat().st_size // 4)
+
+
+# ---------------------------------------------------------------- cost
+
+
+def estimate(prepared: dict[str, PreparedSplit], request: JobRequest) -> dict[str, Any]:
+    """Training tokens, epochs and the estimated price (via the build stage's estimate_cost)."""
+    train = prepared["train"]
+    tokens = train.tokens if train.tokens is not None else approx_tokens(train.path)
+    epochs = request.hyperparameters.get("n_epochs")
+    epochs_n = AUTO_EPOCHS_FOR_ESTIMATE if epochs in (None, "auto") else int(epochs)
+    usd = None
+    try:
+        from webtune.build.validate import estimate_cost
+
+        usd = estimate_cost(tokens, epochs_n, request.model)
+    except ImportError:
+        usd = None
+    if isinstance(usd, dict):
+        usd = usd.get("usd", usd.get("total_usd"))
+    return {"train_tokens": tokens, "tokens_exact": train.tokens is not None, "epochs": epochs_n,
+            "epochs_auto": epochs in (None, "auto"), "billed_tokens": tokens * epochs_n,
+            "estimated_usd": round(float(usd), 4) if isinstance(usd, (int, float)) else None}
+
+
+def cost_table(prepared: dict[str, PreparedSplit], cost: dict[str, Any], model: str) -> Table:
+    """The upload and its estimated cost, for the terminal."""
+    table = Table(title=f"OpenAI fine-tuning of {model}")
+    table.add_column("file")
+    table.add_column("examples", justify="right")
+    table.add_column("bytes", justify="right")
+    for split in prepared.values():
+        table.add_row(split.path.name, str(split.examples), f"{split.size:,}")
+    approx = "" if cost["tokens_exact"] else " (approx.)"
+    epochs = f"{cost['epochs']}" + (" (auto, estimate)" if cost["epochs_auto"] else "")
+    table.caption = (f"training tokens {cost['train_tokens']:,}{approx} × epochs {epochs} = "
+                     f"{cost['billed_tokens']:,} billed tokens; estimated cost: "
+                     + (f"${cost['estimated_usd']:.2f}" if cost["estimated_usd"] is not None else "unknown for this model"))
+    return table
+
+
+def confirm_cost(config: Any, cost: dict[str, Any], console: Console) -> None:
+    """Stop when the estimate is over ``max_cost_usd``; ask on a terminal unless told yes."""
+    limit = getattr(config, "max_cost_usd", None)
+    usd = cost.get("estimated_usd")
+    if limit is not None and usd is not None and usd > limit:
+        raise WebtuneError(f"estimated cost ${usd:.2f} is above train.max_cost_usd (${limit:.2f}); "
+                           "nothing was uploaded")
+    said_yes = getattr(config, "yes", False) or os.environ.get("WEBTUNE_YES", "") not in ("", "0")
+    interactive = sys.stdin.isatty() and console.is_terminal
+    if said_yes or not getattr(config, "confirm", True) or not interactive:
+        return
+    from rich.prompt import Confirm
+
+    if not Confirm.ask("Upload and start this paid fine-tuning job?", console=console, default=False):
+        raise WebtuneError("not confirmed: nothing was uploaded and no job was created")
+
+
+# ---------------------------------------------------------------- upload once
+
+
+def upload_once(client: Any, state: HostedState, split: PreparedSplit, console: Console) -> str:
+    """The file id of ``split``'s bytes: reused when uploaded before and still there, else uploaded."""
+    known = state.files.get(split.sha256)
+    if known:
+        try:
+            client.files.retrieve(known["file_id"])
+            console.print(f"  {split.path.name}: already uploaded as {known['file_id']} (unchanged)")
+            return known["file_id"]
+        except Exception as exc:  # noqa: BLE001 - only a 404 means it is gone
+            if not is_not_found(exc):
+                raise translate(f"checking uploaded file {known['file_id']}", exc, client) from None
+            state.forget_file(split.sha256)
+    with open(split.path, "rb") as fh:
+        uploaded = call(f"uploading {split.path.name}", client.files.create,
+                        file=(split.path.name, fh), purpose="fine-tune", client=client)
+    state.remember_file(split.sha256, uploaded.id, split.path.name, split.size)
+    console.print(f"  {split.path.name}: uploaded as {uploaded.id} ({split.size:,} bytes)")
+    return uploaded.id
+
+
+# ---------------------------------------------------------------- create once
+
+
+def existing_job(client: Any, state: HostedState, request: JobRequest, console: Console) -> Any | None:
+    """The job to reattach to for ``request``: from the state, else found by its metadata."""
+    job = state.job
+    if job and job.get("id"):
+        current = call(f"retrieving job {job['id']}", client.fine_tuning.jobs.retrieve, job["id"], client=client)
+        same = job.get("request_key") == request.key
+        if same and current.status not in ("failed", "cancelled"):
+            console.print(f"reattaching to job [bold]{current.id}[/bold] ({current.status})")
+            return current
+        if not same and current.status in ACTIVE:
+            raise HostedError(
+                f"job {current.id} (started for other data or settings) is still {current.status}; "
+                "wait for it or cancel it with `webtune train cancel RUN`, then rerun"
+            )
+        if same:
+            console.print(f"[yellow]previous job {current.id} ended {current.status}; starting a new one[/yellow]")
+    # A crash between the API's answer and the state write leaves a job only the API knows.
+    found = call("listing jobs", client.fine_tuning.jobs.list,
+                 metadata={"webtune_request": request.key}, limit=20, client=client)
+    for candidate in found.data:
+        meta = candidate.metadata or {}
+        if meta.get("webtune_request") == request.key and candidate.status not in ("failed", "cancelled"):
+            state.remember_job(candidate.id, request.key, request.model)
+            console.print(f"reattaching to job [bold]{candidate.id}[/bold] found by its metadata ({candidate.status})")
+            return candidate
+    return None
+
+
+def create_job(client: Any, state: HostedState, request: JobRequest, file_ids: dict[str, str],
+               console: Console) -> Any:
+    """Create the job and save its id before anything else can happen."""
+    metadata = {**request.metadata, "webtune_request": request.key}
+    hyper = {k: v for k, v in request.hyperparameters.items()}
+    kwargs: dict[str, Any] = {
+        "model": request.model, "training_file": file_ids["train"], "metadata": metadata,
+        "method": {"type": request.method, request.method: {"hyperparameters": hyper}},
+    }
+    if "validation" in file_ids:
+        kwargs["validation_file"] = file_ids["validation"]
+    if request.suffix:
+        kwargs["suffix"] = request.suffix
+    if request.seed is not None:
+        kwargs["seed"] = request.seed
+    job = call("creating the fine-tuning job", client.fine_tuning.jobs.create, client=client, **kwargs)
+    state.remember_job(job.id, request.key, request.model)  # at once: a rerun must reattach
+    console.print(f"created job [bold]{job.id}[/bold] ({job.status})")
+    return job
+
+
+def start_or_reattach(client: Any, state: HostedState, request: JobRequest,
+                      prepared: dict[str, PreparedSplit], config: Any, console: Console) -> Any:
+    """The running (or finished) job for ``request``: reattached, or uploaded and created."""
+    job = existing_job(client, state, request, console)
+    if job is not None:
+        return job
+    cost = estimate(prepared, request)
+    console.print(cost_table(prepared, cost, request.model))
+    confirm_cost(config, cost, console)
+    file_ids = {name: upload_once(client, state, split, console) for name, split in prepared.items()}
+    return create_job(client, state, request, file_ids, console)

@@ -1,0 +1,188 @@
+"""Finding base models: by catalog name, by prepared name under $WEBTUNE_HOME, or by path.
+
+Heavy libraries (torch, transformers) are imported only inside the loaders, so importing this
+module stays cheap for the CLI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
+from webtune.errors import WebtuneError
+from webtune.models.catalog import CATALOG, catalog_names
+
+MARKER = "webtune_model.json"
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def webtune_home() -> Path:
+    """webtune's data directory: $WEBTUNE_HOME, or ~/.cache/webtune when unset or empty."""
+    env = os.environ.get("WEBTUNE_HOME", "").strip()
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "webtune"
+
+
+def models_dir(home: str | os.PathLike | None = None) -> Path:
+    """Where prepared models live: `<home>/models` (home defaults to `webtune_home()`)."""
+    return (Path(home).expanduser() if home is not None else webtune_home()) / "models"
+
+
+def is_model_dir(path: Path) -> bool:
+    """Whether `path` is a directory holding a transformers `config.json`."""
+    return (path / "config.json").is_file()
+
+
+def is_prepared(path: Path) -> bool:
+    """Whether `path` is a complete prepared model (checkpoint plus webtune marker)."""
+    return is_model_dir(path) and (path / MARKER).is_file()
+
+
+def _local_names(home: str | os.PathLike | None = None) -> list[str]:
+    """Names of non-catalog model directories under the models directory."""
+    root = models_dir(home)
+    if not root.is_dir():
+        return []
+    return sorted(
+        p.name for p in root.iterdir()
+        if not p.name.startswith(".") and p.name not in CATALOG and is_model_dir(p)
+    )
+
+
+def resolve_model(
+    name_or_path: str | os.PathLike,
+    auto_prepare: bool = True,
+    home: str | os.PathLike | None = None,
+) -> Path:
+    """The checkpoint directory for a model given by path or by name.
+
+    A directory containing config.json is used as is. A catalog name resolves to its prepared
+    directory, preparing it first if `auto_prepare`. A name of a model directory under
+    `<home>/models` resolves to it. Anything else is a WebtuneError.
+    """
+    text = str(name_or_path)
+    path = Path(text).expanduser()
+    if is_model_dir(path):
+        return path.resolve()
+    if text in CATALOG:
+        return _resolve_catalog(text, auto_prepare, home)
+    local = models_dir(home) / text
+    if "/" not in text and not text.startswith(".") and is_model_dir(local):
+        return local
+    if path.is_dir():
+        raise WebtuneError(f"model directory {path} has no config.json")
+    known = ", ".join(sorted({*catalog_names(), *_local_names(home)}))
+    raise WebtuneError(
+        f"unknown model {text!r}: not a directory with config.json and not one of: {known}"
+    )
+
+
+def _resolve_catalog(name: str, auto_prepare: bool, home: str | os.PathLike | None) -> Path:
+    """The prepared directory of catalog model `name`, preparing it if allowed."""
+    target = models_dir(home) / name
+    if is_prepared(target):
+        return target
+    if not auto_prepare:
+        raise WebtuneError(
+            f"model {name!r} is not prepared yet (no {target / MARKER}); prepare it first"
+        )
+    from webtune.models.prepare import prepare_model
+
+    return prepare_model(name, home=home)
+
+
+def dir_size(path: Path) -> int:
+    """Total size in bytes of the regular files under `path` (0 if it does not exist)."""
+    if not path.exists():
+        return 0
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def list_models(home: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """All catalog models plus any other model directories under `<home>/models`.
+
+    Each row: name, source ("catalog" or "local"), prepared, path, size_bytes, description.
+    """
+    root = models_dir(home)
+    rows = []
+    for name in catalog_names():
+        path = root / name
+        prepared = is_prepared(path)
+        rows.append(_row(name, "catalog", prepared, path, CATALOG[name].description))
+    for name in _local_names(home):
+        rows.append(_row(name, "local", True, root / name, ""))
+    return rows
+
+
+def _row(name: str, source: str, prepared: bool, path: Path, description: str) -> dict[str, Any]:
+    """One `list_models` row."""
+    return {
+        "name": name,
+        "source": source,
+        "prepared": prepared,
+        "path": str(path),
+        "size_bytes": dir_size(path) if prepared else 0,
+        "description": description,
+    }
+
+
+@contextlib.contextmanager
+def progress_bars(enabled: bool):
+    """Turn transformers' progress bars off inside the block unless `enabled`.
+
+    The GGUF loader uses a plain tqdm that ignores transformers' switch, so it is swapped
+    for a disabled one for the duration.
+    """
+    import functools
+
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    gguf_tqdm = getattr(gguf_utils, "tqdm", None)
+    if not enabled:
+        hf_logging.disable_progress_bar()
+        if gguf_tqdm is not None:
+            gguf_utils.tqdm = functools.partial(gguf_tqdm, disable=True)
+    try:
+        yield
+    finally:
+        if not enabled:
+            if gguf_tqdm is not None:
+                gguf_utils.tqdm = gguf_tqdm
+            if was_enabled:
+                hf_logging.enable_progress_bar()
+
+
+def _torch_dtype(dtype: Any):
+    """A torch dtype from None (float32), a torch.dtype, or one of DTYPES as a string."""
+    import torch
+
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if str(dtype) not in DTYPES:
+        raise WebtuneError(f"unknown dtype {dtype!r}: expected one of: {', '.join(DTYPES)}")
+    return getattr(torch, str(dtype))
+
+
+def load_tokenizer(path: str | os.PathLike):
+    """The tokenizer of a model given by path or name (see `resolve_model`), local files only."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(resolve_model(path)), local_files_only=True)
+
+
+def load_causal_lm(path: str | os.PathLike, dtype: Any = None, device: Any = None):
+    """A causal LM given by path or name, from local files only, in `dtype` (default float32).
+
+    `device` (e.g. "cpu", "cuda") moves the model there after loading; None leaves it on CPU.
+    """
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(
+        str(resolve_model(path)), dtype=_torch_dtype(dtype), local_files_only=True
+    )
+    return model.to(device) if device is not None else model

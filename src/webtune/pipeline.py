@@ -1,0 +1,142 @@
+"""Run the stages of a pipeline in order, each through the stage contract (`webtune.stage`).
+
+The CLI and the YAML runner only call `run_pipeline` and `run_one_stage`; each stage's
+work lives in ``webtune.<stage>.stage``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from rich.console import Console
+from rich.table import Table
+
+from webtune.config import PipelineConfig
+from webtune.errors import ConfigError, InputError
+from webtune.stage import StageFn, read_manifest, run_stage
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """How the runner calls a stage: its function, the stages it reads, its config section."""
+
+    name: str
+    target: str  # "module:function", imported only when the stage runs (torch is slow to import)
+    inputs: tuple[str, ...] = ()
+    section: Callable[[PipelineConfig], Any] = lambda p: None
+    shared: Callable[[PipelineConfig], dict[str, Any]] = lambda p: {}
+    external_inputs: Callable[[PipelineConfig], list[Path]] = field(default=lambda p: [])
+
+    def function(self) -> StageFn:
+        module, func = self.target.split(":")
+        return getattr(importlib.import_module(module), func)
+
+
+def _source_files(p: PipelineConfig) -> list[Path]:
+    """Local files a pipeline's sources read, so a changed file reruns collect."""
+    found: list[Path] = []
+    for source in p.sources:
+        getter = getattr(source, "input_paths", None)
+        if getter is not None:
+            found.extend(getter())
+    return found
+
+
+STAGES: tuple[StageSpec, ...] = (
+    StageSpec("collect", "webtune.collect.stage:run_collect", (),
+              section=lambda p: p.collect_config(), external_inputs=_source_files),
+    StageSpec("clean", "webtune.clean.stage:run_clean", ("collect",), section=lambda p: p.clean),
+    StageSpec("build", "webtune.build.stage:run_build", ("clean",), section=lambda p: p.build,
+              shared=lambda p: {"base_model": p.base_model, "seed": p.seed}),
+    StageSpec("train", "webtune.train.stage:run_train", ("build",), section=lambda p: p.train,
+              shared=lambda p: {"base_model": p.base_model, "seed": p.seed}),
+    StageSpec("evaluate", "webtune.evaluate.stage:run_evaluate", ("build", "train"),
+              section=lambda p: p.evaluate, shared=lambda p: {"base_model": p.base_model}),
+    StageSpec("register", "webtune.registry.stage:run_register", ("build", "train", "evaluate"),
+              section=lambda p: p.register_, shared=lambda p: {"name": p.name, "base_model": p.base_model}),
+)
+STAGE_NAMES = tuple(spec.name for spec in STAGES)
+
+
+def stage_spec(name: str) -> StageSpec:
+    """The spec of stage ``name``; a ConfigError lists the stage names otherwise."""
+    for spec in STAGES:
+        if spec.name == name:
+            return spec
+    raise ConfigError(f"unknown stage '{name}'; stages are: {', '.join(STAGE_NAMES)}")
+
+
+def run_one_stage(
+    spec: StageSpec,
+    pipeline: PipelineConfig,
+    run_dir: Path,
+    *,
+    inputs: dict[str, Path] | None = None,
+    output_dir: Path | None = None,
+    force: bool = False,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Run a single stage; inputs default to the published outputs of earlier stages in ``run_dir``."""
+    resolved = {name: run_dir / name for name in spec.inputs}
+    resolved.update(inputs or {})
+    for name, path in resolved.items():
+        if read_manifest(path) is None and not (inputs and name in inputs):
+            raise InputError(
+                f"{spec.name}: input '{name}' has no complete output at {path}; "
+                f"run `webtune {name}` (or `webtune run`) first"
+            )
+    config = spec.section(pipeline)
+    return run_stage(
+        spec.name, spec.function(), run_dir=run_dir, config=config, inputs=resolved,
+        external_inputs=spec.external_inputs(pipeline), pipeline=pipeline,
+        output_dir=output_dir, force=force, console=console, shared=spec.shared(pipeline),
+    )
+
+
+def run_pipeline(
+    pipeline: PipelineConfig,
+    run_dir: Path,
+    *,
+    force: bool = False,
+    from_stage: str | None = None,
+    to_stage: str | None = None,
+    console: Console | None = None,
+) -> list[dict[str, Any]]:
+    """Run every stage in order; ``from_stage`` forces that stage and the ones after it to rerun."""
+    console = console or Console(stderr=True)
+    names = list(STAGE_NAMES)
+    start = names.index(stage_spec(from_stage).name) if from_stage else 0
+    stop = names.index(stage_spec(to_stage).name) if to_stage else len(names) - 1
+    manifests = []
+    for index, spec in enumerate(STAGES):
+        if index > stop:
+            break
+        rerun = force or (from_stage is not None and index >= start)
+        console.rule(f"[bold]{spec.name}")
+        manifest = run_one_stage(spec, pipeline, run_dir, force=rerun, console=console)
+        console.print(stage_summary(manifest))
+        manifests.append(manifest)
+    return manifests
+
+
+def stage_summary(manifest: dict[str, Any]) -> str:
+    """One line: the stage, its counts and time, or that it was skipped."""
+    counts = manifest.get("counts", {})
+    state = "[dim]skipped (unchanged)[/dim]" if manifest.get("skipped") else f"{manifest.get('duration_s', 0):.1f}s"
+    return (f"[green]✓[/green] [bold]{manifest['stage']}[/bold]  in {counts.get('in', 0)} · "
+            f"kept {counts.get('kept', 0)} · rejected {counts.get('rejected', 0)}  {state}")
+
+
+def summary_table(manifests: list[dict[str, Any]]) -> Table:
+    """A table of all stages of a run: counts, time and where the output is."""
+    table = Table(title="webtune run")
+    for column in ("stage", "in", "kept", "rejected", "time", "status"):
+        table.add_column(column, justify="right" if column in ("in", "kept", "rejected", "time") else "left")
+    for m in manifests:
+        c = m.get("counts", {})
+        table.add_row(m["stage"], str(c.get("in", 0)), str(c.get("kept", 0)), str(c.get("rejected", 0)),
+                      f"{m.get('duration_s', 0):.1f}s", "skipped" if m.get("skipped") else "done")
+    return table

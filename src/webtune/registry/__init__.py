@@ -1,0 +1,1 @@
+"""registry: versions of tuned models with lineage, promotion gates and rollback."""

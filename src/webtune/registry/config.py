@@ -1,0 +1,32 @@
+"""Config of the register stage: where versions go, and when a new one becomes ``production``."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from webtune.configbase import RelPath, StrictModel
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
+class PromotionGates(StrictModel):
+    """Checks on the evaluation a new version must pass to become ``production``.
+
+    A gate whose metric the evaluation does not have (e.g. the loss of a hosted model)
+    fails: promotion never happens on missing evidence; `webtune registry promote` can.
+    """
+
+    tuned_loss_below_base: bool = True
+    tuned_rouge_l_above_base: bool = False
+    max_loss: float | None = Field(None, gt=0)
+    min_rouge_l: float | None = Field(None, ge=0, le=1)
+
+
+class RegisterConfig(StrictModel):
+    """Register the tuned model as a new version of ``model_name`` in the model registry."""
+
+    model_name: str | None = Field(None, pattern=NAME_PATTERN, description="default: the pipeline name")
+    path: RelPath | None = Field(None, description="registry directory (default: $WEBTUNE_HOME/registry)")
+    promote: bool = Field(True, description="make the version `production` when the gates pass")
+    promote_if: PromotionGates = PromotionGates()
+    description: str = ""

@@ -1,0 +1,50 @@
+"""Promotion gates: does a new version's evaluation earn it the ``production`` alias?"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from webtune.registry.config import PromotionGates
+
+
+def _get(metrics: dict[str, Any], model: str, key: str) -> float | None:
+    value = (metrics.get(model) or {}).get(key)
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def check_gates(gates: PromotionGates, metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per active gate: ``{"gate", "passed", "detail"}``.
+
+    ``metrics`` is the evaluation's ``{"base": {...}, "tuned": {...}}``; a gate whose
+    figures are missing fails, saying which figure was missing.
+    """
+    rows: list[dict[str, Any]] = []
+
+    def add(gate: str, passed: bool | None, detail: str) -> None:
+        rows.append({"gate": gate, "passed": bool(passed), "detail": detail})
+
+    base_loss, tuned_loss = _get(metrics, "base", "loss"), _get(metrics, "tuned", "loss")
+    base_rouge, tuned_rouge = _get(metrics, "base", "rouge_l"), _get(metrics, "tuned", "rouge_l")
+    if gates.tuned_loss_below_base:
+        if base_loss is None or tuned_loss is None:
+            add("tuned_loss_below_base", False, "no loss in the evaluation")
+        else:
+            add("tuned_loss_below_base", tuned_loss < base_loss, f"tuned {tuned_loss:.4f} vs base {base_loss:.4f}")
+    if gates.tuned_rouge_l_above_base:
+        if base_rouge is None or tuned_rouge is None:
+            add("tuned_rouge_l_above_base", False, "no rouge_l in the evaluation")
+        else:
+            add("tuned_rouge_l_above_base", tuned_rouge > base_rouge,
+                f"tuned {tuned_rouge:.4f} vs base {base_rouge:.4f}")
+    if gates.max_loss is not None:
+        if tuned_loss is None:
+            add("max_loss", False, "no loss in the evaluation")
+        else:
+            add("max_loss", tuned_loss <= gates.max_loss, f"tuned {tuned_loss:.4f} (max {gates.max_loss})")
+    if gates.min_rouge_l is not None:
+        if tuned_rouge is None:
+            add("min_rouge_l", False, "no rouge_l in the evaluation")
+        else:
+            add("min_rouge_l", tuned_rouge >= gates.min_rouge_l,
+                f"tuned {tuned_rouge:.4f} (min {gates.min_rouge_l})")
+    return rows

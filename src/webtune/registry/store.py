@@ -1,0 +1,218 @@
+"""The model registry: numbered, immutable versions of a model, with aliases and a history.
+
+Layout under the registry root (default ``$WEBTUNE_HOME/registry``)::
+
+    <name>/
+      v1/  version.json  artifact/      # a copy of the adapter or model: runs/ may be deleted
+      v2/  ...
+      state.json                        # aliases ({"production": 2}), promotion stack, events
+      .lock                             # flock: one writer at a time
+
+A version directory appears complete or not at all (built under a temporary name, renamed
+into place while holding the lock that also hands out the version number), and
+``state.json`` is replaced atomically, so concurrent registers and promotions are safe.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from webtune.errors import ConfigError, InputError
+from webtune.jsonl import atomic_write_json
+from webtune.records import utc_now
+from webtune.registry.config import NAME_PATTERN
+
+VERSION_FILE = "version.json"
+STATE_FILE = "state.json"
+ARTIFACT = "artifact"
+PRODUCTION = "production"
+_VERSION_DIR = re.compile(r"^v(\d+)$")
+
+
+def default_registry_root() -> Path:
+    """``$WEBTUNE_HOME/registry``."""
+    from webtune.models import webtune_home
+
+    return webtune_home() / "registry"
+
+
+def parse_reference(text: str) -> tuple[str, str | None]:
+    """``NAME[@VERSION]`` → (name, selector); the selector is a number, an alias or ``latest``."""
+    name, _, selector = text.partition("@")
+    if not re.match(NAME_PATTERN, name):
+        raise ConfigError(f"{text!r}: expected NAME or NAME@VERSION (e.g. copywriter@3)")
+    return name, (selector or None)
+
+
+class ModelRegistry:
+    """A registry directory holding versions of named models."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else default_registry_root()
+
+    # ------------------------------------------------------------------ reading
+    def names(self) -> list[str]:
+        """Registered model names."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and self.version_numbers(p.name))
+
+    def model_dir(self, name: str) -> Path:
+        return self.root / name
+
+    def version_numbers(self, name: str) -> list[int]:
+        """The complete versions of ``name``, ascending."""
+        folder = self.model_dir(name)
+        if not folder.is_dir():
+            return []
+        found = []
+        for path in folder.iterdir():
+            match = _VERSION_DIR.match(path.name)
+            if match and (path / VERSION_FILE).is_file():
+                found.append(int(match.group(1)))
+        return sorted(found)
+
+    def state(self, name: str) -> dict[str, Any]:
+        """Aliases, the stack of promoted versions and the event history of ``name``."""
+        path = self.model_dir(name) / STATE_FILE
+        if not path.is_file():
+            return {"aliases": {}, "promoted": [], "events": []}
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise InputError(f"{path}: unreadable registry state ({exc})") from None
+
+    def production(self, name: str) -> int | None:
+        """The version the ``production`` alias points at, if any."""
+        return self.state(name)["aliases"].get(PRODUCTION)
+
+    def resolve(self, name: str, selector: str | int | None = None) -> int:
+        """The version number meant by ``selector``: a number, an alias, ``latest``, or None.
+
+        None means ``production``, or the latest version when nothing was promoted yet.
+        """
+        numbers = self.version_numbers(name)
+        if not numbers:
+            known = ", ".join(self.names()) or "none yet"
+            raise InputError(f"no model {name!r} in the registry {self.root} (registered: {known})")
+        if selector is None:
+            return self.production(name) or numbers[-1]
+        text = str(selector).lstrip("v")
+        if text.isdigit():
+            if int(text) not in numbers:
+                raise InputError(f"{name}: no version {text} (versions: {', '.join(map(str, numbers))})")
+            return int(text)
+        if selector == "latest":
+            return numbers[-1]
+        aliases = self.state(name)["aliases"]
+        if selector not in aliases:
+            raise InputError(f"{name}: no version or alias {selector!r} "
+                             f"(aliases: {', '.join(sorted(aliases)) or 'none'})")
+        return int(aliases[selector])
+
+    def version_dir(self, name: str, version: int) -> Path:
+        return self.model_dir(name) / f"v{version}"
+
+    def get(self, name: str, selector: str | int | None = None) -> dict[str, Any]:
+        """The version record of ``name@selector``, with ``path`` (its directory) and ``aliases``."""
+        number = self.resolve(name, selector)
+        folder = self.version_dir(name, number)
+        record = json.loads((folder / VERSION_FILE).read_text(encoding="utf-8"))
+        aliases = [a for a, v in self.state(name)["aliases"].items() if v == number]
+        return {**record, "path": str(folder), "aliases": aliases}
+
+    def versions(self, name: str) -> list[dict[str, Any]]:
+        """Every version record of ``name``, oldest first."""
+        return [self.get(name, n) for n in self.version_numbers(name)]
+
+    # ------------------------------------------------------------------ writing
+    @contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """Hold ``<name>/.lock`` exclusively (other processes and threads wait)."""
+        folder = self.model_dir(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".lock", "a+") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def register(self, name: str, record: dict[str, Any], artifact: Path | None = None) -> dict[str, Any]:
+        """Add a version of ``name`` holding a copy of ``artifact`` (a directory) and ``record``.
+
+        The copy is made before taking the lock (it may be large); the number is handed out
+        and the directory renamed into place under the lock. Returns the stored record.
+        """
+        if not re.match(NAME_PATTERN, name):
+            raise ConfigError(f"model name {name!r}: use letters, digits, '.', '_' or '-'")
+        folder = self.model_dir(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".tmp-{uuid.uuid4().hex[:12]}"
+        try:
+            tmp.mkdir()
+            if artifact is not None:
+                shutil.copytree(artifact, tmp / ARTIFACT, symlinks=False)
+            with self.lock(name):
+                numbers = self.version_numbers(name)
+                number = (numbers[-1] if numbers else 0) + 1
+                stored = {**record, "name": name, "version": number, "created_at": utc_now(),
+                          "artifact": ARTIFACT if artifact is not None else None}
+                atomic_write_json(tmp / VERSION_FILE, stored)
+                os.rename(tmp, self.version_dir(name, number))
+                self._append_event(name, {"event": "register", "version": number})
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return self.get(name, number)
+
+    def promote(self, name: str, selector: str | int, reason: str = "manual") -> dict[str, Any]:
+        """Point ``production`` at a version and push it on the promotion stack."""
+        with self.lock(name):
+            number = self.resolve(name, selector)
+            state = self.state(name)
+            previous = state["aliases"].get(PRODUCTION)
+            state["aliases"][PRODUCTION] = number
+            if not state["promoted"] or state["promoted"][-1] != number:
+                state["promoted"].append(number)
+            state["events"].append({"event": "promote", "version": number, "from": previous,
+                                    "reason": reason, "at": utc_now()})
+            self._write_state(name, state)
+        return state
+
+    def rollback(self, name: str) -> dict[str, Any]:
+        """Move ``production`` back to the version promoted before the current one."""
+        with self.lock(name):
+            if not self.version_numbers(name):
+                raise InputError(f"no model {name!r} in the registry {self.root}")
+            state = self.state(name)
+            current = state["aliases"].get(PRODUCTION)
+            stack = [v for v in state["promoted"] if v != current]
+            if current is None or not stack:
+                raise InputError(f"{name}: nothing to roll back to (production: {current or 'none'}, "
+                                 "no earlier promoted version)")
+            # Drop the current version from the top of the stack; the one under it takes over.
+            while state["promoted"] and state["promoted"][-1] == current:
+                state["promoted"].pop()
+            target = state["promoted"][-1]
+            state["aliases"][PRODUCTION] = target
+            state["events"].append({"event": "rollback", "version": target, "from": current,
+                                    "at": utc_now()})
+            self._write_state(name, state)
+        return state
+
+    def _append_event(self, name: str, event: dict[str, Any]) -> None:
+        """Add an event to the history (caller holds the lock)."""
+        state = self.state(name)
+        state["events"].append({**event, "at": utc_now()})
+        self._write_state(name, state)
+
+    def _write_state(self, name: str, state: dict[str, Any]) -> None:
+        atomic_write_json(self.model_dir(name) / STATE_FILE, state)

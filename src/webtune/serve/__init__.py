@@ -1,0 +1,1 @@
+"""serve: chat with a registered model, and an OpenAI-compatible server."""

@@ -1,0 +1,154 @@
+"""From a model reference to a chat model.
+
+A reference is one of:
+
+* ``NAME`` or ``NAME@VERSION`` (a number, an alias such as ``production``, or ``latest``):
+  a version in the model registry; ``NAME`` alone means its ``production`` version;
+* ``ft:...`` (any id with a colon and no such path): a hosted model, answered through the
+  OpenAI-compatible API in ``OPENAI_BASE_URL`` with ``OPENAI_API_KEY``;
+* a path: a registry version directory (with ``version.json``), a LoRA adapter directory
+  (with ``adapter_config.json``, loaded on the base model it names), a transformers model
+  directory (with ``config.json``), or a base model name from ``webtune models list``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from webtune.errors import InputError
+from webtune.registry.store import VERSION_FILE, ModelRegistry, parse_reference
+
+TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json")
+
+
+@dataclass
+class ModelRef:
+    """A resolved reference: what to load, and a label to show."""
+
+    label: str
+    model_path: Path | None = None  # a full model, or the base the adapter goes on
+    adapter_path: Path | None = None
+    model_id: str | None = None  # hosted
+    version: dict[str, Any] | None = None  # the registry record, when from the registry
+
+    @property
+    def hosted(self) -> bool:
+        return self.model_id is not None
+
+
+def ref_from_version(record: dict[str, Any]) -> ModelRef:
+    """The reference of a registry version record (as returned by `ModelRegistry.get`)."""
+    label = f"{record['name']}@{record['version']}"
+    if record.get("kind") == "hosted":
+        return ModelRef(label=label, model_id=record["model_id"], version=record)
+    artifact = Path(record["path"]) / (record.get("artifact") or "artifact")
+    if record.get("kind") == "adapter":
+        return ModelRef(label=label, model_path=_base_path(record), adapter_path=artifact, version=record)
+    return ModelRef(label=label, model_path=artifact, version=record)
+
+
+def _base_path(record: dict[str, Any]) -> Path:
+    """The base model an adapter version was trained on: its recorded path, else its name."""
+    from webtune.models import resolve_model
+
+    recorded = record.get("base_model_path")
+    if recorded and (Path(recorded) / "config.json").is_file():
+        return Path(recorded)
+    if not record.get("base_model"):
+        raise InputError(f"{record.get('path')}: version names no base model")
+    return resolve_model(record["base_model"])
+
+
+def resolve_ref(text: str, registry: ModelRegistry | None = None) -> ModelRef:
+    """Turn a ``--model`` value into a `ModelRef` (see the module docstring)."""
+    registry = registry or ModelRegistry()
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return _ref_from_dir(path)
+    if text.startswith("ft:") or (":" in text and "/" not in text):
+        return ModelRef(label=text, model_id=text)
+    name, selector = parse_reference(text)
+    if registry.version_numbers(name):
+        return ref_from_version(registry.get(name, selector))
+    if selector is None:
+        from webtune.models import resolve_model
+
+        try:
+            return ModelRef(label=text, model_path=resolve_model(text, auto_prepare=False))
+        except Exception:
+            pass
+    known = ", ".join(registry.names()) or "none"
+    raise InputError(f"model {text!r}: not a directory, not an ft: id, and not in the registry "
+                     f"{registry.root} (registered: {known})")
+
+
+def _ref_from_dir(path: Path) -> ModelRef:
+    """A reference to a version, adapter or model directory."""
+    if (path / VERSION_FILE).is_file():
+        record = json.loads((path / VERSION_FILE).read_text(encoding="utf-8"))
+        if "path" not in record or not Path(record["path"]).is_dir():
+            record["path"] = str(path)
+        return ref_from_version(record)
+    if (path / "adapter_config.json").is_file():
+        config = json.loads((path / "adapter_config.json").read_text(encoding="utf-8"))
+        base = config.get("base_model_name_or_path")
+        if not base:
+            raise InputError(f"{path}/adapter_config.json: base_model_name_or_path is not set")
+        return ModelRef(label=str(path), model_path=_base_path({"base_model": base, "base_model_path": base,
+                                                                "path": str(path)}),
+                        adapter_path=path)
+    if (path / "config.json").is_file():
+        return ModelRef(label=str(path), model_path=path)
+    raise InputError(f"{path}: not a model, adapter or registry version directory")
+
+
+def tokenizer_dir(ref: ModelRef) -> Path:
+    """Where the tokenizer is: beside the adapter or model when saved there, else the base."""
+    for candidate in (ref.adapter_path, ref.model_path):
+        if candidate is not None and any((candidate / f).is_file() for f in TOKENIZER_FILES):
+            return candidate
+    assert ref.model_path is not None
+    return ref.model_path
+
+
+def load_tokenizer_from(path: Path) -> Any:
+    """The tokenizer saved in ``path`` (a model or an adapter directory), from local files only."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot load its tokenizer: {exc}") from None
+
+
+def load_weights(model_path: Path, adapter_path: Path | None = None, base_model: Any = None) -> Any:
+    """The causal LM at ``model_path`` (or ``base_model``, already loaded), with the adapter merged.
+
+    Merging the LoRA weights into the base makes the tuned model exactly as fast as the base.
+    """
+    from webtune.models import load_causal_lm
+
+    model = base_model if base_model is not None else load_causal_lm(model_path)
+    if adapter_path is None:
+        return model
+    from peft import PeftModel
+
+    try:
+        return PeftModel.from_pretrained(model, str(adapter_path)).merge_and_unload()
+    except (ValueError, OSError, RuntimeError) as exc:
+        raise InputError(f"{adapter_path}: cannot load the adapter on {model_path}: {exc}") from None
+
+
+def load_chat_model(ref: ModelRef, device: str = "auto") -> Any:
+    """A `LocalChatModel` or `HostedChatModel` for ``ref``."""
+    from webtune.serve.models import HostedChatModel, LocalChatModel, pick_device
+
+    if ref.hosted:
+        return HostedChatModel(ref.model_id, name=ref.label)
+    assert ref.model_path is not None
+    tokenizer = load_tokenizer_from(tokenizer_dir(ref))
+    model = load_weights(ref.model_path, ref.adapter_path)
+    return LocalChatModel(model, tokenizer, name=ref.label, device=pick_device(device))

@@ -1,0 +1,227 @@
+"""Chat models behind one small interface: a local transformers model or a hosted one.
+
+`LocalChatModel` generates with transformers (batched, left-padded; greedy unless a
+temperature is given; streaming with `TextIteratorStreamer`). `HostedChatModel` calls an
+OpenAI-compatible chat API through the openai SDK (base URL and key from the environment:
+``OPENAI_BASE_URL``, ``OPENAI_API_KEY``). Evaluation, `webtune chat` and `webtune serve`
+all answer through these classes, so they answer alike.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from webtune.errors import InputError, StageError
+
+Messages = list[dict[str, str]]
+
+
+@dataclass
+class Completion:
+    """One answer: its text, token counts and why generation stopped (``stop`` or ``length``)."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "stop"
+
+
+def pick_device(device: str = "auto") -> str:
+    """``cuda`` when asked for or available under ``auto``, else ``cpu``."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("device 'cuda' was asked for, but torch sees no CUDA device")
+    return device
+
+
+class LocalChatModel:
+    """A transformers causal LM and its chat tokenizer, answering chat conversations."""
+
+    def __init__(self, model: Any, tokenizer: Any, name: str = "local", device: str = "cpu"):
+        self.model = model.to(device).eval()
+        self.tokenizer = tokenizer
+        self.name = name
+        self.device = device
+        # One generation at a time: the server may call from several threads.
+        self._lock = threading.Lock()
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+
+    # ------------------------------------------------------------------ helpers
+    def stop_ids(self) -> list[int]:
+        """Token ids that end an answer: the model's and tokenizer's eos, and ``<|im_end|>``."""
+        ids: set[int] = set()
+        configured = getattr(self.model.generation_config, "eos_token_id", None)
+        for value in (configured, self.tokenizer.eos_token_id):
+            if isinstance(value, int):
+                ids.add(value)
+            elif isinstance(value, (list, tuple)):
+                ids.update(v for v in value if isinstance(v, int))
+        im_end = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
+        if isinstance(im_end, int) and im_end != self.tokenizer.unk_token_id:
+            ids.add(im_end)
+        return sorted(ids)
+
+    def render(self, messages: Messages) -> str:
+        """The prompt text of a conversation, ending where the assistant's answer starts."""
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def _generation_config(self, max_new_tokens: int, temperature: float, top_p: float):
+        from transformers import GenerationConfig
+
+        sample = temperature is not None and temperature > 0
+        kwargs: dict[str, Any] = {"max_new_tokens": max_new_tokens, "do_sample": sample,
+                                  "eos_token_id": self.stop_ids(), "pad_token_id": self.tokenizer.pad_token_id}
+        if sample:
+            kwargs.update(temperature=temperature, top_p=top_p)
+        return GenerationConfig(**kwargs)
+
+    def _encode(self, prompts: list[str]):
+        self.tokenizer.padding_side = "left"  # decoder-only models continue from the right end
+        batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        return {k: v.to(self.device) for k, v in batch.items()}
+
+    # ------------------------------------------------------------------ answering
+    def generate_batch(
+        self,
+        conversations: list[Messages],
+        max_new_tokens: int = 128,
+        batch_size: int = 8,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> list[Completion]:
+        """Answer every conversation; prompts of similar length are batched together."""
+        import torch
+
+        prompts = [self.render(m) for m in conversations]
+        lengths = [len(self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+        order = sorted(range(len(prompts)), key=lambda i: lengths[i])  # less padding per batch
+        config = self._generation_config(max_new_tokens, temperature, top_p)
+        stops = set(self.stop_ids())
+        results: list[Completion | None] = [None] * len(prompts)
+        with self._lock, torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                chunk = order[start:start + batch_size]
+                batch = self._encode([prompts[i] for i in chunk])
+                out = self.model.generate(**batch, generation_config=config)
+                new_tokens = out[:, batch["input_ids"].shape[1]:]
+                for row, index in enumerate(chunk):
+                    results[index] = self._completion(new_tokens[row].tolist(), lengths[index], stops)
+                if on_batch:
+                    on_batch(len(chunk))
+        return [r for r in results if r is not None]
+
+    def _completion(self, ids: list[int], prompt_tokens: int, stops: set[int]) -> Completion:
+        """Cut the generated ids at the first stop token and decode them."""
+        cut = next((i for i, t in enumerate(ids) if t in stops), None)
+        kept = ids if cut is None else ids[:cut]
+        text = self.tokenizer.decode(kept, skip_special_tokens=True).strip()
+        return Completion(text=text, prompt_tokens=prompt_tokens, completion_tokens=len(kept),
+                          finish_reason="length" if cut is None else "stop")
+
+    def complete(self, messages: Messages, max_new_tokens: int = 128, temperature: float = 0.0,
+                 top_p: float = 1.0) -> Completion:
+        """One answer to one conversation."""
+        return self.generate_batch([messages], max_new_tokens, 1, temperature, top_p)[0]
+
+    def stream(self, messages: Messages, max_new_tokens: int = 128, temperature: float = 0.0,
+               top_p: float = 1.0) -> Iterator[str]:
+        """Yield the answer's text piece by piece as it is generated."""
+        import torch
+        from transformers import TextIteratorStreamer
+
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True,
+                                        timeout=600)
+        batch = self._encode([self.render(messages)])
+        config = self._generation_config(max_new_tokens, temperature, top_p)
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                with self._lock, torch.inference_mode():
+                    self.model.generate(**batch, generation_config=config, streamer=streamer)
+            except BaseException as exc:  # surfaced in the caller's thread below
+                errors.append(exc)
+                streamer.end()
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        for piece in streamer:
+            if piece:
+                yield piece
+        thread.join()
+        if errors:
+            raise errors[0]
+
+
+class HostedChatModel:
+    """A model behind an OpenAI-compatible chat API (OpenAI itself or any compatible server)."""
+
+    def __init__(self, model_id: str, client: Any = None, name: str | None = None):
+        self.model_id = model_id
+        self.name = name or model_id
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        """The openai client, made on first use from ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``."""
+        if self._client is None:
+            import os
+
+            if not os.environ.get("OPENAI_API_KEY"):
+                raise InputError(f"model {self.model_id!r} is hosted: set OPENAI_API_KEY "
+                                 "(and OPENAI_BASE_URL for a server other than OpenAI's)")
+            from openai import OpenAI
+
+            self._client = OpenAI()
+        return self._client
+
+    def complete(self, messages: Messages, max_new_tokens: int = 128, temperature: float = 0.0,
+                 top_p: float = 1.0) -> Completion:
+        """One answer from the hosted model; API failures become a StageError."""
+        import openai
+
+        try:
+            response = self.client.chat.completions.create(
+                model=self.model_id, messages=messages, max_tokens=max_new_tokens,
+                temperature=temperature, top_p=top_p)
+        except openai.OpenAIError as exc:
+            raise StageError(f"hosted model {self.model_id!r}: {type(exc).__name__}: {exc}") from exc
+        choice = response.choices[0]
+        usage = response.usage
+        return Completion(text=(choice.message.content or "").strip(),
+                          prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+                          completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+                          finish_reason=choice.finish_reason or "stop")
+
+    def generate_batch(self, conversations: list[Messages], max_new_tokens: int = 128,
+                       batch_size: int = 8, temperature: float = 0.0, top_p: float = 1.0,
+                       on_batch: Callable[[int], None] | None = None) -> list[Completion]:
+        """Answer each conversation in turn (the API has no batch call worth the wait)."""
+        results = []
+        for messages in conversations:
+            results.append(self.complete(messages, max_new_tokens, temperature, top_p))
+            if on_batch:
+                on_batch(1)
+        return results
+
+    def stream(self, messages: Messages, max_new_tokens: int = 128, temperature: float = 0.0,
+               top_p: float = 1.0) -> Iterator[str]:
+        """Yield the hosted answer piece by piece."""
+        import openai
+
+        try:
+            chunks = self.client.chat.completions.create(
+                model=self.model_id, messages=messages, max_tokens=max_new_tokens,
+                temperature=temperature, top_p=top_p, stream=True)
+            for chunk in chunks:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    yield chunk.choices[0].delta.content
+        except openai.OpenAIError as exc:
+            raise StageError(f"hosted model {self.model_id!r}: {type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,302 @@
+"""The stage contract: every stage is a function from input stores to an output store.
+
+A stage function takes a `StageContext` and returns a `StageResult`:
+
+    def run_clean(ctx: StageContext) -> StageResult:
+        for doc in read_jsonl(ctx.input("collect") / "documents.jsonl"): ...
+        ctx.rejects.write(Reject(...))
+        return StageResult(counts=Counts(seen=n, kept=k, rejected=r))
+
+`run_stage` does the rest, the same way for every stage:
+
+* it fingerprints the stage's inputs (content hashes) and config, and skips the
+  stage when an earlier complete run had the same fingerprint;
+* it gives the function a fresh temporary output directory and publishes it as
+  ``<run_dir>/<stage>/`` only when the function returns, so an interrupted stage
+  leaves nothing a later run would trust;
+* it writes ``manifest.json`` (inputs with hashes, config, counts, timings, library
+  versions) and checks that ``in == kept + rejected``;
+* ``<run_dir>/.work/<stage>/`` survives between attempts, for resume state such as a
+  Bright Data snapshot id, an OpenAI job id or training checkpoints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import re
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Callable
+
+from pydantic import BaseModel
+from rich.console import Console
+
+import webtune
+from webtune.errors import InputError, StageError
+from webtune.jsonl import JsonlWriter, atomic_write_json
+from webtune.records import canonical_json, utc_now
+
+MANIFEST = "manifest.json"
+REJECTS = "rejects.jsonl"
+KEY_LIBRARIES = (
+    "torch", "transformers", "peft", "trl", "accelerate", "datasets", "trafilatura",
+    "datasketch", "openai", "httpx", "pydantic",
+)
+_SECRET_KEY = re.compile(r"(token|secret|password|api_?key)$", re.IGNORECASE)
+
+
+@dataclass
+class Counts:
+    """How many records entered a stage, and how many it kept and rejected."""
+
+    seen: int = 0
+    kept: int = 0
+    rejected: int = 0
+
+    def check(self, stage: str) -> None:
+        """Raise if records were lost or invented: every record is kept or rejected."""
+        if self.seen != self.kept + self.rejected:
+            raise StageError(
+                f"{stage}: counts do not add up: in={self.seen} kept={self.kept} "
+                f"rejected={self.rejected}"
+            )
+
+    def to_json(self) -> dict[str, int]:
+        return {"in": self.seen, "kept": self.kept, "rejected": self.rejected}
+
+
+@dataclass
+class StageResult:
+    """What a stage function reports back: its counts and any stage-specific figures."""
+
+    counts: Counts = field(default_factory=Counts)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StageContext:
+    """Everything a stage function may use. Stages never look at each other's internals."""
+
+    stage: str
+    run_dir: Path
+    output_dir: Path
+    work_dir: Path
+    inputs: dict[str, Path]
+    config: Any
+    pipeline: Any = None
+    console: Console = field(default_factory=lambda: Console(stderr=True))
+    force: bool = False
+    _rejects: JsonlWriter | None = None
+
+    def input(self, name: str) -> Path:
+        """The published directory of input ``name`` (usually a previous stage)."""
+        if name not in self.inputs:
+            raise InputError(f"{self.stage}: needs the output of '{name}', which was not given")
+        return self.inputs[name]
+
+    @property
+    def rejects(self) -> JsonlWriter:
+        """The stage's ``rejects.jsonl``, opened on first use."""
+        if self._rejects is None:
+            self._rejects = JsonlWriter(self.output_dir / REJECTS)
+        return self._rejects
+
+    def close(self, ok: bool) -> None:
+        if self._rejects is not None:
+            self._rejects.close(ok=ok)
+
+
+StageFn = Callable[[StageContext], StageResult]
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks so memory stays flat."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def describe_files(root: Path, relative_to: Path | None = None) -> list[dict[str, Any]]:
+    """Path, size and SHA-256 of ``root`` (a file) or of every file under it (a directory)."""
+    root = Path(root)
+    if not root.exists():
+        raise InputError(f"{root}: not found")
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    base = relative_to or (root if root.is_dir() else root.parent)
+    out = []
+    for path in files:
+        if path.name == MANIFEST and path.parent == root:
+            continue
+        try:
+            shown = str(path.relative_to(base))
+        except ValueError:
+            shown = str(path)
+        out.append({"path": shown, "bytes": path.stat().st_size, "sha256": sha256_file(path)})
+    return out
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python, webtune and the key libraries that are installed."""
+    found = {"python": platform.python_version(), "webtune": webtune.__version__}
+    for name in KEY_LIBRARIES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def redact_secrets(obj: Any) -> Any:
+    """A copy of a config with values of keys that look like secrets replaced by '***'."""
+    if isinstance(obj, dict):
+        return {
+            k: ("***" if isinstance(v, str) and v and _SECRET_KEY.search(str(k)) else redact_secrets(v))
+            for k, v in obj.items()
+        }
+    if isinstance(obj, list):
+        return [redact_secrets(v) for v in obj]
+    return obj
+
+
+def config_to_json(config: Any) -> Any:
+    """A JSON-able, secret-free view of a stage config (a pydantic model, dict or None)."""
+    if isinstance(config, BaseModel):
+        config = config.model_dump(mode="json")
+    return redact_secrets(config)
+
+
+def input_description(inputs: dict[str, Path], external: list[Path]) -> list[dict[str, Any]]:
+    """Describe a stage's inputs: published stages by their manifest, files by their hash."""
+    described = []
+    for name, path in sorted(inputs.items()):
+        manifest = read_manifest(path)
+        if manifest is not None:
+            described.append({"stage": name, "path": str(path), "fingerprint": manifest["fingerprint"],
+                              "outputs": manifest.get("outputs", [])})
+        else:
+            described.append({"stage": name, "path": str(path), "files": describe_files(path)})
+    for path in external:
+        described.append({"path": str(path), "files": describe_files(path)})
+    return described
+
+
+def fingerprint(stage: str, config_json: Any, inputs: list[dict[str, Any]]) -> str:
+    """A hash of everything that decides a stage's output: its name, config and inputs."""
+    stable_inputs = [{k: v for k, v in item.items() if k != "path"} for item in inputs]
+    return hashlib.sha256(canonical_json([stage, config_json, stable_inputs]).encode()).hexdigest()
+
+
+def read_manifest(stage_dir: Path) -> dict[str, Any] | None:
+    """The manifest of a published, complete stage directory, or None."""
+    import json
+
+    path = Path(stage_dir) / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if manifest.get("status") == "complete" else None
+
+
+def clean_stale(run_dir: Path) -> None:
+    """Remove temporary directories left by stages that were killed mid-way."""
+    if not run_dir.is_dir():
+        return
+    for path in run_dir.iterdir():
+        if path.is_dir() and re.match(r"^\..+\.(tmp|old)-[0-9a-f]+$", path.name):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def publish(tmp_dir: Path, final_dir: Path) -> None:
+    """Move a finished output directory into place, replacing an older one."""
+    old = None
+    if final_dir.exists():
+        old = final_dir.with_name(f".{final_dir.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(final_dir, old)
+    os.replace(tmp_dir, final_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def run_stage(
+    stage: str,
+    fn: StageFn,
+    *,
+    run_dir: Path,
+    config: Any,
+    inputs: dict[str, Path] | None = None,
+    external_inputs: list[Path] | None = None,
+    pipeline: Any = None,
+    output_dir: Path | None = None,
+    force: bool = False,
+    console: Console | None = None,
+    shared: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run one stage with the contract above and return its manifest.
+
+    ``output_dir`` defaults to ``run_dir/stage``. The stage is skipped (and its existing
+    manifest returned with ``"skipped": True``) when its fingerprint is unchanged.
+    ``shared`` holds pipeline-wide settings the stage depends on (base model, seed); they
+    are part of the fingerprint and the manifest.
+    """
+    console = console or Console(stderr=True)
+    run_dir = Path(run_dir)
+    final_dir = Path(output_dir) if output_dir else run_dir / stage
+    inputs = {k: Path(v) for k, v in (inputs or {}).items()}
+    config_json = config_to_json(config)
+    if shared:
+        config_json = {"shared": redact_secrets(shared), "stage": config_json}
+    described_inputs = input_description(inputs, [Path(p) for p in external_inputs or []])
+    stage_fingerprint = fingerprint(stage, config_json, described_inputs)
+
+    existing = read_manifest(final_dir)
+    if not force and existing and existing.get("fingerprint") == stage_fingerprint:
+        console.print(f"[dim]{stage}: unchanged, skipped ({final_dir})[/dim]")
+        return {**existing, "skipped": True}
+
+    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(final_dir.parent)
+    tmp_dir = final_dir.with_name(f".{final_dir.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp_dir.mkdir()
+    work_dir = run_dir / ".work" / stage
+    work_dir.mkdir(parents=True, exist_ok=True)
+    ctx = StageContext(stage=stage, run_dir=run_dir, output_dir=tmp_dir, work_dir=work_dir,
+                       inputs=inputs, config=config, pipeline=pipeline, console=console, force=force)
+    started, t0 = utc_now(), time.perf_counter()
+    try:
+        result = fn(ctx)
+        ctx.close(ok=True)
+        result.counts.check(stage)
+        manifest = {
+            "stage": stage,
+            "status": "complete",
+            "fingerprint": stage_fingerprint,
+            "run_dir": str(run_dir),
+            "config": config_json,
+            "inputs": described_inputs,
+            "outputs": describe_files(tmp_dir),
+            "counts": result.counts.to_json(),
+            "stats": result.stats,
+            "started_at": started,
+            "finished_at": utc_now(),
+            "duration_s": round(time.perf_counter() - t0, 3),
+            "versions": library_versions(),
+        }
+        atomic_write_json(tmp_dir / MANIFEST, manifest)
+        publish(tmp_dir, final_dir)
+    except BaseException:
+        # Ctrl-C, kill or an error: drop the partial output, keep the earlier result intact.
+        ctx.close(ok=False)
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    return manifest

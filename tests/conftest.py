@@ -1,0 +1,30 @@
+"""Shared fixtures. Tests never touch the network or the user's ~/.cache/webtune."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("WANDB_DISABLED", "true")
+# Keep the real SmolLM2 conversion in one place for the whole session (slow tests share it).
+os.environ.setdefault("WEBTUNE_HOME", str(Path(__file__).resolve().parent.parent / ".webtune-home"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny random-weight Llama with a ChatML tokenizer, built in seconds without downloads."""
+    from webtune.models.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model") / "model")
+
+
+@pytest.fixture(autouse=True)
+def _no_secrets(monkeypatch):
+    """Tests opt in to tokens explicitly; a real token in the environment must never be used."""
+    for name in ("BRIGHTDATA_API_TOKEN", "OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)

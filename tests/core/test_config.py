@@ -1,0 +1,75 @@
+"""The pipeline file: valid files load, bad ones fail before any work with file, line and key."""
+
+from pathlib import Path
+
+import pytest
+
+from webtune.config import load_pipeline
+from webtune.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "office-products" / "pipeline.yaml"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_demo_pipeline_loads_with_paths_relative_to_the_file():
+    pipeline = load_pipeline(EXAMPLE)
+    assert pipeline.name == "office-products"
+    assert pipeline.train.backend == "local"
+    source_path = pipeline.sources[0].paths[0]
+    assert source_path == EXAMPLE.parent / "data" / "snapshot.json"
+    assert pipeline.resolved_run_dir(Path("/x")) == Path("/x/runs/office-products")
+
+
+def test_wrong_type_names_file_line_and_key_path(tmp_path):
+    path = write(tmp_path, "name: demo\ntrain:\n  lora:\n    r: sixteen\n")
+    with pytest.raises(ConfigError) as err:
+        load_pipeline(path)
+    message = str(err.value)
+    assert f"{path}:4: train.lora.r: expected an integer" in message
+    assert "sixteen" in message
+
+
+def test_unknown_key_is_an_error(tmp_path):
+    path = write(tmp_path, "name: demo\ntrain:\n  epochz: 3\n")
+    with pytest.raises(ConfigError, match=r"pipeline.yaml:3: train.epochz: unknown key"):
+        load_pipeline(path)
+
+
+def test_missing_required_field(tmp_path):
+    path = write(tmp_path, "base_model: x\n")
+    with pytest.raises(ConfigError, match=r"name: required field missing"):
+        load_pipeline(path)
+
+
+def test_unknown_source_kind_lists_choices(tmp_path):
+    path = write(tmp_path, "name: demo\nsources:\n  - kind: ftp\n    paths: [a]\n")
+    with pytest.raises(ConfigError) as err:
+        load_pipeline(path)
+    assert "sources.0" in str(err.value) and "files" in str(err.value)
+
+
+def test_error_inside_a_source_skips_the_union_tag(tmp_path):
+    path = write(tmp_path, "name: demo\nsources:\n  - kind: files\n    paths: 3\n")
+    with pytest.raises(ConfigError, match=r":4: sources\.0\.paths: expected a list"):
+        load_pipeline(path)
+
+
+def test_malformed_yaml_names_the_line(tmp_path):
+    path = write(tmp_path, "name: demo\ntrain: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"pipeline.yaml:\d+: invalid YAML"):
+        load_pipeline(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="pipeline file not found"):
+        load_pipeline(tmp_path / "nope.yaml")
+
+
+def test_top_level_must_be_a_mapping(tmp_path):
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_pipeline(write(tmp_path, "- a\n- b\n"))

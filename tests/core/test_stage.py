@@ -1,0 +1,92 @@
+"""The stage contract: manifests, skipping unchanged stages, atomic publishing, counts."""
+
+import json
+
+import pytest
+
+from webtune.errors import StageError
+from webtune.jsonl import read_jsonl, write_jsonl
+from webtune.records import Reject
+from webtune.stage import Counts, StageResult, read_manifest, redact_secrets, run_stage
+
+
+def make_upper_stage(calls):
+    def upper(ctx):
+        calls.append(ctx.stage)
+        rows = list(read_jsonl(ctx.input("src") / "docs.jsonl"))
+        kept = [{"t": r["t"].upper()} for r in rows if r["t"]]
+        for r in rows:
+            if not r["t"]:
+                ctx.rejects.write(Reject(stage=ctx.stage, step="nonempty", reason="empty_text", record=r))
+        write_jsonl(ctx.output_dir / "docs.jsonl", kept)
+        return StageResult(Counts(len(rows), len(kept), len(rows) - len(kept)), stats={"n": len(kept)})
+
+    return upper
+
+
+@pytest.fixture
+def source(tmp_path):
+    src = tmp_path / "src"
+    write_jsonl(src / "docs.jsonl", [{"t": "a"}, {"t": ""}, {"t": "b"}])
+    return src
+
+
+def test_manifest_and_outputs(tmp_path, source):
+    calls = []
+    manifest = run_stage("upper", make_upper_stage(calls), run_dir=tmp_path / "run",
+                         config={"api_token": "s3cret", "x": 1}, inputs={"src": source})
+    out = tmp_path / "run" / "upper"
+    assert [r["t"] for r in read_jsonl(out / "docs.jsonl")] == ["A", "B"]
+    rejects = list(read_jsonl(out / "rejects.jsonl"))
+    assert rejects[0]["reason"] == "empty_text"
+    on_disk = json.loads((out / "manifest.json").read_text())
+    assert on_disk["counts"] == {"in": 3, "kept": 2, "rejected": 1}
+    assert on_disk["config"]["api_token"] == "***" and "s3cret" not in (out / "manifest.json").read_text()
+    assert on_disk["inputs"][0]["files"][0]["sha256"]
+    assert {o["path"] for o in on_disk["outputs"]} == {"docs.jsonl", "rejects.jsonl"}
+    assert "python" in on_disk["versions"] and manifest["fingerprint"] == on_disk["fingerprint"]
+
+
+def test_unchanged_stage_is_skipped_and_changes_rerun(tmp_path, source):
+    calls = []
+    fn = make_upper_stage(calls)
+    run_stage("upper", fn, run_dir=tmp_path / "run", config={"x": 1}, inputs={"src": source})
+    again = run_stage("upper", fn, run_dir=tmp_path / "run", config={"x": 1}, inputs={"src": source})
+    assert again["skipped"] and len(calls) == 1
+    run_stage("upper", fn, run_dir=tmp_path / "run", config={"x": 2}, inputs={"src": source})
+    assert len(calls) == 2
+    write_jsonl(source / "docs.jsonl", [{"t": "c"}])
+    run_stage("upper", fn, run_dir=tmp_path / "run", config={"x": 2}, inputs={"src": source})
+    assert len(calls) == 3
+    run_stage("upper", fn, run_dir=tmp_path / "run", config={"x": 2}, inputs={"src": source}, force=True)
+    assert len(calls) == 4
+
+
+def test_interrupted_stage_keeps_the_previous_output(tmp_path, source):
+    run_stage("upper", make_upper_stage([]), run_dir=tmp_path / "run", config={}, inputs={"src": source})
+
+    def killed(ctx):
+        write_jsonl(ctx.output_dir / "docs.jsonl", [{"t": "half"}])
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_stage("upper", killed, run_dir=tmp_path / "run", config={"y": 1}, inputs={"src": source})
+    out = tmp_path / "run" / "upper"
+    assert [r["t"] for r in read_jsonl(out / "docs.jsonl")] == ["A", "B"]
+    assert read_manifest(out)["counts"]["kept"] == 2
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [".work", "upper"]
+
+
+def test_counts_must_add_up(tmp_path, source):
+    def lossy(ctx):
+        return StageResult(Counts(seen=3, kept=1, rejected=1))
+
+    with pytest.raises(StageError, match="counts do not add up"):
+        run_stage("lossy", lossy, run_dir=tmp_path / "run", config={}, inputs={"src": source})
+    assert not (tmp_path / "run" / "lossy").exists()
+
+
+def test_redact_secrets_is_recursive():
+    cfg = {"a": {"OPENAI_API_KEY": "k", "api_key_env": "OPENAI_API_KEY"}, "l": [{"password": "p"}]}
+    assert redact_secrets(cfg) == {"a": {"OPENAI_API_KEY": "***", "api_key_env": "OPENAI_API_KEY"},
+                                   "l": [{"password": "***"}]}
