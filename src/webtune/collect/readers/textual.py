@@ -1,0 +1,151 @@
+"""Whole-file documents (HTML, Markdown, plain text) and SRT / WebVTT transcripts.
+
+Transcripts lose their cue numbers, timestamps and styling; cues are merged into
+paragraphs (a new paragraph when the speaker changes or after a pause), and speaker
+labels (``<v Anna>``, ``ANNA:``, ``[Anna]``, ``>>``) are kept.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+from webtune.collect.readers.base import Item, looks_binary, open_binary
+from webtune.errors import InputError
+
+CONTENT_TYPES = {"html": "text/html", "markdown": "text/markdown", "text": "text/plain",
+                 "srt": "application/x-subrip", "vtt": "text/vtt"}
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+_MD_TITLE = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+def read_bytes(path: Path, compression: str | None, limit: int) -> bytes:
+    """The (decompressed) bytes of a file, refusing files over ``limit`` bytes."""
+    with open_binary(path, compression) as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(f"{path}: larger than {limit} bytes, too large for one document")
+    return data
+
+
+def decode_text(data: bytes, fmt: str) -> str | None:
+    """Decode document bytes: BOM, then a declared HTML charset, then UTF-8, then detection."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="strict")
+    candidates = []
+    if fmt == "html" and (declared := _META_CHARSET.search(data[:4096])):
+        candidates.append(declared.group(1).decode("ascii", errors="ignore"))
+    candidates.append("utf-8")
+    for encoding in candidates:
+        try:
+            return data.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    return str(best) if best is not None else None
+
+
+def read_document(path: Path, compression: str | None, options: dict[str, Any]) -> Iterator[Item]:
+    """One item for the whole file: HTML kept raw for the clean stage, other text as text."""
+    fmt = options["format"]
+    data = read_bytes(path, compression, options.get("max_bytes", MAX_DOCUMENT_BYTES))
+    if looks_binary(data[:8192]):
+        raise InputError(f"{path}: not a {fmt} file (binary data)")
+    text = decode_text(data, fmt)
+    if text is None:
+        yield Item(line=None, offset=0, problem="undecodable", detail="text encoding not recognised")
+        return
+    if not text.strip():
+        yield Item(offset=0, problem="empty", detail="the file is empty")
+        return
+    fields: dict[str, Any] = {"filename": path.name}
+    if fmt == "html":
+        if (title := _TITLE.search(text)) is not None:
+            fields["title"] = re.sub(r"\s+", " ", title.group(1)).strip()
+        yield Item(offset=0, html=text, fields=fields, content_type=CONTENT_TYPES[fmt])
+        return
+    if fmt == "markdown" and (title := _MD_TITLE.search(text)) is not None:
+        fields["title"] = title.group(1)
+    yield Item(offset=0, text=text, fields=fields, content_type=CONTENT_TYPES[fmt])
+
+
+# ---------------------------------------------------------------- transcripts
+
+_TIMESTAMP = re.compile(
+    r"^\s*((?:\d+:)?\d{1,2}:\d{2}[,.]\d{1,3})\s*-->\s*((?:\d+:)?\d{1,2}:\d{2}[,.]\d{1,3})")
+_VOICE = re.compile(r"<v(?:\.[^ >]*)?\s+([^>]+)>", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")
+_SPEAKER = re.compile(r"^(?:>>\s*|-\s+|\[[^\]]{1,40}\]\s*|\(?[A-Z][\w .'-]{0,30}\)?:\s)")
+
+
+def _seconds(stamp: str) -> float:
+    parts = stamp.replace(",", ".").split(":")
+    return sum(float(p) * 60 ** i for i, p in enumerate(reversed(parts)))
+
+
+def parse_cues(text: str, fmt: str) -> list[tuple[float, float, str]]:
+    """``(start, end, text)`` for each cue; speaker voice tags become ``Name: `` labels."""
+    blocks = re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n").strip())
+    cues = []
+    for block in blocks:
+        lines = block.split("\n")
+        stamp_at = next((i for i, line in enumerate(lines) if _TIMESTAMP.match(line)), None)
+        if stamp_at is None:
+            continue  # WEBVTT header, NOTE, STYLE, REGION, or a stray block
+        match = _TIMESTAMP.match(lines[stamp_at])
+        assert match is not None
+        body = []
+        for line in lines[stamp_at + 1:]:
+            line = _VOICE.sub(lambda m: f"{m.group(1).strip()}: ", line)
+            line = _TAG.sub("", line).strip()
+            if line:
+                body.append(line)
+        if body:
+            cues.append((_seconds(match.group(1)), _seconds(match.group(2)), " ".join(body)))
+    return cues
+
+
+def merge_cues(cues: list[tuple[float, float, str]], gap_s: float = 2.0) -> str:
+    """Join cues into paragraphs: a new one at a speaker label or after a pause over ``gap_s``."""
+    paragraphs: list[list[str]] = []
+    last_end, last_line = None, None
+    for start, end, line in cues:
+        if line == last_line:  # roll-up captions repeat the previous line
+            last_end = end
+            continue
+        new_paragraph = (not paragraphs or _SPEAKER.match(line) is not None
+                         or (last_end is not None and start - last_end > gap_s))
+        if new_paragraph:
+            paragraphs.append([line])
+        else:
+            paragraphs[-1].append(line)
+        last_end, last_line = end, line
+    return "\n\n".join(" ".join(p) for p in paragraphs)
+
+
+def read_transcript(path: Path, compression: str | None, options: dict[str, Any]) -> Iterator[Item]:
+    """One text item per transcript file."""
+    fmt = options["format"]
+    data = read_bytes(path, compression, options.get("max_bytes", MAX_DOCUMENT_BYTES))
+    if looks_binary(data[:8192]):
+        raise InputError(f"{path}: not a {fmt.upper()} file (binary data)")
+    text = decode_text(data, fmt)
+    if text is None:
+        yield Item(offset=0, problem="undecodable", detail="text encoding not recognised")
+        return
+    if fmt == "vtt" and not text.lstrip("\ufeff").startswith("WEBVTT"):
+        raise InputError(f"{path}: not a WebVTT file (it must start with 'WEBVTT')")
+    cues = parse_cues(text, fmt)
+    if not cues:
+        if fmt == "srt" and "-->" not in text:
+            raise InputError(f"{path}: not an SRT file (no 'start --> end' timestamp lines)")
+        yield Item(offset=0, problem="empty", detail="the transcript has no cue text")
+        return
+    fields = {"filename": path.name, "cues": len(cues), "duration_s": round(cues[-1][1], 3)}
+    yield Item(offset=0, text=merge_cues(cues, options.get("paragraph_gap_s", 2.0)),
+               fields=fields, content_type=CONTENT_TYPES[fmt])

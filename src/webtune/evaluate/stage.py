@@ -1,0 +1,115 @@
+"""The evaluate stage: the base model against the tuned one on the held-out split.
+
+Counts: ``in`` is the number of lines in build's ``test.jsonl``. An example is *kept* when it
+is evaluated. With a local model every readable example with assistant tokens gets a loss
+(a forward pass is cheap), and the first ``max_examples`` of them are also answered by both
+models and scored by the text metrics: being past ``max_examples`` is therefore *not* a
+reject. Rejected (``rejects.jsonl``, with the reason): unreadable lines, examples without a
+final assistant reply, examples whose assistant tokens were all cut by ``max_len``, and, for
+a hosted model (no loss), the examples past ``max_examples``, which get no evaluation at all.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from webtune.errors import InputError
+from webtune.evaluate.metrics import METRICS
+from webtune.evaluate.metrics.base import Metric
+from webtune.evaluate.report import build_report, print_table, write_reports
+from webtune.evaluate.runner import EvalItem, EvalRun, run_hosted, run_local
+from webtune.jsonl import iter_jsonl_lines
+from webtune.records import Example, Reject
+from webtune.stage import Counts, StageContext, StageResult
+
+
+def read_items(path: Path, ctx: StageContext) -> tuple[int, list[EvalItem]]:
+    """(lines seen, usable items) of a test split; unusable lines go to the stage's rejects."""
+    if not path.is_file():
+        raise InputError(f"{path}: test split not found (run `webtune build` first)")
+    seen, items = 0, []
+    for line, obj, error in iter_jsonl_lines(path):
+        seen += 1
+        reason, detail = None, error
+        if error is None:
+            try:
+                example = Example.model_validate(obj)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                reason, detail = "invalid_example", f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
+            else:
+                item = to_item(example, line)
+                if item is None:
+                    reason, detail = "no_assistant_reply", "the last message is not a non-empty assistant reply"
+                else:
+                    items.append(item)
+                    continue
+        ctx.rejects.write(Reject(stage="evaluate", step="read", reason=reason or "invalid_json",
+                                 value=detail, record={"file": str(path), "line": line}))
+    return seen, items
+
+
+def to_item(example: Example, line: int) -> EvalItem | None:
+    """The prompt (everything before the last reply) and the reference (the last reply)."""
+    messages = [m.model_dump() for m in example.messages]
+    if not messages or messages[-1]["role"] != "assistant" or not messages[-1]["content"].strip():
+        return None
+    if not any(m["role"] == "user" for m in messages[:-1]):
+        return None
+    return EvalItem(line=line, id=example.meta.get("source_id"), messages=messages,
+                    prompt=messages[:-1], reference=messages[-1]["content"].strip())
+
+
+def read_train_result(train_dir: Path) -> dict[str, Any]:
+    """``train_result.json`` of the train stage."""
+    path = train_dir / "train_result.json"
+    if not path.is_file():
+        raise InputError(f"{path}: not found (run `webtune train` first)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise InputError(f"{path}: invalid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object")
+    return data
+
+
+def make_metrics(config: Any) -> list[Metric]:
+    """The configured metric objects, by name."""
+    return [METRICS.get(c.metric)(c) for c in config.metrics]
+
+
+def run_evaluate(ctx: StageContext, client: Any = None) -> StageResult:
+    """Evaluate base and tuned; write report.json/.md/.html, samples.jsonl and a plot."""
+    config = ctx.config
+    seen, items = read_items(ctx.input("build") / "test.jsonl", ctx)
+    train_dir = ctx.input("train")
+    train_result = read_train_result(train_dir)
+    hosted = bool(train_result.get("model_id"))
+    if hosted:
+        run = run_hosted(items, train_result, config, ctx.console, client=client)
+        for item in items[config.max_examples:]:
+            run.rejects.append(Reject(stage="evaluate", step="select", reason="beyond_max_examples",
+                                      id=item.id, value=config.max_examples,
+                                      record={"line": item.line}))
+    else:
+        run = run_local(items, train_dir, train_result, ctx.pipeline.base_model, config, ctx.console)
+    for reject in run.rejects:
+        ctx.rejects.write(reject)
+    kept = len(run.loss_items) if not hosted else len(run.generated)
+    report, samples = build_report(run, make_metrics(config), config, counts={
+        "test_examples": seen, "evaluated": kept, "rejected": seen - kept,
+        "loss_examples": len(run.loss_items), "generated": len(run.generated)})
+    report["backend"] = train_result.get("backend")
+    write_reports(ctx.output_dir, report, samples, config)
+    print_table(report, ctx.console)
+    return StageResult(counts=Counts(seen=seen, kept=kept, rejected=seen - kept),
+                       stats={"metrics": report["metrics"], "deltas": report["deltas"],
+                              "timings_s": report["timings_s"]})
+
+
+__all__ = ["run_evaluate", "EvalRun"]
