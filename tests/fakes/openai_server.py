@@ -93,7 +93,8 @@ class FakeOpenAI:
         handler = type("Handler", (_Handler,), {"server_state": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
         self._thread.start()
         return self
 
@@ -205,10 +206,12 @@ class FakeOpenAI:
         total = self.total_steps
         loss = round(2.0 * (0.8 ** step), 4)
         data: dict[str, Any] = {"step": step, "train_loss": loss, "total_steps": total,
-                                "train_mean_token_accuracy": round(0.5 + 0.05 * step, 3)}
+                                "train_mean_token_accuracy": _accuracy(step)}
         if validation:
             data["valid_loss"] = round(loss * 1.1, 4)
-            data["valid_mean_token_accuracy"] = round(0.45 + 0.05 * step, 3)
+            data["valid_mean_token_accuracy"] = _accuracy(step, -0.05)
+            if step == total:  # the API reports the loss on the whole validation file at the end
+                data["full_valid_loss"] = round(loss * 1.05, 4)
         self._event(job, f"Step {step}/{total}: training loss={loss}", data=data, kind="metrics")
         if step % max(1, total // 2) == 0:
             job.checkpoints.insert(0, {
@@ -229,8 +232,8 @@ class FakeOpenAI:
         for step in range(1, self.total_steps + 1):
             loss = round(2.0 * (0.8 ** step), 4)
             valid = f"{round(loss * 1.1, 4)}" if validation else ""
-            vacc = f"{round(0.45 + 0.05 * step, 3)}" if validation else ""
-            rows.append(f"{step},{loss},{round(0.5 + 0.05 * step, 3)},{valid},{vacc}")
+            vacc = f"{_accuracy(step, -0.05)}" if validation else ""
+            rows.append(f"{step},{loss},{_accuracy(step)},{valid},{vacc}")
         content = base64.b64encode(("\n".join(rows) + "\n").encode())
         result = self._store_file(content, "step_metrics.csv", "fine-tune-results")
         model = self._model_name(job)
@@ -263,6 +266,11 @@ class FakeOpenAI:
                 "expires_at": None, "status_details": None}
         self.files[file_id] = {"meta": meta, "content": content}
         return meta
+
+
+def _accuracy(step: int, shift: float = 0.0) -> float:
+    """A token accuracy that rises with the step and stays below 1."""
+    return round(min(0.99, 0.5 + 0.05 * step + shift), 3)
 
 
 def default_chat_reply(body: dict[str, Any]) -> str:
@@ -316,7 +324,7 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        for verb, pattern, route in _ROUTES:
+        for verb, pattern, route in _ROUTES:  # noqa: B007 - the matching route is used below
             match = pattern.match(parts.path)
             if verb == method and match:
                 break

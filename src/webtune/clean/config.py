@@ -1,11 +1,50 @@
-"""Config of the clean stage (skeleton, deepened by the clean issue)."""
+"""Config of the clean stage: an ordered list of named steps and how to run them.
+
+    clean:
+      executor: local        # local (a process pool) or ray (Ray Data)
+      workers: 0             # 0: all cores; 1: in this process
+      steps:
+        - step: html_to_text
+        - step: length
+          min_words: 50
+        - step: dedup
+          threshold: 0.8
+
+Each step's options are its own pydantic model (see ``webtune.clean.steps``); the
+``step`` key picks it, so a typo in a step name or an option is an error naming the line.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal
 
+from pydantic import Field
+
+from webtune.clean.steps import load_builtin_steps
 from webtune.configbase import StrictModel
+from webtune.plugins import config_union
+
+STEP_CONFIGS = [cls.Config for _, cls in load_builtin_steps().items()]
+StepConfigUnion = config_union(STEP_CONFIGS, "step")
+
+
+def _default_steps() -> list:
+    # Safe for any input: nothing is dropped for its content, only duplicates.
+    from webtune.clean.steps.dedup import DedupConfig
+    from webtune.clean.steps.html_to_text import HtmlToTextConfig
+    from webtune.clean.steps.normalize import NormalizeConfig
+    from webtune.clean.steps.pii import PiiConfig
+
+    return [HtmlToTextConfig(), NormalizeConfig(), PiiConfig(), DedupConfig()]
 
 
 class CleanConfig(StrictModel):
-    steps: list[dict[str, Any]] = []
+    """The clean stage: steps in order, and the executor that runs them."""
+
+    steps: list[StepConfigUnion] = Field(default_factory=_default_steps)  # type: ignore[valid-type]
+    executor: Literal["local", "ray"] = "local"
+    workers: int = Field(0, ge=0)
+    batch_size: int = Field(64, ge=1)
+    ray_address: str | None = None
+    # Keep the dropped document itself in rejects.jsonl (for --explain and audits).
+    rejects_with_record: bool = True

@@ -1,12 +1,98 @@
-"""`webtune build` (skeleton; its issue fills it in)."""
+"""`webtune build`: clean documents into train/validation/test chat sets, or `--check` a JSONL file."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any, List, Optional
+
 import typer
+from rich.markup import escape
+from rich.table import Table
+
+from webtune.cli.common import (
+    ForceOption,
+    InputOption,
+    OutputOption,
+    PipelineOption,
+    RunDirOption,
+    console,
+    err_console,
+    pipeline_for,
+    run_stage_command,
+)
+
+FORMATS = ("openai", "sharegpt", "alpaca", "hf", "parquet")
+
+
+def build_command(
+    pipeline: Optional[Path] = PipelineOption,
+    run_dir: Optional[Path] = RunDirOption,
+    input_dir: Optional[Path] = InputOption,
+    output_dir: Optional[Path] = OutputOption,
+    force: bool = ForceOption,
+    check: Optional[Path] = typer.Option(None, "--check", help="Validate this chat JSONL file instead of building."),
+    export: Optional[List[str]] = typer.Option(
+        None, "--export", help=f"Export format (repeatable): {', '.join(FORMATS)}. Default: the pipeline's."),
+    model: Optional[str] = typer.Option(
+        None, "--model", help="--check: count tokens with this base model (default: the pipeline's, if -p)."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="--check: longest example allowed."),
+    hosted_model: Optional[str] = typer.Option(None, "--hosted-model", help="--check: model priced in the cost estimate."),
+    epochs: Optional[float] = typer.Option(None, "--epochs", help="--check: epochs in the cost estimate."),
+) -> None:
+    """Turn clean documents into validated, split chat training sets (or check a JSONL file)."""
+    if check is not None:
+        ok = check_file(check, pipeline, model, max_tokens, hosted_model, epochs)
+        raise typer.Exit(0 if ok else 1)
+    overrides: dict[str, Any] = {}
+    if export:
+        unknown = sorted(set(export) - set(FORMATS))
+        if unknown:
+            from webtune.errors import ConfigError
+
+            raise ConfigError(f"--export: unknown format {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
+        overrides = {"build": {"export": {"formats": list(dict.fromkeys(export))}}}
+    run_stage_command("build", pipeline_path=pipeline, run_dir=run_dir, input_dir=input_dir,
+                      output_dir=output_dir, force=force, overrides=overrides)
+
+
+def check_file(path: Path, pipeline_path: Path | None, model: str | None, max_tokens: int | None,
+               hosted_model: str | None, epochs: float | None) -> bool:
+    """Validate ``path``, print every error with its line, the stats and the cost; True if valid."""
+    from webtune.build.tokens import TokenCounter
+    from webtune.build.validate import estimate_cost, validate_file
+
+    hosted = None
+    if pipeline_path is not None:
+        pipe = pipeline_for(pipeline_path)
+        model = model or pipe.base_model
+        max_tokens = max_tokens or pipe.build.max_tokens
+        hosted = pipe.build.hosted
+    counter = TokenCounter.for_model(model) if model else None
+    report = validate_file(path, tokenizer=counter, max_tokens=max_tokens)
+    for kind, issues in (("[red]error[/red]", report.errors), ("[yellow]warning[/yellow]", report.warnings)):
+        for issue in issues:
+            where = f"{path}:{issue.line}" if issue.line else str(path)
+            console.print(f"{kind} {escape(where)}: {escape(issue.field)}: {escape(issue.message)}", soft_wrap=True)
+    tokens = report.stats["tokens"]
+    table = Table(title=f"{path.name}: {report.n_examples} examples",
+                  caption="tokens estimated (no --model)" if report.stats["tokens_estimated"] else f"tokens of {model}")
+    for col in ("min", "mean", "p50", "p95", "max", "total"):
+        table.add_column(col, justify="right")
+    table.add_row(*(str(tokens[c]) for c in ("min", "mean", "p50", "p95", "max", "total")))
+    console.print(table)
+    cost = estimate_cost(tokens["total"], epochs or (hosted.epochs if hosted else 3),
+                         hosted_model or (hosted.model if hosted else "gpt-4o-mini-2024-07-18"),
+                         hosted.prices if hosted else None)
+    if cost["usd"] is not None:
+        console.print(f"estimated hosted training cost: ${cost['usd']:.2f} ({cost['model']}, {cost['epochs']} epochs; "
+                      f"{cost['note']})")
+    if report.ok:
+        console.print(f"[green]✓[/green] {escape(str(path))}: valid ({len(report.warnings)} warnings)")
+    else:
+        err_console.print(f"[bold red]{len(report.errors)} errors[/bold red] in {escape(str(path))}")
+    return report.ok
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("build")
-    def _placeholder() -> None:
-        """Not built yet."""
-        raise typer.Exit(1)
+    """Add `webtune build`."""
+    app.command("build")(build_command)

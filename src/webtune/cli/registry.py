@@ -1,12 +1,180 @@
-"""`webtune registry` (skeleton; its issue fills it in)."""
+"""`webtune register` (the stage) and `webtune registry list|show|promote|rollback|diff`."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any, Optional
+
 import typer
+from rich.table import Table
+
+from webtune.cli.common import (
+    ForceOption, OutputOption, PipelineOption, RunDirOption, console, new_app, run_stage_command,
+)
+
+RegistryOption = typer.Option(None, "--registry", help="Registry directory (default: $WEBTUNE_HOME/registry).")
+
+
+def _registry(path: Optional[Path]):
+    from webtune.registry.store import ModelRegistry
+
+    return ModelRegistry(path)
+
+
+def register_command(
+    pipeline: Optional[Path] = PipelineOption,
+    run_dir: Optional[Path] = RunDirOption,
+    train_dir: Optional[Path] = typer.Option(None, "--train", help="Train output (default: <run-dir>/train)."),
+    evaluate_dir: Optional[Path] = typer.Option(None, "--evaluate", help="Evaluate output "
+                                                "(default: <run-dir>/evaluate)."),
+    output: Optional[Path] = OutputOption,
+    model_name: Optional[str] = typer.Option(None, "--name", help="Model name (default: the pipeline name)."),
+    registry: Optional[Path] = RegistryOption,
+    force: bool = ForceOption,
+) -> None:
+    """Register the tuned model as a new version (with lineage); promote it if the gates pass."""
+    section: dict[str, Any] = {}
+    if model_name:
+        section["model_name"] = model_name
+    if registry:
+        section["path"] = str(registry.resolve())
+    extra = {k: v for k, v in (("train", train_dir), ("evaluate", evaluate_dir)) if v is not None}
+    run_stage_command("register", pipeline_path=pipeline, run_dir=run_dir, output_dir=output, force=force,
+                      overrides={"register": section} if section else None, extra_inputs=extra)
+
+
+def _metric(version: dict[str, Any], model: str, key: str) -> str:
+    value = ((version.get("lineage") or {}).get("eval_metrics") or {}).get(model, {}).get(key)
+    return f"{value:.4f}" if isinstance(value, (int, float)) else "—"
+
+
+def list_command(name: Optional[str] = typer.Argument(None, help="A model name (default: all)."),
+                 registry: Optional[Path] = RegistryOption) -> None:
+    """Registered models, or the versions of one model."""
+    reg = _registry(registry)
+    if name is None:
+        table = Table(title=f"models · {reg.root}")
+        for column in ("name", "versions", "production", "latest", "created"):
+            table.add_column(column)
+        for model in reg.names():
+            latest = reg.get(model, "latest")
+            table.add_row(model, str(len(reg.version_numbers(model))), str(reg.production(model) or "—"),
+                          str(latest["version"]), latest["created_at"])
+        console.print(table)
+        return
+    table = Table(title=f"{name} · {reg.root}")
+    for column in ("version", "aliases", "kind", "base model", "created", "loss base→tuned", "rouge_l tuned",
+                   "gates"):
+        table.add_column(column)
+    for v in reg.versions(name):
+        gates = "[green]pass[/green]" if v.get("gates", {}).get("passed") else "[red]fail[/red]"
+        table.add_row(str(v["version"]), ", ".join(v["aliases"]) or "", v.get("kind", ""), str(v.get("base_model")),
+                      v["created_at"], f"{_metric(v, 'base', 'loss')} → {_metric(v, 'tuned', 'loss')}",
+                      _metric(v, "tuned", "rouge_l"), gates)
+    console.print(table)
+
+
+def show_command(ref: str = typer.Argument(..., help="NAME or NAME@VERSION."),
+                 registry: Optional[Path] = RegistryOption,
+                 as_json: bool = typer.Option(False, "--json", help="Print the version record as JSON.")) -> None:
+    """One version: where it is, what it was made from, its figures and gates."""
+    from webtune.registry.store import parse_reference
+
+    name, selector = parse_reference(ref)
+    version = _registry(registry).get(name, selector)
+    if as_json:
+        console.print_json(json.dumps(version, default=str))
+        return
+    lineage = version.get("lineage") or {}
+    table = Table(title=f"{name}@{version['version']}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    rows = [("aliases", ", ".join(version["aliases"]) or "—"), ("kind", version.get("kind")),
+            ("created", version["created_at"]), ("path", version["path"]),
+            ("model id", version.get("model_id") or "—"), ("base model", version.get("base_model")),
+            ("run", lineage.get("run_dir"))]
+    for stage, info in (lineage.get("stages") or {}).items():
+        rows.append((f"stage {stage}", f"{(info.get('fingerprint') or '')[:16]} · {info.get('finished_at')}"))
+    for split, digest in ((lineage.get("data") or {}).get("build") or {}).items():
+        rows.append((f"data {split}", digest[:16]))
+    for key, value in (lineage.get("train_metrics") or {}).items():
+        rows.append((f"train {key}", str(value)))
+    for key in sorted({*(lineage.get("eval_metrics") or {}).get("base", {}),
+                       *(lineage.get("eval_metrics") or {}).get("tuned", {})}):
+        rows.append((f"eval {key}", f"base {_metric(version, 'base', key)} · tuned {_metric(version, 'tuned', key)}"))
+    for gate in (version.get("gates") or {}).get("checks", []):
+        mark = "[green]pass[/green]" if gate["passed"] else "[red]fail[/red]"
+        rows.append((f"gate {gate['gate']}", f"{mark} {gate['detail']}"))
+    for field, value in rows:
+        table.add_row(field, str(value))
+    console.print(table)
+
+
+def promote_command(ref: str = typer.Argument(..., help="NAME@VERSION to make production."),
+                    registry: Optional[Path] = RegistryOption) -> None:
+    """Point `production` at a version (whatever its gates said)."""
+    from webtune.errors import ConfigError
+    from webtune.registry.store import parse_reference
+
+    name, selector = parse_reference(ref)
+    if selector is None:
+        raise ConfigError(f"{ref!r}: say which version, e.g. {name}@3")
+    state = _registry(registry).promote(name, selector, reason="manual")
+    console.print(f"[green]✓[/green] {name}: production → v{state['aliases']['production']}")
+
+
+def rollback_command(name: str = typer.Argument(..., help="Model name."),
+                     registry: Optional[Path] = RegistryOption) -> None:
+    """Move `production` back to the version promoted before the current one."""
+    state = _registry(registry).rollback(name)
+    event = state["events"][-1]
+    console.print(f"[green]✓[/green] {name}: production v{event['from']} → v{event['version']}")
+
+
+def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` → ``{"a.b": 1}`` (lists kept whole), for diffs."""
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        for key, value in obj.items():
+            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: obj}
+
+
+def diff_command(a: str = typer.Argument(..., help="NAME@VERSION"), b: str = typer.Argument(..., help="NAME@VERSION"),
+                 registry: Optional[Path] = RegistryOption) -> None:
+    """What differs between two versions: metrics, configs, data, base model."""
+    from webtune.registry.store import parse_reference
+
+    reg = _registry(registry)
+    left, right = (reg.get(*parse_reference(r)) for r in (a, b))
+    skip = ("created_at", "path", "version", "aliases", "lineage.run_dir")
+    flat_a, flat_b = flatten(left), flatten(right)
+    table = Table(title=f"diff {a} ↔ {b}")
+    for column in ("field", a, b):
+        table.add_column(column, overflow="fold")
+    changed = 0
+    for key in sorted(set(flat_a) | set(flat_b)):
+        if key.startswith(skip) or ".versions." in key or flat_a.get(key) == flat_b.get(key):
+            continue
+        changed += 1
+        table.add_row(key, _short(flat_a.get(key)), _short(flat_b.get(key)))
+    console.print(table if changed else f"{a} and {b} have the same lineage, config and metrics")
+
+
+def _short(value: Any) -> str:
+    text = "—" if value is None else (f"{value:.4f}" if isinstance(value, float) else json.dumps(value, default=str)
+                                      if not isinstance(value, str) else value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("registry")
-    def _placeholder() -> None:
-        """Not built yet."""
-        raise typer.Exit(1)
+    app.command("register")(register_command)
+    group = new_app("The model registry: versions with lineage, production alias, rollback.")
+    group.command("list")(list_command)
+    group.command("show")(show_command)
+    group.command("promote")(promote_command)
+    group.command("rollback")(rollback_command)
+    group.command("diff")(diff_command)
+    app.add_typer(group, name="registry")

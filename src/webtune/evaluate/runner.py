@@ -63,7 +63,7 @@ def _model_paths(train_dir: Path, train_result: dict[str, Any]) -> tuple[Path | 
 
 
 def run_local(items: list[EvalItem], train_dir: Path, train_result: dict[str, Any], base_model: str,
-              config: Any, console: Console) -> EvalRun:
+              config: Any, console: Console, chat_template: str | None = None) -> EvalRun:
     """Loss on every item and answers for the first ``max_examples``, base first, then tuned.
 
     The base weights are loaded once: after the base run the LoRA adapter is merged into them.
@@ -81,6 +81,8 @@ def run_local(items: list[EvalItem], train_dir: Path, train_result: dict[str, An
     adapter, full = _model_paths(train_dir, train_result)
     tokenizer = load_tokenizer_from(tokenizer_dir(ModelRef("tuned", model_path=full or base_path,
                                                            adapter_path=adapter)))
+    if chat_template:  # the template training rendered with, for the loss and the prompts alike
+        tokenizer.chat_template = chat_template
     device = pick_device(config.device)
     encoded = encode_examples(tokenizer, [i.messages for i in items], max_len=config.max_len)
     rejects, loss_items, loss_encoded = [], [], []

@@ -83,7 +83,7 @@ def make_metrics(config: Any) -> list[Metric]:
     return [METRICS.get(c.metric)(c) for c in config.metrics]
 
 
-def run_evaluate(ctx: StageContext, client: Any = None) -> StageResult:
+def run_evaluate(ctx: StageContext) -> StageResult:
     """Evaluate base and tuned; write report.json/.md/.html, samples.jsonl and a plot."""
     config = ctx.config
     seen, items = read_items(ctx.input("build") / "test.jsonl", ctx)
@@ -91,13 +91,15 @@ def run_evaluate(ctx: StageContext, client: Any = None) -> StageResult:
     train_result = read_train_result(train_dir)
     hosted = bool(train_result.get("model_id"))
     if hosted:
-        run = run_hosted(items, train_result, config, ctx.console, client=client)
+        run = run_hosted(items, train_result, config, ctx.console)
         for item in items[config.max_examples:]:
             run.rejects.append(Reject(stage="evaluate", step="select", reason="beyond_max_examples",
                                       id=item.id, value=config.max_examples,
                                       record={"line": item.line}))
     else:
-        run = run_local(items, train_dir, train_result, ctx.pipeline.base_model, config, ctx.console)
+        template = getattr(ctx.pipeline.train, "chat_template", None)
+        run = run_local(items, train_dir, train_result, ctx.pipeline.base_model, config, ctx.console,
+                        chat_template=template)
     for reject in run.rejects:
         ctx.rejects.write(reject)
     kept = len(run.loss_items) if not hosted else len(run.generated)

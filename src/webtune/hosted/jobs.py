@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from webtune.errors import InputError, WebtuneError
@@ -31,6 +32,7 @@ SPLITS = (("train", "train.jsonl"), ("validation", "validation.jsonl"))
 ACTIVE = ("validating_files", "queued", "running", "pausing", "paused")
 # OpenAI picks n_epochs itself for "auto"; 3 is its usual choice, used only for the estimate.
 AUTO_EPOCHS_FOR_ESTIMATE = 3
+UPLOAD_TIMEOUT_S = 900.0
 
 
 @dataclass
@@ -44,6 +46,7 @@ class PreparedSplit:
     size: int
     examples: int
     tokens: int | None = None
+    tokens_estimated: bool = True
 
 
 @dataclass
@@ -69,8 +72,11 @@ class JobRequest:
 # ---------------------------------------------------------------- validate and prepare
 
 
-def validate_splits(build_dir: Path) -> dict[str, Any]:
-    """Run the build stage's validator on train/validation; raise naming every error found."""
+def validate_splits(build_dir: Path, console: Console | None = None) -> dict[str, Any]:
+    """Run the build stage's validator on train/validation; raise naming every error found.
+
+    Warnings (few examples, duplicates) are shown, not fatal: the API accepts such files.
+    """
     from webtune.build.validate import validate_file
 
     reports: dict[str, Any] = {}
@@ -83,10 +89,16 @@ def validate_splits(build_dir: Path) -> dict[str, Any]:
             continue
         if path.stat().st_size == 0 and split == "validation":
             continue
-        report = validate_file(path)
+        # The API asks for at least 10 training examples; a validation file may be smaller.
+        report = validate_file(path) if split == "train" else validate_file(path, min_examples=1)
         reports[split] = report
         for err in report.errors:
             problems.append(f"{path}:{err.line}: {err.field}: {err.message}")
+        if console is not None:
+            for warning in report.warnings[:5]:
+                console.print(f"[yellow]warning[/yellow] {name}: {escape(str(warning))}")
+            if len(report.warnings) > 5:
+                console.print(f"[yellow]warning[/yellow] {name}: ... and {len(report.warnings) - 5} more")
     if problems:
         shown = "\n".join(problems[:20]) + (f"\n... and {len(problems) - 20} more" if len(problems) > 20 else "")
         raise InputError(f"{len(problems)} validation error(s); nothing was uploaded:\n{shown}")
@@ -116,6 +128,7 @@ def prepare_splits(build_dir: Path, upload_dir: Path, reports: dict[str, Any]) -
             continue
         prepared[split] = prepare_split(split, Path(build_dir) / name, Path(upload_dir) / name,
                                         tokens=report_tokens(reports[split]))
+        prepared[split].tokens_estimated = bool((reports[split].stats or {}).get("tokens_estimated", True))
         if prepared[split].examples == 0:
             if split == "train":
                 raise InputError(f"{Path(build_dir) / name}: no training examples; nothing was uploaded")
@@ -124,14 +137,13 @@ def prepare_splits(build_dir: Path, upload_dir: Path, reports: dict[str, Any]) -
 
 
 def report_tokens(report: Any) -> int | None:
-    """The total token count a validation report gives, if any."""
+    """The total token count of a validation report (``stats["tokens"]["total"]``), if any."""
     stats = getattr(report, "stats", None) or {}
-    if not isinstance(stats, dict):
-        stats = getattr(stats, "__dict__", {})
-    for key in ("total_tokens", "tokens", "n_tokens", "billable_tokens"):
-        value = stats.get(key)
-        if isinstance(value, (int, float)):
-            return int(value)
+    tokens = stats.get("tokens") if isinstance(stats, dict) else None
+    if isinstance(tokens, dict) and isinstance(tokens.get("total"), (int, float)):
+        return int(tokens["total"])
+    if isinstance(tokens, (int, float)):
+        return int(tokens)
     return None
 
 
@@ -143,40 +155,48 @@ def approx_tokens(path: Path) -> int:
 # ---------------------------------------------------------------- cost
 
 
-def estimate(prepared: dict[str, PreparedSplit], request: JobRequest) -> dict[str, Any]:
-    """Training tokens, epochs and the estimated price (via the build stage's estimate_cost)."""
+def estimate(prepared: dict[str, PreparedSplit], request: JobRequest,
+             prices: dict[str, float] | None = None) -> dict[str, Any]:
+    """Training tokens, epochs and the estimated price (the build stage's ``estimate_cost``).
+
+    Only the training file is billed; validation tokens are not.
+    """
+    from webtune.build.validate import estimate_cost
+
     train = prepared["train"]
     tokens = train.tokens if train.tokens is not None else approx_tokens(train.path)
     epochs = request.hyperparameters.get("n_epochs")
     epochs_n = AUTO_EPOCHS_FOR_ESTIMATE if epochs in (None, "auto") else int(epochs)
-    usd = None
-    try:
-        from webtune.build.validate import estimate_cost
-
-        usd = estimate_cost(tokens, epochs_n, request.model)
-    except ImportError:
-        usd = None
+    usd = estimate_cost(tokens, epochs_n, request.model, prices=prices or None)
     if isinstance(usd, dict):
-        usd = usd.get("usd", usd.get("total_usd"))
-    return {"train_tokens": tokens, "tokens_exact": train.tokens is not None, "epochs": epochs_n,
+        usd = usd.get("usd")
+    exact = train.tokens is not None and not train.tokens_estimated
+    return {"train_tokens": tokens, "tokens_exact": exact, "epochs": epochs_n,
             "epochs_auto": epochs in (None, "auto"), "billed_tokens": tokens * epochs_n,
             "estimated_usd": round(float(usd), 4) if isinstance(usd, (int, float)) else None}
 
 
-def cost_table(prepared: dict[str, PreparedSplit], cost: dict[str, Any], model: str) -> Table:
-    """The upload and its estimated cost, for the terminal."""
+def cost_table(prepared: dict[str, PreparedSplit], model: str) -> Table:
+    """The files about to be uploaded, for the terminal."""
     table = Table(title=f"OpenAI fine-tuning of {model}")
     table.add_column("file")
     table.add_column("examples", justify="right")
+    table.add_column("tokens", justify="right")
     table.add_column("bytes", justify="right")
     for split in prepared.values():
-        table.add_row(split.path.name, str(split.examples), f"{split.size:,}")
-    approx = "" if cost["tokens_exact"] else " (approx.)"
-    epochs = f"{cost['epochs']}" + (" (auto, estimate)" if cost["epochs_auto"] else "")
-    table.caption = (f"training tokens {cost['train_tokens']:,}{approx} × epochs {epochs} = "
-                     f"{cost['billed_tokens']:,} billed tokens; estimated cost: "
-                     + (f"${cost['estimated_usd']:.2f}" if cost["estimated_usd"] is not None else "unknown for this model"))
+        tokens = "-" if split.tokens is None else f"{'~' if split.tokens_estimated else ''}{split.tokens:,}"
+        table.add_row(split.path.name, str(split.examples), tokens, f"{split.size:,}")
     return table
+
+
+def cost_line(cost: dict[str, Any]) -> str:
+    """One line: billed tokens and the estimated price."""
+    approx = "" if cost["tokens_exact"] else " (estimated from characters)"
+    epochs = f"{cost['epochs']}" + (" (auto: estimate)" if cost["epochs_auto"] else "")
+    usd = cost["estimated_usd"]
+    price = "unknown for this model" if usd is None else (f"${usd:.2f}" if usd >= 0.01 else f"${usd:.4f}")
+    return (f"training tokens {cost['train_tokens']:,}{approx} × epochs {epochs} = "
+            f"{cost['billed_tokens']:,} billed tokens; [bold]estimated cost {price}[/bold]")
 
 
 def confirm_cost(config: Any, cost: dict[str, Any], console: Console) -> None:
@@ -201,19 +221,22 @@ def confirm_cost(config: Any, cost: dict[str, Any], console: Console) -> None:
 
 def upload_once(client: Any, state: HostedState, split: PreparedSplit, console: Console) -> str:
     """The file id of ``split``'s bytes: reused when uploaded before and still there, else uploaded."""
+    import openai
+
     known = state.files.get(split.sha256)
-    if known:
+    if known and known.get("base_url", state.base_url) == state.base_url:
         try:
             client.files.retrieve(known["file_id"])
             console.print(f"  {split.path.name}: already uploaded as {known['file_id']} (unchanged)")
             return known["file_id"]
-        except Exception as exc:  # noqa: BLE001 - only a 404 means it is gone
-            if not is_not_found(exc):
+        except openai.OpenAIError as exc:
+            if not is_not_found(exc):  # only a 404 means the file is gone and must be sent again
                 raise translate(f"checking uploaded file {known['file_id']}", exc, client) from None
             state.forget_file(split.sha256)
     with open(split.path, "rb") as fh:
-        uploaded = call(f"uploading {split.path.name}", client.files.create,
-                        file=(split.path.name, fh), purpose="fine-tune", client=client)
+        # Large files take longer than an ordinary request; give the upload its own limit.
+        uploaded = call(f"uploading {split.path.name}", client.files.create, file=(split.path.name, fh),
+                        purpose="fine-tune", timeout=UPLOAD_TIMEOUT_S, client=client)
     state.remember_file(split.sha256, uploaded.id, split.path.name, split.size)
     console.print(f"  {split.path.name}: uploaded as {uploaded.id} ({split.size:,} bytes)")
     return uploaded.id
@@ -224,9 +247,18 @@ def upload_once(client: Any, state: HostedState, split: PreparedSplit, console: 
 
 def existing_job(client: Any, state: HostedState, request: JobRequest, console: Console) -> Any | None:
     """The job to reattach to for ``request``: from the state, else found by its metadata."""
+    import openai
+
     job = state.job
+    current = None
     if job and job.get("id"):
-        current = call(f"retrieving job {job['id']}", client.fine_tuning.jobs.retrieve, job["id"], client=client)
+        try:
+            current = client.fine_tuning.jobs.retrieve(job["id"])
+        except openai.NotFoundError:  # another account or base URL: that job is not ours to follow
+            console.print(f"[yellow]job {job['id']} from the run's state is unknown to this API; ignoring it[/yellow]")
+        except openai.OpenAIError as exc:
+            raise translate(f"retrieving job {job['id']}", exc, client) from None
+    if current is not None:
         same = job.get("request_key") == request.key
         if same and current.status not in ("failed", "cancelled"):
             console.print(f"reattaching to job [bold]{current.id}[/bold] ({current.status})")
@@ -272,13 +304,15 @@ def create_job(client: Any, state: HostedState, request: JobRequest, file_ids: d
 
 
 def start_or_reattach(client: Any, state: HostedState, request: JobRequest,
-                      prepared: dict[str, PreparedSplit], config: Any, console: Console) -> Any:
+                      prepared: dict[str, PreparedSplit], config: Any, console: Console,
+                      prices: dict[str, float] | None = None) -> Any:
     """The running (or finished) job for ``request``: reattached, or uploaded and created."""
     job = existing_job(client, state, request, console)
     if job is not None:
         return job
-    cost = estimate(prepared, request)
-    console.print(cost_table(prepared, cost, request.model))
+    cost = estimate(prepared, request, prices)
+    console.print(cost_table(prepared, request.model))
+    console.print(cost_line(cost))
     confirm_cost(config, cost, console)
     file_ids = {name: upload_once(client, state, split, console) for name, split in prepared.items()}
     return create_job(client, state, request, file_ids, console)

@@ -23,6 +23,7 @@ STATUS_STYLE = {"validating_files": "cyan", "queued": "cyan", "running": "blue",
                 "failed": "red", "cancelled": "yellow", "paused": "yellow", "pausing": "yellow"}
 LEVEL_STYLE = {"info": "", "warn": "yellow", "error": "bold red"}
 MAX_POLL_FAILURES = 5
+LOSS_LABELS = (("train_loss", "loss"), ("valid_loss", "val"), ("full_valid_loss", "full val"))
 
 
 def event_dict(event: Any) -> dict[str, Any]:
@@ -106,10 +107,10 @@ class JobWatcher:
     def watch(self) -> WatchResult:
         """Follow the job until it succeeds, fails or is cancelled; Ctrl-C leaves it running."""
         progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                            TextColumn("step {task.completed:.0f}/{task.total:.0f}"),
+                            TextColumn("{task.fields[steps]}"),
                             TextColumn("{task.fields[losses]}"), TimeElapsedColumn(),
                             console=self.console, transient=False)
-        task = progress.add_task(f"{self.job_id}", total=None, losses="")
+        task = progress.add_task(f"{self.job_id}", total=None, losses="", steps="")
         status, failures = None, 0
         try:
             with progress:
@@ -153,8 +154,9 @@ class JobWatcher:
             if event.get("type") == "metrics" and isinstance(data, dict) and "step" in data:
                 self.metrics[int(data["step"])] = data
                 total = data.get("total_steps")
-                losses = "  ".join(f"{k} {data[k]:.4f}" for k in ("train_loss", "valid_loss", "full_valid_loss")
+                losses = "  ".join(f"{label} {data[k]:.4f}" for k, label in LOSS_LABELS
                                    if isinstance(data.get(k), (int, float)))
-                progress.update(task, completed=int(data["step"]), total=total or None, losses=losses)
+                steps = f"step {int(data['step'])}/{total}" if total else f"step {int(data['step'])}"
+                progress.update(task, completed=int(data["step"]), total=total or None, losses=losses, steps=steps)
             else:
                 progress.console.print(format_event(event))

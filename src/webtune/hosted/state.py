@@ -2,7 +2,7 @@
 
 ``<run>/.work/train/openai_state.json``::
 
-    {"base_url": "https://api.openai.com/v1",
+    {"base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY",
      "files": {"<sha256 of uploaded bytes>": {"file_id": "file-...", "name": "train.jsonl", "bytes": 1234}},
      "job": {"id": "ftjob-...", "request_key": "<hash>", "model": "...", "created_at": "..."},
      "previous_jobs": [...]}
@@ -31,6 +31,7 @@ class HostedState:
 
     path: Path
     base_url: str | None = None
+    api_key_env: str | None = None  # the variable's name, never its value
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     job: dict[str, Any] | None = None
     previous_jobs: list[dict[str, Any]] = field(default_factory=list)
@@ -46,8 +47,8 @@ class HostedState:
         except (OSError, ValueError) as exc:
             raise InputError(f"{path}: unreadable hosted-training state ({exc}); "
                              "move it aside only if no job is running") from None
-        return cls(path=path, base_url=data.get("base_url"), files=data.get("files", {}),
-                   job=data.get("job"), previous_jobs=data.get("previous_jobs", []))
+        return cls(path=path, base_url=data.get("base_url"), api_key_env=data.get("api_key_env"),
+                   files=data.get("files", {}), job=data.get("job"), previous_jobs=data.get("previous_jobs", []))
 
     def save(self) -> None:
         """Write the state atomically (temp file + rename)."""
@@ -57,7 +58,8 @@ class HostedState:
 
     def remember_file(self, sha256: str, file_id: str, name: str, size: int) -> None:
         """Record an upload at once, so it is never repeated for the same content."""
-        self.files[sha256] = {"file_id": file_id, "name": name, "bytes": size, "uploaded_at": utc_now()}
+        self.files[sha256] = {"file_id": file_id, "name": name, "bytes": size, "base_url": self.base_url,
+                              "uploaded_at": utc_now()}
         self.save()
 
     def forget_file(self, sha256: str) -> None:

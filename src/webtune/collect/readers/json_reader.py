@@ -46,10 +46,10 @@ def iter_jsonl(fh: BinaryIO, first_line: int = 1) -> Iterator[Item]:
         try:
             obj = loads(text)
         except json.JSONDecodeError as exc:
-            yield Item(line=line_no, problem="invalid_json", raw=text,
+            yield Item(line=line_no, problem="invalid_json", raw=text.rstrip("\r\n"),
                        detail=f"invalid JSON: {exc.msg} at column {exc.colno}")
             continue
-        yield _record_item(obj, line=line_no, offset=None, raw=text)
+        yield _record_item(obj, line=line_no, offset=None, raw=text.rstrip("\r\n"))
 
 
 def _record_item(obj: Any, *, line: int | None, offset: int | None, raw: Any = None) -> Item:
@@ -169,7 +169,9 @@ def _decode_element(decoder: json.JSONDecoder, chunks: _TextChunks, pos: int) ->
                 return obj, end
             # A value that ends exactly at the buffer end may continue (a number cut in two).
         except json.JSONDecodeError as exc:
-            incomplete = exc.pos >= len(chunks.buf) - 1 or exc.msg.startswith("Unterminated string")
+            # An error near the buffer's end (a cut \uXXXX escape, a missing ',') may just be
+            # the chunk boundary: read more and try again. An earlier error is a real one.
+            incomplete = exc.pos >= len(chunks.buf) - 16 or exc.msg.startswith("Unterminated string")
             if not incomplete or chunks.eof:
                 raise
         if not chunks.more():

@@ -18,19 +18,35 @@ csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 def detect_encoding(sample: bytes) -> str:
-    """The text encoding of ``sample``: UTF-8 when it decodes, else charset-normalizer's guess."""
+    """The text encoding of ``sample``.
+
+    UTF-8 when its non-ASCII lines mostly decode as UTF-8 (then the few that do not are
+    broken lines, rejected one by one); otherwise charset-normalizer's guess, preferring
+    Windows-1252 among the single-byte Latin encodings it cannot tell apart.
+    """
     if sample.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
-    try:
-        sample.decode("utf-8")
+    good = bad = 0
+    for line in sample.split(b"\n")[:-1] or [sample]:
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            good += 1
+        except UnicodeDecodeError:
+            bad += 1
+    if good >= bad:
         return "utf-8"
-    except UnicodeDecodeError as exc:
-        if exc.start > len(sample) - 4:  # a character cut by the sample's end
-            return "utf-8"
     from charset_normalizer import from_bytes
 
-    best = from_bytes(sample).best()
-    return best.encoding if best is not None else "utf-8"
+    results = from_bytes(sample)
+    best = results.best()
+    if best is None:
+        return "utf-8"
+    latin = next((r for r in results if r.encoding == "cp1252"), None)
+    if latin is not None and best.encoding.startswith(("cp125", "iso8859", "latin")) and latin.chaos <= best.chaos + 0.1:
+        return "cp1252"
+    return best.encoding
 
 
 def sniff_delimiter(text: str, fmt: str) -> str:

@@ -80,7 +80,9 @@ _TIMESTAMP = re.compile(
     r"^\s*((?:\d+:)?\d{1,2}:\d{2}[,.]\d{1,3})\s*-->\s*((?:\d+:)?\d{1,2}:\d{2}[,.]\d{1,3})")
 _VOICE = re.compile(r"<v(?:\.[^ >]*)?\s+([^>]+)>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>|\{\\[^}]*\}")
-_SPEAKER = re.compile(r"^(?:>>\s*|-\s+|\[[^\]]{1,40}\]\s*|\(?[A-Z][\w .'-]{0,30}\)?:\s)")
+# A speaker label at the start of a cue: "ANNA: ", "Anna Lee: " (from a <v> tag), "[Anna] ", ">> ", "- ".
+# Mixed-case names count only from <v> voice tags ("Today: ..." is not a speaker).
+_SPEAKER = re.compile(r"^(?:(>>|-)\s+|\[([^\]]{1,40})\]\s*|([A-Z][A-Z0-9 .'-]{0,30}):\s)")
 
 
 def _seconds(stamp: str) -> float:
@@ -88,7 +90,10 @@ def _seconds(stamp: str) -> float:
     return sum(float(p) * 60 ** i for i, p in enumerate(reversed(parts)))
 
 
-def parse_cues(text: str, fmt: str) -> list[tuple[float, float, str]]:
+Cue = tuple[float, float, str, "str | None"]  # start, end, text, speaker from a voice tag
+
+
+def parse_cues(text: str, fmt: str) -> list[Cue]:
     """``(start, end, text)`` for each cue; speaker voice tags become ``Name: `` labels."""
     blocks = re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n").strip())
     cues = []
@@ -99,31 +104,49 @@ def parse_cues(text: str, fmt: str) -> list[tuple[float, float, str]]:
             continue  # WEBVTT header, NOTE, STYLE, REGION, or a stray block
         match = _TIMESTAMP.match(lines[stamp_at])
         assert match is not None
-        body = []
+        body, voice = [], None
         for line in lines[stamp_at + 1:]:
+            if voice is None and (tag := _VOICE.search(line)) is not None:
+                voice = tag.group(1).strip()
             line = _VOICE.sub(lambda m: f"{m.group(1).strip()}: ", line)
             line = _TAG.sub("", line).strip()
             if line:
                 body.append(line)
         if body:
-            cues.append((_seconds(match.group(1)), _seconds(match.group(2)), " ".join(body)))
+            cues.append((_seconds(match.group(1)), _seconds(match.group(2)), " ".join(body), voice))
     return cues
 
 
-def merge_cues(cues: list[tuple[float, float, str]], gap_s: float = 2.0) -> str:
-    """Join cues into paragraphs: a new one at a speaker label or after a pause over ``gap_s``."""
+def speaker_of(line: str, voice: str | None = None) -> tuple[str | None, str]:
+    """``(speaker, rest)``: the label a cue starts with (``>>`` for an unnamed turn), else None."""
+    if voice is not None and line.startswith(voice + ": "):
+        return voice, line[len(voice) + 2:]
+    match = _SPEAKER.match(line)
+    if match is None:
+        return None, line
+    name = match.group(2) or match.group(3) or match.group(1)
+    return name.strip(), line[match.end():]
+
+
+def merge_cues(cues: list[Cue], gap_s: float = 2.0) -> str:
+    """Join cues into paragraphs: a new one when another speaker starts or after a pause over ``gap_s``.
+
+    A speaker label is kept once at the start of its paragraph, not repeated on every cue.
+    """
     paragraphs: list[list[str]] = []
-    last_end, last_line = None, None
-    for start, end, line in cues:
+    last_end, last_line, current = None, None, None
+    for start, end, line, voice in cues:
         if line == last_line:  # roll-up captions repeat the previous line
             last_end = end
             continue
-        new_paragraph = (not paragraphs or _SPEAKER.match(line) is not None
-                         or (last_end is not None and start - last_end > gap_s))
-        if new_paragraph:
+        speaker, rest = speaker_of(line, voice)
+        turn = speaker is not None and (speaker != current or speaker in (">>", "-"))
+        pause = last_end is not None and start - last_end > gap_s
+        if not paragraphs or turn or pause:
             paragraphs.append([line])
         else:
-            paragraphs[-1].append(line)
+            paragraphs[-1].append(rest if speaker == current else line)
+        current = speaker if speaker is not None else current
         last_end, last_line = end, line
     return "\n\n".join(" ".join(p) for p in paragraphs)
 

@@ -27,12 +27,14 @@ def read_warc(path: Path, compression: str | None, options: dict[str, Any]) -> I
             for record in iterator:
                 if record.rec_type not in ("response", "resource"):
                     continue
-                yield _record_item(record, iterator.get_record_offset(), max_bytes)
+                # Read the payload before asking for the offset: warcio skips the body otherwise.
+                payload = record.content_stream().read(max_bytes + 1)
+                yield _record_item(record, payload, iterator.get_record_offset(), max_bytes)
         except ArchiveLoadFailed as exc:
             raise InputError(f"{path}: not a WARC file or a broken one: {str(exc).strip()}") from None
 
 
-def _record_item(record: Any, offset: int, max_bytes: int) -> Item:
+def _record_item(record: Any, payload: bytes, offset: int, max_bytes: int) -> Item:
     url = record.rec_headers.get_header("WARC-Target-URI") or ""
     date = record.rec_headers.get_header("WARC-Date")
     status = None
@@ -44,7 +46,6 @@ def _record_item(record: Any, offset: int, max_bytes: int) -> Item:
     mime = content_type.split(";")[0].strip().lower()
     fields = {"url": url, "status": status, "content_type": content_type, "fetched_at": date}
     meta = {"url": url}
-    payload = record.content_stream().read(max_bytes + 1)
     if len(payload) > max_bytes:
         return Item(offset=offset, problem="too_large", fields=fields, raw=url,
                     detail=f"{url}: body over {max_bytes} bytes")

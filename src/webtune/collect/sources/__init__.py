@@ -6,3 +6,5 @@ SOURCES: Registry = Registry("source")
 
 # Importing the built-in sources registers them.
 from webtune.collect.sources import files  # noqa: E402,F401
+from webtune.collect.sources import brightdata  # noqa: E402,F401
+from webtune.collect.sources import crawl  # noqa: E402,F401

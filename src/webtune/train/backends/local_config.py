@@ -1,24 +1,75 @@
-"""Settings of the local trainer backend (transformers + PEFT on CPU or GPU)."""
+"""Settings of the local trainer backend (transformers + PEFT on CPU or GPU).
+
+A light module (no torch import): it is loaded with every pipeline file. The defaults come from
+bench/train_throughput.py (see bench/RESULTS.md): rows of ``max_seq_len`` tokens filled by
+best-fit-decreasing packing, one row per micro-batch on CPU, a cosine schedule with warmup.
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from webtune.configbase import StrictModel
+from pydantic import Field, model_validator
+
+from webtune.configbase import RelPath, StrictModel
 
 
 class LoraConfig(StrictModel):
-    r: int = 16
-    alpha: int = 32
-    dropout: float = 0.05
+    """LoRA adapter shape; ``target_modules`` defaults to every linear projection of the
+    architecture (see ``webtune.train.modeling.DEFAULT_TARGET_MODULES``)."""
+
+    r: int = Field(16, ge=1)
+    alpha: int = Field(32, ge=1)
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
     target_modules: list[str] | None = None
 
 
 class LocalTrainConfig(StrictModel):
+    """How to fine-tune the base model locally."""
+
     backend: Literal["local"] = "local"
     method: Literal["lora", "qlora", "full"] = "lora"
     lora: LoraConfig = LoraConfig()
-    epochs: float = 2
-    learning_rate: float = 2e-4
-    max_seq_len: int = 1024
-    seed: int = 0
+    epochs: float = Field(2, gt=0)
+    # Stop after this many optimizer steps (overrides epochs when smaller).
+    max_steps: int | None = Field(None, ge=1)
+    learning_rate: float = Field(2e-4, gt=0)
+    lr_scheduler: Literal["cosine", "linear", "constant"] = "cosine"
+    warmup_ratio: float = Field(0.1, ge=0.0, lt=1.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    max_seq_len: int = Field(1024, ge=16)
+    # Packed rows (packing) or examples (no packing) per micro-batch and device.
+    batch_size: int = Field(1, ge=1)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    # Best-fit-decreasing packing into rows of max_seq_len tokens, padding-free. Off: naive
+    # batches of batch_size examples padded to the longest (what the benchmark compares with).
+    packing: bool = True
+    seed: int | None = None  # None: the pipeline's seed
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # auto: bf16 on a CUDA GPU that supports it, else fp32.
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    gradient_checkpointing: bool = False
+    # Validation loss on the validation split every N optimizer steps (and before the first
+    # step, which is the base model's loss, and after the last). 0: only before and after.
+    eval_steps: int = Field(20, ge=0)
+    # Stop when validation loss has not improved by min_delta for this many evaluations; the
+    # best weights are kept.
+    early_stopping_patience: int | None = Field(None, ge=1)
+    early_stopping_min_delta: float = Field(0.0, ge=0.0)
+    save_steps: int = Field(20, ge=1)  # checkpoint every N optimizer steps (in the work dir)
+    save_total_limit: int = Field(2, ge=1)
+    log_steps: int = Field(1, ge=1)
+    # Also write the base model with the adapter merged in (model/), for LoRA and QLoRA.
+    merge: bool = False
+    chat_template: str | None = None  # a Jinja chat template for base models without one
+    # How training runs, not what it produces: left out of the stage fingerprint.
+    resume: bool = Field(False, exclude=True)
+    launcher: Literal["none", "accelerate"] = Field("none", exclude=True)
+    accelerate_config: RelPath | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _check_launcher(self) -> "LocalTrainConfig":
+        if self.accelerate_config is not None and self.launcher != "accelerate":
+            self.launcher = "accelerate"
+        return self

@@ -1,9 +1,73 @@
-"""The hosted OpenAI fine-tuning backend (skeleton; the hosted-training issue fills it in)."""
+"""The hosted trainer: fine-tune an OpenAI model on the build stage's splits.
 
+validate (build's validator) -> strip ``meta`` -> reattach or (estimate, confirm, upload once,
+create once) -> watch -> results. Resume state (uploaded file ids by content hash, the job id)
+lives in ``ctx.work_dir`` so a rerun never uploads or pays twice; see ``webtune.hosted``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from webtune.stage import Counts, StageContext, StageResult
 from webtune.train.backends import TRAINERS
+from webtune.train.backends.openai_config import OpenAITrainConfig
 
 
 @TRAINERS.register("openai")
 class OpenAITrainer:
-    def train(self, ctx):
-        raise NotImplementedError
+    """Hosted supervised fine-tuning through the official ``openai`` SDK."""
+
+    Config = OpenAITrainConfig
+
+    def train(self, ctx: StageContext) -> StageResult:
+        """Run (or reattach to) the fine-tuning job and write ``train_result.json``."""
+        from webtune.hosted.client import client_for
+        from webtune.hosted.jobs import estimate, prepare_splits, start_or_reattach, validate_splits
+        from webtune.hosted.results import finish_job
+        from webtune.hosted.state import HostedState
+
+        config: OpenAITrainConfig = ctx.config
+        build_dir = ctx.input("build")
+        ctx.console.print(f"[bold]train[/bold] (openai): validating {build_dir}")
+        reports = validate_splits(build_dir, ctx.console)  # any error stops here, before a byte is uploaded
+        prepared = prepare_splits(build_dir, ctx.work_dir / "upload", reports)
+        request = self.request(ctx, prepared)
+        client = client_for(config)
+        state = HostedState.load(ctx.work_dir)
+        state.base_url, state.api_key_env = str(client.base_url), config.api_key_env
+        state.save()
+        prices = _build_prices(ctx.pipeline)
+        job = start_or_reattach(client, state, request, prepared, config, ctx.console, prices)
+        result = finish_job(client, job.id, ctx.output_dir, ctx.console, config.poll_interval,
+                            extra={"files": {k: v.path.name for k, v in prepared.items()},
+                                   # where the model lives (no secret: the key's variable name only)
+                                   "api": {"base_url": state.base_url, "api_key_env": config.api_key_env}})
+        state.update_job(status="succeeded", fine_tuned_model=result["model_id"])
+        seen = sum(split.examples for split in prepared.values())
+        stats = {"job_id": result["job_id"], "model_id": result["model_id"], "base_model": result["base_model"],
+                 "examples": {k: v.examples for k, v in prepared.items()},
+                 "estimated_cost_usd": estimate(prepared, request, prices)["estimated_usd"], **result["metrics"]}
+        return StageResult(counts=Counts(seen=seen, kept=seen, rejected=0), stats=stats)
+
+    @staticmethod
+    def request(ctx: StageContext, prepared: dict[str, Any]) -> Any:
+        """The job request: the config's settings, the pipeline's defaults, the files' hashes."""
+        from webtune.hosted.jobs import JobRequest
+
+        config: OpenAITrainConfig = ctx.config
+        pipeline = ctx.pipeline
+        name = getattr(pipeline, "name", None) or ctx.run_dir.name
+        seed = config.seed if config.seed is not None else getattr(pipeline, "seed", None)
+        suffix = config.suffix or (re.sub(r"[^A-Za-z0-9._-]", "-", name)[:40] or None)
+        metadata = {**config.metadata, "webtune_pipeline": name[:512], "webtune_run": str(ctx.run_dir.name)[:512]}
+        return JobRequest(model=config.model, method=config.method, hyperparameters=config.hyperparameters(),
+                          suffix=suffix, seed=seed, files={k: v.sha256 for k, v in prepared.items()},
+                          metadata=metadata)
+
+
+def _build_prices(pipeline: Any) -> dict[str, float]:
+    """Price overrides from the build section (``build.hosted.prices``), when the pipeline has them."""
+    hosted = getattr(getattr(pipeline, "build", None), "hosted", None)
+    return dict(getattr(hosted, "prices", None) or {})

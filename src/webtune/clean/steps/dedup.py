@@ -1,0 +1,200 @@
+"""dedup: exact and near-duplicate removal (MinHash LSH over word n-grams) across the whole store.
+
+Each document gets a signature on the workers (an exact hash of its normalised text and a
+MinHash per target). On the driver, datasketch's MinHashLSH finds candidate pairs, each
+pair's similarity is estimated from the signatures, and pairs at or above ``threshold``
+are joined into clusters (union-find). The kept document of a cluster is the first in
+input order (or the longest, ``keep: longest``); the others are rejected with
+``duplicate_of`` naming it. Every kept document gets ``meta.cluster_id`` (its own id when
+alone) and ``meta.cluster_size``.
+
+Similarity:
+* ``jaccard`` (default for text): Jaccard similarity of word 5-gram sets, as in
+  datatrove / FineWeb.
+* ``containment`` (default with ``fields``): for each field, the share of the smaller
+  field's word 3-grams found in the other's; averaged over the fields. A re-listed product
+  whose title gained "(2025 Edition)" and whose description got a new closing line keeps
+  most of its shingles this way, while different products in the same house style do not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from webtune.clean import minhash, text as textlib
+from webtune.clean.steps import STEPS
+from webtune.clean.steps.base import Drop, GlobalStep, TargetConfig, bump
+from webtune.records import Document
+
+
+class DedupConfig(TargetConfig):
+    step: Literal["dedup"] = "dedup"
+    exact: bool = True
+    near: bool = True
+    threshold: float = Field(0.8, gt=0.0, le=1.0)
+    similarity: Literal["auto", "jaccard", "containment"] = "auto"
+    ngram: int | None = Field(None, ge=1, le=20)  # None: 3 with fields, 5 for text
+    num_perm: int = Field(128, ge=16, le=1024)
+    seed: int = 1
+    keep: Literal["first", "longest"] = "first"
+
+    def resolved(self) -> tuple[str, int]:
+        """(similarity, ngram) with the 'auto' defaults filled in."""
+        per_field = self.target_names() is not None
+        similarity = self.similarity if self.similarity != "auto" else (
+            "containment" if per_field else "jaccard")
+        ngram = self.ngram or (3 if per_field else 5)
+        return similarity, ngram
+
+
+@dataclass
+class Signature:
+    exact: str
+    length: int
+    parts: list[tuple[np.ndarray, int] | None]  # per target: (MinHash values, shingle count)
+
+
+@dataclass
+class Member:
+    keeper: int
+    keeper_id: str
+    size: int
+    reason: str | None = None
+    value: float | None = None
+
+
+class _UnionFind:
+    def __init__(self, n: int):
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+@STEPS.register("dedup")
+class Dedup(GlobalStep):
+    """Reason codes: exact_duplicate (value 1.0), near_duplicate (value: estimated similarity)."""
+
+    Config = DedupConfig
+
+    def _parts(self, doc: Document) -> list[str]:
+        names = self.config.target_names()
+        if names is None:
+            return [textlib.doc_text(doc)]
+        return [textlib.value_text(doc.fields.get(name)) for name in names]
+
+    def signature(self, doc: Document) -> tuple[Signature | None, str]:
+        parts = self._parts(doc)
+        joined = "\n\n".join(p for p in parts if p.strip())
+        if not minhash.normalize_for_hash(joined):
+            return None, doc.id  # nothing to compare: a cluster of its own
+        cfg = self.config
+        _, n = cfg.resolved()
+        sigs: list[tuple[np.ndarray, int] | None] = []
+        if cfg.near:
+            for part in parts:
+                items = minhash.shingles(part, n)
+                sigs.append((minhash.signature(items, cfg.num_perm, cfg.seed), len(items)) if items else None)
+        return Signature(minhash.exact_key(joined), len(joined), sigs), doc.id
+
+    def similarity(self, a: Signature, b: Signature) -> float:
+        """Estimated similarity of two documents (see the module docstring)."""
+        mode, _ = self.config.resolved()
+        scores = []
+        for pa, pb in zip(a.parts, b.parts):
+            if pa is None and pb is None:
+                continue
+            if pa is None or pb is None:
+                scores.append(0.0)
+            elif mode == "jaccard":
+                scores.append(minhash.jaccard(pa[0], pb[0]))
+            else:
+                scores.append(minhash.containment(pa[0], pb[0], pa[1], pb[1]))
+        return sum(scores) / len(scores) if scores else 0.0
+
+    def decide(self, signatures: list[Any], stats: dict[str, Any]) -> dict[int, Member]:
+        sigs = [s for s, _ in signatures]
+        ids = [i for _, i in signatures]
+        uf = _UnionFind(len(sigs))
+        if self.config.exact:
+            first: dict[str, int] = {}
+            for i, sig in enumerate(sigs):
+                if sig is not None:
+                    j = first.setdefault(sig.exact, i)
+                    if j != i:
+                        uf.union(i, j)
+        if self.config.near:
+            self._near_pairs(sigs, uf, stats)
+        return self._plan(sigs, ids, uf, stats)
+
+    def _near_pairs(self, sigs: list[Signature | None], uf: _UnionFind, stats: dict[str, Any]) -> None:
+        from datasketch import MinHashLSH
+
+        cfg = self.config
+        mode, _ = cfg.resolved()
+        # LSH finds candidates generously (containment allows lower Jaccard); each candidate
+        # pair is then checked against the real threshold.
+        cand = max(0.05, cfg.threshold - 0.15) if mode == "jaccard" else max(0.05, cfg.threshold / (3 - cfg.threshold) - 0.05)
+        n_parts = max((len(s.parts) for s in sigs if s is not None), default=0)
+        checked: set[tuple[int, int]] = set()
+        for p in range(n_parts):
+            lsh = MinHashLSH(threshold=cand, num_perm=cfg.num_perm)
+            for i, sig in enumerate(sigs):
+                if sig is None or sig.parts[p] is None:
+                    continue
+                lean = minhash.lean(sig.parts[p][0], cfg.seed)
+                for j in lsh.query(lean):
+                    pair = (j, i)
+                    if pair in checked or uf.find(i) == uf.find(j):
+                        continue
+                    checked.add(pair)
+                    if self.similarity(sigs[i], sigs[j]) >= cfg.threshold:
+                        uf.union(i, j)
+                lsh.insert(i, lean, check_duplication=False)
+        stats["candidate_pairs"] = stats.get("candidate_pairs", 0) + len(checked)
+
+    def _plan(self, sigs, ids, uf: _UnionFind, stats: dict[str, Any]) -> dict[int, Member]:
+        clusters: dict[int, list[int]] = {}
+        for i, sig in enumerate(sigs):
+            if sig is not None:
+                clusters.setdefault(uf.find(i), []).append(i)
+        plan: dict[int, Member] = {}
+        for members in clusters.values():
+            if self.config.keep == "longest":
+                keeper = min(members, key=lambda i: (-sigs[i].length, i))
+            else:
+                keeper = min(members)
+            for i in members:
+                member = Member(keeper, ids[keeper], len(members))
+                if i != keeper:
+                    exact = sigs[i].exact == sigs[keeper].exact
+                    member.reason = "exact_duplicate" if exact else "near_duplicate"
+                    member.value = 1.0 if exact else round(self.similarity(sigs[i], sigs[keeper]), 4)
+                plan[i] = member
+        stats["clusters_with_duplicates"] = sum(1 for m in clusters.values() if len(m) > 1)
+        return plan
+
+    def finish(self, index: int, doc: Document, plan: dict[int, Member], stats: dict[str, Any]) -> Drop | None:
+        member = plan.get(index)
+        if member is None:  # nothing to compare
+            doc.meta["cluster_id"], doc.meta["cluster_size"] = doc.id, 1
+            return None
+        if member.reason is None:
+            doc.meta["cluster_id"], doc.meta["cluster_size"] = doc.id, member.size
+            return None
+        bump(stats, member.reason)
+        threshold = None if member.reason == "exact_duplicate" else self.config.threshold
+        return Drop(member.reason, member.value, threshold,
+                    extra={"duplicate_of": member.keeper_id, "cluster_id": member.keeper_id})

@@ -1,0 +1,103 @@
+"""gopher_repetition: repeated lines, paragraphs and n-grams (Gopher table A1, datatrove defaults)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any, Literal
+
+from webtune.clean import text as textlib
+from webtune.clean.steps import STEPS
+from webtune.clean.steps.base import Drop, TargetConfig, TextStep
+from webtune.records import Document
+
+_PARAGRAPHS = re.compile(r"\n{2,}")
+_LINES = re.compile(r"\n+")
+
+
+class GopherRepetitionConfig(TargetConfig):
+    step: Literal["gopher_repetition"] = "gopher_repetition"
+    # Defaults: datatrove GopherRepetitionFilter (Gopher paper, table A1).
+    dup_line_frac: float | None = 0.3
+    dup_para_frac: float | None = 0.3
+    dup_line_char_frac: float | None = 0.2
+    dup_para_char_frac: float | None = 0.2
+    top_n_grams: list[tuple[int, float]] = [(2, 0.2), (3, 0.18), (4, 0.16)]
+    dup_n_grams: list[tuple[int, float]] = [(5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)]
+
+
+def find_duplicates(items: list[str]) -> tuple[int, int]:
+    """(number of repeated items, characters in repeated items) after each item's first copy."""
+    seen: set[str] = set()
+    dup_items = dup_chars = 0
+    for item in items:
+        if item in seen:
+            dup_items += 1
+            dup_chars += len(item)
+        else:
+            seen.add(item)
+    return dup_items, dup_chars
+
+
+def top_ngram_chars(words: list[str], n: int) -> int:
+    """Characters covered by the most frequent n-gram (its length times its count)."""
+    grams = Counter(" ".join(words[i:i + n]) for i in range(len(words) - n + 1))
+    if not grams:
+        return 0
+    gram, count = grams.most_common(1)[0]
+    return len(gram) * count
+
+
+def duplicate_ngram_chars(words: list[str], n: int) -> int:
+    """Characters in n-grams that repeat an earlier n-gram (non-overlapping, as in Gopher)."""
+    seen: set[tuple[str, ...]] = set()
+    chars = i = 0
+    while i < len(words) - n + 1:
+        gram = tuple(words[i:i + n])
+        if gram in seen:
+            chars += sum(map(len, gram))
+            i += n
+        else:
+            seen.add(gram)
+            i += 1
+    return chars
+
+
+@STEPS.register("gopher_repetition")
+class GopherRepetition(TextStep):
+    """Reason codes: dup_para_frac, dup_para_char_frac, dup_line_frac, dup_line_char_frac,
+    top_<n>_gram, duplicated_<n>_n_grams."""
+
+    Config = GopherRepetitionConfig
+
+    def apply(self, doc: Document, stats: dict[str, Any]) -> Drop | None:
+        return gopher_repetition(self.measured_text(doc), self.config)
+
+
+def gopher_repetition(text: str, cfg: GopherRepetitionConfig) -> Drop | None:
+    """The first repetition rule ``text`` fails, or None."""
+    if not text.strip():
+        return Drop("empty", 0, 1)
+    size = len(text)
+    paragraphs = _PARAGRAPHS.split(text.strip())
+    n_dup, chars = find_duplicates(paragraphs)
+    if cfg.dup_para_frac is not None and n_dup / len(paragraphs) > cfg.dup_para_frac:
+        return Drop("dup_para_frac", round(n_dup / len(paragraphs), 4), cfg.dup_para_frac)
+    if cfg.dup_para_char_frac is not None and chars / size > cfg.dup_para_char_frac:
+        return Drop("dup_para_char_frac", round(chars / size, 4), cfg.dup_para_char_frac)
+    lines = _LINES.split(text)
+    n_dup, chars = find_duplicates(lines)
+    if cfg.dup_line_frac is not None and n_dup / len(lines) > cfg.dup_line_frac:
+        return Drop("dup_line_frac", round(n_dup / len(lines), 4), cfg.dup_line_frac)
+    if cfg.dup_line_char_frac is not None and chars / size > cfg.dup_line_char_frac:
+        return Drop("dup_line_char_frac", round(chars / size, 4), cfg.dup_line_char_frac)
+    word_list = textlib.tokens(text)
+    for n, limit in cfg.top_n_grams:
+        ratio = top_ngram_chars(word_list, n) / size
+        if ratio > limit:
+            return Drop(f"top_{n}_gram", round(ratio, 4), limit)
+    for n, limit in cfg.dup_n_grams:
+        ratio = duplicate_ngram_chars(word_list, n) / size
+        if ratio > limit:
+            return Drop(f"duplicated_{n}_n_grams", round(ratio, 4), limit)
+    return None

@@ -1,0 +1,68 @@
+"""normalize: mojibake (ftfy), Unicode NFC, control characters, whitespace, repeated lines."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any, Literal
+
+from webtune.clean import text as textlib
+from webtune.clean.steps import STEPS
+from webtune.clean.steps.base import Drop, TargetConfig, TextStep, bump
+from webtune.records import Document
+
+
+class NormalizeConfig(TargetConfig):
+    step: Literal["normalize"] = "normalize"
+    fix_mojibake: bool = True
+    unicode_form: Literal["NFC", "NFKC", "none"] = "NFC"
+    whitespace: bool = True
+    # Drop a line that already appeared in the same document (menus, "Share this" repeated).
+    repeated_lines: bool = False
+    repeated_line_max_chars: int = 80
+
+
+@STEPS.register("normalize")
+class Normalize(TextStep):
+    """Fix encoding damage and invisible noise without changing what the text says."""
+
+    Config = NormalizeConfig
+
+    def apply(self, doc: Document, stats: dict[str, Any]) -> Drop | None:
+        def fix(value: str) -> str:
+            fixed = self.normalize(value)
+            if fixed != value:
+                bump(stats, "changed_values")
+            return fixed
+
+        self.transform_targets(doc, fix)
+        return None
+
+    def normalize(self, value: str) -> str:
+        """One string normalised according to the config."""
+        cfg = self.config
+        if cfg.fix_mojibake and not value.isascii():
+            import ftfy
+
+            value = ftfy.fix_text(value, normalization=None if cfg.unicode_form == "none" else cfg.unicode_form)
+        if cfg.unicode_form != "none" and not value.isascii():
+            value = unicodedata.normalize(cfg.unicode_form, value)
+        value = textlib.strip_control(value)
+        if cfg.whitespace:
+            value = textlib.tidy_whitespace(value)
+        if cfg.repeated_lines:
+            value = drop_repeated_lines(value, cfg.repeated_line_max_chars)
+        return value
+
+
+def drop_repeated_lines(text: str, max_chars: int) -> str:
+    """Keep the first copy of each short non-blank line; later copies are boilerplate."""
+    seen: set[str] = set()
+    out = []
+    for line in text.split("\n"):
+        key = line.strip().lower()
+        if key and len(key) <= max_chars:
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(line)
+    return "\n".join(out)

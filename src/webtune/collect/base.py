@@ -1,0 +1,30 @@
+"""What the collect stage hands each source, and the shape of a source backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from rich.console import Console
+
+from webtune.collect.documents import SourceSink
+
+
+@dataclass
+class SourceRun:
+    """One source's run: where its documents and rejects go, and its private resume directory."""
+
+    sink: SourceSink
+    work_dir: Path
+    console: Console
+
+
+class Source(Protocol):
+    """A source backend: built from its config, it collects into ``run.sink`` and returns stats."""
+
+    Config: type
+
+    def __init__(self, config: Any) -> None: ...
+
+    def collect(self, run: SourceRun) -> dict[str, Any]: ...

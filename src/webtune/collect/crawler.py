@@ -1,0 +1,477 @@
+"""The crawl engine behind the ``crawl`` source (asyncio + httpx).
+
+Every URL the crawler settles (a page, a 404, a disallowed path...) becomes one line
+of ``crawl-log.jsonl`` in the source's work directory, written as soon as it is known.
+The log is the resume state: on a rerun the settled URLs are not fetched again and the
+frontier is rebuilt from the links of the logged pages. When the crawl is done, the log
+is turned into documents and rejects, then removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import random
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from webtune.collect.documents import make_document
+from webtune.collect.urls import host_of, in_domains, is_private_ip, normalize_url, site_domain
+from webtune.jsonl import atomic_write_json
+from webtune.records import content_id, utc_now
+
+LOG = "crawl-log.jsonl"
+STATE = "crawl-state.json"
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+MAX_SITEMAPS = 50
+MAX_CRAWL_DELAY_S = 30.0
+
+
+@dataclass
+class Fetched:
+    """A response with its body read (up to the size limit)."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+    too_large: bool = False
+
+    @property
+    def is_redirect(self) -> bool:
+        return self.status_code in (301, 302, 303, 307, 308)
+
+
+class Skip(Exception):
+    """A URL that is settled without a page: carries the reject reason and detail."""
+
+    def __init__(self, reason: str, detail: str, **record: Any):
+        super().__init__(detail)
+        self.reason, self.detail, self.record = reason, detail, record
+
+
+@dataclass
+class HostGate:
+    """Per-host politeness: at most N requests at once, starts spaced by ``delay`` seconds."""
+
+    concurrency: int
+    delay: float
+    next_start: float = 0.0
+    semaphore: asyncio.Semaphore = field(init=False)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        self.semaphore = asyncio.Semaphore(self.concurrency)
+
+    async def turn(self) -> None:
+        """Wait until this host may get its next request."""
+        loop = asyncio.get_running_loop()
+        async with self.lock:
+            now = loop.time()
+            start = max(now, self.next_start)
+            self.next_start = start + self.delay
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+class Crawler:
+    """One crawl: scope, robots, politeness, retries, and the append-only log."""
+
+    def __init__(self, config: Any, work_dir: Path, console: Any):
+        self.c = config
+        self.console = console
+        self.log_path = Path(work_dir) / LOG
+        self.state_path = Path(work_dir) / STATE
+        self.domains = {site_domain(host_of(u)) for u in config.urls + config.sitemaps}
+        self.allow = [re.compile(p) for p in config.allow]
+        self.deny = [re.compile(p) for p in config.deny]
+        self.seen: set[str] = set()
+        self.queue: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
+        self.gates: dict[str, HostGate] = {}
+        self.robots: dict[str, Any] = {}
+        self.robots_locks: dict[str, asyncio.Lock] = {}
+        self.addresses: dict[str, bool] = {}
+        self.fetched = 0
+        self.stats = {"resumed": 0, "links_out_of_scope": 0, "not_fetched_max_pages": 0, "sitemap_urls": 0}
+        self._log_fh: Any = None
+
+    # ------------------------------------------------------------ resume log
+
+    def _key(self) -> str:
+        c = self.c
+        return content_id({"urls": c.urls, "sitemaps": c.sitemaps, "same_domain": c.same_domain,
+                           "allow": c.allow, "deny": c.deny, "max_depth": c.max_depth,
+                           "follow_links": c.follow_links, "user_agent": c.user_agent,
+                           "obey_robots": c.obey_robots, "max_bytes": c.max_bytes})
+
+    def load_log(self) -> list[tuple[str, int]]:
+        """Replay an earlier, interrupted crawl of the same config; return the frontier it left."""
+        key = self._key()
+        state = _read_json(self.state_path)
+        if state is None or state.get("key") != key:
+            self.log_path.unlink(missing_ok=True)
+            atomic_write_json(self.state_path, {"key": key, "started_at": utc_now()})
+            return []
+        pending: list[tuple[str, int]] = []
+        for entry in iter_log(self.log_path):
+            self.stats["resumed"] += 1
+            self.seen.update(u for u in (entry["url"], entry.get("final_url")) if u)
+            self.fetched += 1 if entry.get("counted") else 0
+            if entry.get("outcome") == "page" and entry["depth"] < self.c.max_depth:
+                pending.extend((link, entry["depth"] + 1) for link in entry.get("links", []))
+        return pending
+
+    def log(self, entry: dict[str, Any]) -> None:
+        """Append one settled URL to the log, flushed at once (the resume state)."""
+        if self._log_fh is None:
+            self._log_fh = open(self.log_path, "a", encoding="utf-8")
+        self._log_fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        self._log_fh.flush()
+
+    # ------------------------------------------------------------ scope
+
+    def in_scope(self, url: str) -> bool:
+        """Domain scope, allow-list and deny-list."""
+        if self.c.same_domain and not in_domains(host_of(url), self.domains):
+            return False
+        if self.allow and not any(p.search(url) for p in self.allow):
+            return False
+        return not any(p.search(url) for p in self.deny)
+
+    def enqueue(self, url: str, depth: int) -> None:
+        """Queue a normalised URL once, if in scope."""
+        if url in self.seen:
+            return
+        if not self.in_scope(url):
+            self.stats["links_out_of_scope"] += 1
+            return
+        self.seen.add(url)
+        self.queue.put_nowait((url, depth))
+
+    async def check_address(self, url: str) -> None:
+        """Refuse hosts that resolve to private, loopback or link-local addresses unless allowed."""
+        if self.c.allow_private:
+            return
+        host = host_of(url).strip("[]")
+        if host not in self.addresses:
+            loop = asyncio.get_running_loop()
+            try:
+                infos = await loop.getaddrinfo(host, None)
+            except OSError as exc:
+                raise Skip("dns_error", f"cannot resolve {host}: {exc}") from None
+            self.addresses[host] = any(is_private_ip(info[4][0]) for info in infos)
+        if self.addresses[host]:
+            raise Skip("private_address", f"{host} resolves to a private, loopback or link-local address "
+                       "(set allow_private to crawl it)")
+
+    # ------------------------------------------------------------ robots.txt
+
+    async def robots_for(self, client: httpx.AsyncClient, url: str) -> Any:
+        """The parsed robots.txt of ``url``'s site (fetched once), or None when there is none."""
+        origin = url.split("/", 3)[:3]
+        site = "/".join(origin)
+        lock = self.robots_locks.setdefault(site, asyncio.Lock())
+        async with lock:
+            if site not in self.robots:
+                self.robots[site] = await self._fetch_robots(client, site)
+        return self.robots[site]
+
+    async def _fetch_robots(self, client: httpx.AsyncClient, site: str) -> Any:
+        from protego import Protego
+
+        try:
+            response = await self._get_with_retries(client, site + "/robots.txt", budget=64 * 1024)
+        except Skip:
+            return "deny"  # robots.txt unreachable: be polite, fetch nothing there
+        if response.status_code >= 500:
+            return "deny"
+        if response.status_code >= 400:
+            return None
+        robots = Protego.parse(response.content.decode("utf-8", errors="replace"))
+        delay = robots.crawl_delay(self.c.user_agent)
+        if delay:
+            self.gate(site).delay = max(self.gate(site).delay, min(float(delay), MAX_CRAWL_DELAY_S))
+        return robots
+
+    async def check_robots(self, client: httpx.AsyncClient, url: str) -> None:
+        if not self.c.obey_robots:
+            return
+        robots = await self.robots_for(client, url)
+        if robots == "deny":
+            raise Skip("robots_unavailable", "robots.txt could not be fetched (server error): not crawling this site")
+        if robots is not None and not robots.can_fetch(url, self.c.user_agent):
+            raise Skip("robots_disallowed", f"disallowed by robots.txt for {self.c.user_agent}")
+
+    # ------------------------------------------------------------ fetching
+
+    def gate(self, url: str) -> HostGate:
+        site = "/".join(url.split("/", 3)[:3])
+        if site not in self.gates:
+            self.gates[site] = HostGate(self.c.per_host_concurrency, self.c.delay_s)
+        return self.gates[site]
+
+    async def _get_with_retries(self, client: httpx.AsyncClient, url: str, budget: int) -> Fetched:
+        """GET with per-host politeness; retries timeouts, connection errors, 429 and 5xx."""
+        last: str = ""
+        for attempt in range(self.c.retries + 1):
+            if attempt:
+                await asyncio.sleep(min(10.0, 0.2 * 2 ** attempt) * random.uniform(0.5, 1.0))
+            gate = self.gate(url)
+            async with gate.semaphore:
+                await gate.turn()
+                try:
+                    response = await self._fetch_capped(client, url, budget)
+                except httpx.TimeoutException:
+                    last = f"timed out after {self.c.timeout_s:g}s"
+                    continue
+                except httpx.TransportError as exc:
+                    last = f"connection error: {type(exc).__name__}"
+                    continue
+            if response.status_code == 429 or response.status_code >= 500:
+                last = f"HTTP {response.status_code}"
+                if attempt < self.c.retries:
+                    continue
+            return response
+        reason = "timeout" if last.startswith("timed out") else "fetch_error"
+        raise Skip(reason, f"{last} ({self.c.retries + 1} attempts)")
+
+    async def _fetch_capped(self, client: httpx.AsyncClient, url: str, budget: int) -> "Fetched":
+        """Fetch ``url`` reading at most ``budget`` bytes of body; a bigger body is flagged too_large."""
+        async with client.stream("GET", url) as response:
+            declared = int(response.headers.get("Content-Length") or 0)
+            chunks, size, too_large = [], 0, declared > budget
+            if not too_large:
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > budget:
+                        too_large = True
+                        break
+                    chunks.append(chunk)
+            return Fetched(response.status_code, response.headers, b"".join(chunks), too_large)
+
+    async def fetch_page(self, client: httpx.AsyncClient, url: str, depth: int) -> dict[str, Any]:
+        """Fetch one page through its redirects; return its log entry (a page or a reject)."""
+        current, fetched_at = url, utc_now()
+        for _hop in range(self.c.max_redirects + 1):
+            await self.check_address(current)
+            await self.check_robots(client, current)
+            response = await self._get_with_retries(client, current, self.c.max_bytes)
+            location = response.headers.get("Location")
+            if response.is_redirect and location:
+                target = normalize_url(location, current)
+                if target is None or not self.in_scope(target):
+                    raise Skip("redirect_out_of_scope", f"redirects to {location}, outside the crawl scope")
+                if target != url and target in self.seen:
+                    raise Skip("duplicate", f"redirects to {target}, which is crawled already")
+                self.seen.add(target)
+                current = target
+                continue
+            return self.page_entry(url, current, depth, response, fetched_at)
+        raise Skip("too_many_redirects", f"more than {self.c.max_redirects} redirects")
+
+    def page_entry(self, url: str, final: str, depth: int, response: Fetched, fetched_at: str) -> dict[str, Any]:
+        """Turn a final response into a page entry, or raise Skip with the reason."""
+        content_type = response.headers.get("Content-Type", "")
+        mime = content_type.split(";")[0].strip().lower()
+        facts = {"final_url": final, "status": response.status_code, "content_type": content_type}
+        if response.status_code != 200:
+            raise Skip(f"http_{response.status_code}", f"HTTP {response.status_code}", **facts)
+        if mime not in HTML_TYPES:
+            raise Skip("not_html", f"content type {mime or 'unknown'} is not HTML", **facts)
+        if response.too_large:
+            raise Skip("too_large", f"body over max_bytes ({self.c.max_bytes})", **facts)
+        html = decode_html(response)
+        title, links, directives = parse_html(html, final)
+        if "noindex" in directives:
+            raise Skip("robots_noindex", "the page asks not to be indexed (meta robots noindex)", **facts)
+        follow = self.c.follow_links and "nofollow" not in directives
+        return {"url": url, "depth": depth, "outcome": "page", "counted": True, **facts,
+                "fetched_at": fetched_at, "title": title, "html": html, "links": links if follow else []}
+
+    # ------------------------------------------------------------ sitemaps
+
+    async def sitemap_urls(self, client: httpx.AsyncClient) -> list[str]:
+        """Page URLs listed by the configured sitemaps (sitemap indexes followed, .gz read)."""
+        todo, done, found = list(self.c.sitemaps), set(), []
+        while todo and len(done) < MAX_SITEMAPS:
+            sitemap = todo.pop(0)
+            if sitemap in done:
+                continue
+            done.add(sitemap)
+            try:
+                await self.check_address(sitemap)
+                response = await self._get_with_retries(client, sitemap, 50 * 1024 * 1024)
+            except Skip as skip:
+                self.console.print(f"[yellow]crawl[/yellow]: sitemap {sitemap}: {skip.detail}")
+                continue
+            if response.status_code != 200:
+                self.console.print(f"[yellow]crawl[/yellow]: sitemap {sitemap}: HTTP {response.status_code}")
+                continue
+            pages, children = parse_sitemap(response.content)
+            found.extend(pages)
+            todo.extend(children)
+        self.stats["sitemap_urls"] = len(found)
+        return found
+
+    # ------------------------------------------------------------ the crawl
+
+    async def run(self, progress: Any) -> None:
+        """Crawl until the frontier is empty or ``max_pages`` pages were fetched."""
+        pending = self.load_log()
+        limits = httpx.Limits(max_connections=self.c.concurrency, max_keepalive_connections=self.c.concurrency)
+        async with httpx.AsyncClient(timeout=self.c.timeout_s, follow_redirects=False, limits=limits,
+                                     headers={"User-Agent": self.c.user_agent}) as client:
+            seeds = [(u, 0) for u in self.c.urls] + [(u, 0) for u in await self.sitemap_urls(client)]
+            for raw, depth in seeds + pending:
+                if (url := normalize_url(raw)) is not None:
+                    self.enqueue(url, depth)
+            task = progress.add_task("crawl", total=self.c.max_pages, completed=self.fetched)
+            workers = [asyncio.create_task(self.worker(client, progress, task)) for _ in range(self.c.concurrency)]
+            try:
+                await self.queue.join()
+            finally:
+                for worker in workers:
+                    worker.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+                if self._log_fh is not None:
+                    self._log_fh.close()
+
+    async def worker(self, client: httpx.AsyncClient, progress: Any, task: Any) -> None:
+        while True:
+            url, depth = await self.queue.get()
+            try:
+                await self.settle(client, url, depth)
+                progress.update(task, completed=min(self.fetched, self.c.max_pages))
+            finally:
+                self.queue.task_done()
+
+    async def settle(self, client: httpx.AsyncClient, url: str, depth: int) -> None:
+        """Fetch one URL (within the page budget) and log the outcome; queue its links."""
+        if self.fetched >= self.c.max_pages:
+            self.stats["not_fetched_max_pages"] += 1
+            self.seen.discard(url)  # not settled: a later, larger crawl may fetch it
+            return
+        self.fetched += 1
+        try:
+            entry = await self.fetch_page(client, url, depth)
+        except Skip as skip:
+            # Robots and address refusals are decided before any request: they use no budget.
+            counted = skip.reason not in ("robots_disallowed", "robots_unavailable", "private_address",
+                                          "dns_error", "redirect_out_of_scope", "duplicate")
+            if not counted:
+                self.fetched -= 1
+            entry = {"url": url, "depth": depth, "outcome": "reject", "reason": skip.reason,
+                     "detail": skip.detail, "counted": counted, "fetched_at": utc_now(), **skip.record}
+        self.log(entry)
+        if entry["outcome"] == "page" and depth < self.c.max_depth:
+            for link in entry["links"]:
+                self.enqueue(link, depth + 1)
+
+
+def decode_html(response: Fetched) -> str:
+    """The page text: the charset of the Content-Type header, else the page's own declaration."""
+    from webtune.collect.readers.textual import decode_text
+
+    declared = re.search(r"charset=[\"']?([\w.:-]+)", response.headers.get("Content-Type", ""), re.IGNORECASE)
+    if declared:
+        try:
+            return response.content.decode(declared.group(1))
+        except (UnicodeDecodeError, LookupError):
+            pass
+    return decode_text(response.content, "html") or response.content.decode("utf-8", errors="replace")
+
+
+def parse_html(html: str, base: str) -> tuple[str | None, list[str], set[str]]:
+    """``(title, normalised links, meta-robots directives)`` of a page."""
+    import lxml.html
+
+    try:
+        tree = lxml.html.document_fromstring(html.encode("utf-8", errors="replace"))
+    except Exception:  # lxml raises plain ParserError/ValueError on empty or odd documents
+        return None, [], set()
+    base_href = next(iter(tree.xpath("//base/@href")), None)
+    base = normalize_url(base_href, base) or base if base_href else base
+    title = " ".join("".join(tree.xpath("//title//text()")).split()) or None
+    directives: set[str] = set()
+    for content in tree.xpath("//meta[translate(@name,'ROBTS','robts')='robots']/@content"):
+        directives.update(part.strip().lower() for part in content.split(","))
+    links = []
+    for anchor in tree.xpath("//a[@href]"):
+        if "nofollow" in (anchor.get("rel") or "").lower():
+            continue
+        if (url := normalize_url(anchor.get("href"), base)) is not None:
+            links.append(url)
+    return title, list(dict.fromkeys(links)), directives
+
+
+def parse_sitemap(data: bytes) -> tuple[list[str], list[str]]:
+    """``(page URLs, child sitemap URLs)`` of a sitemap or sitemap index (gzip allowed)."""
+    from lxml import etree
+
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    try:
+        root = etree.fromstring(data, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:
+        return [], []
+    locs = [loc.text.strip() for loc in root.iter("{*}loc") if loc.text]
+    if etree.QName(root).localname == "sitemapindex":
+        return [], locs
+    return locs, []
+
+
+def iter_log(path: Path):
+    """Entries of a crawl log; a line cut by a crash is ignored."""
+    if not path.is_file():
+        return
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                yield json.loads(line)
+            except ValueError:
+                continue
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def emit(log_path: Path, sink: Any) -> None:
+    """Turn the crawl log into documents and rejects."""
+    for entry in iter_log(log_path):
+        if entry["outcome"] == "page":
+            fields = {k: entry.get(k) for k in ("url", "final_url", "status", "content_type", "fetched_at",
+                                                 "depth", "title")}
+            sink.keep(make_document(kind="crawl", uri=entry["final_url"], content_type="text/html",
+                                    fields=fields, html=entry["html"], collected_at=entry["fetched_at"],
+                                    meta={"url": entry["final_url"], "title": entry.get("title")}))
+        else:
+            record = {k: entry.get(k) for k in ("url", "final_url", "status", "content_type", "depth")
+                      if entry.get(k) is not None}
+            sink.reject(entry["reason"], entry["detail"], uri=entry["url"], record=record)
+
+
+def crawl(config: Any, run: Any) -> dict[str, Any]:
+    """Run (or resume) a crawl, then write its outcome to ``run.sink``; return crawl figures."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    crawler = Crawler(config, run.work_dir, run.console)
+    started = time.perf_counter()
+    columns = (TextColumn("[bold]crawl[/bold] pages"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=run.console, transient=True) as progress:
+        asyncio.run(crawler.run(progress))
+    seconds = time.perf_counter() - started
+    emit(crawler.log_path, run.sink)
+    crawler.log_path.unlink(missing_ok=True)
+    crawler.state_path.unlink(missing_ok=True)
+    pages = run.sink.kept
+    return {**crawler.stats, "fetched": crawler.fetched, "pages": pages, "seconds": round(seconds, 3),
+            "pages_per_s": round(crawler.fetched / seconds, 2) if seconds > 0 else None}

@@ -1,0 +1,96 @@
+"""`webtune collect files|brightdata|crawl` and `webtune collect -p pipeline.yaml`."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from webtune.cli.main import app
+
+from .conftest import read_lines
+
+runner = CliRunner()
+
+
+class Flat:
+    """A CLI result whose output has rich's line wrapping undone (for matching messages)."""
+
+    def __init__(self, result):
+        self.exit_code = result.exit_code
+        self.output = " ".join(result.output.split())
+
+
+def invoke(*args: str) -> Flat:
+    return Flat(runner.invoke(app, list(args), terminal_width=200))
+
+
+def test_collect_files_with_a_field_mapping(tmp_path):
+    (tmp_path / "a.jsonl").write_text(json.dumps({"body": "hello", "name": "A"}) + "\n{oops\n")
+    out = tmp_path / "run" / "collect"
+    result = invoke("collect", "files", str(tmp_path / "*.jsonl"), "-o", str(out), "--field", "text=body",
+                    "--field", "title=name")
+    assert result.exit_code == 0, result.output
+    docs = read_lines(out / "documents.jsonl")
+    assert docs[0]["text"] == "hello" and docs[0]["meta"] == {"title": "A"}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"] == {"in": 2, "kept": 1, "rejected": 1} and manifest["status"] == "complete"
+    assert read_lines(out / "rejects.jsonl")[0]["source"]["line"] == 2
+    # Unchanged input and config: skipped.
+    again = invoke("collect", "files", str(tmp_path / "*.jsonl"), "-o", str(out), "--field", "text=body",
+                   "--field", "title=name")
+    assert again.exit_code == 0 and "skipped" in again.output
+
+
+def test_bad_options_and_bad_files_are_one_clear_line(tmp_path):
+    result = invoke("collect", "files", "x.json", "-o", str(tmp_path / "c"), "--field", "body")
+    assert result.exit_code == 2 and "expected ROLE=FIELD" in result.output
+    (tmp_path / "fake.parquet").write_text("not parquet")
+    result = invoke("collect", "files", str(tmp_path / "fake.parquet"), "-o", str(tmp_path / "c"))
+    assert result.exit_code == 1 and "fake.parquet: not a Parquet file" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "c").exists()
+
+
+def test_collect_with_the_pipeline_sources_and_with_an_override(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "snapshot.json").write_text(json.dumps([{"title": "T", "url": "u"}]))
+    (tmp_path / "other.csv").write_text("title,url\nA,a\nB,b\n")
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text("name: demo\nsources:\n  - kind: files\n    paths: [data/snapshot.json]\n"
+                        "    fields: {title: title, url: url}\n")
+    run_dir = tmp_path / "runs"
+    result = invoke("collect", "-p", str(pipeline), "--run-dir", str(run_dir))
+    assert result.exit_code == 0, result.output
+    assert read_lines(run_dir / "collect" / "documents.jsonl")[0]["meta"] == {"title": "T", "url": "u"}
+    result = invoke("collect", "files", str(tmp_path / "other.csv"), "-p", str(pipeline), "--run-dir", str(run_dir))
+    assert result.exit_code == 0, result.output
+    assert len(read_lines(run_dir / "collect" / "documents.jsonl")) == 2
+
+
+def test_collect_brightdata_command(brightdata, tmp_path):
+    brightdata.records = [{"title": "Pen", "url": "https://a/1"}]
+    out = tmp_path / "run" / "collect"
+    result = invoke("collect", "brightdata", "--dataset-id", "gd_test", "--input-json", '[{"url": "https://a/1"}]',
+                    "--base-url", brightdata.base_url, "--poll-interval", "0.01", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert len(read_lines(out / "documents.jsonl")) == 1 and brightdata.calls["trigger"] == 1
+    assert "test-token" not in result.output and "test-token" not in (out / "manifest.json").read_text()
+    brightdata.records.append({"title": "Ink", "url": "https://a/2"})
+    result = invoke("collect", "brightdata", "--dataset-id", "gd_test", "--snapshot-id", "s_9", "--format", "json",
+                    "--base-url", brightdata.base_url, "--poll-interval", "0.01", "-o", str(out))
+    assert result.exit_code == 0 and brightdata.calls["trigger"] == 1
+    # The fake answers NDJSON where JSON was asked for: recorded as a reject, not lost.
+    assert [r["reason"] for r in read_lines(out / "rejects.jsonl")] == ["invalid_json"]
+    result = invoke("collect", "brightdata", "--dataset-id", "gd_test", "-o", str(out))
+    assert result.exit_code == 2 and "give exactly one of inputs" in result.output
+
+
+def test_collect_crawl_command(site, tmp_path):
+    out = tmp_path / "run" / "collect"
+    result = invoke("collect", "crawl", site.base_url + "/", "--max-pages", "3", "--max-depth", "1", "--delay", "0",
+                    "--allow-private", "--deny", "slow", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    docs = read_lines(out / "documents.jsonl")
+    assert docs and all(d["source"]["kind"] == "crawl" for d in docs)
+    result = invoke("collect", "crawl", "ftp://example.com/", "-o", str(out))
+    assert result.exit_code == 2 and "not http(s) URLs" in result.output

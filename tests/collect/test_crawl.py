@@ -1,0 +1,98 @@
+"""The crawler against a small local site: robots.txt, sitemap, redirects, errors, politeness, resume."""
+
+from __future__ import annotations
+
+import pytest
+
+from webtune.collect import crawler as crawler_module
+from webtune.collect.urls import is_private_ip, normalize_url
+
+FAST = {"delay_s": 0.0, "timeout_s": 0.5, "retries": 0, "allow_private": True, "max_bytes": 20_000}
+
+
+def crawl_source(site, **extra):
+    return {"kind": "crawl", "urls": [site.base_url + "/"], "sitemaps": [site.base_url + "/sitemap.xml"],
+            **FAST, **extra}
+
+
+def by_path(site, docs):
+    return {d["fields"]["url"].replace(site.base_url, ""): d for d in docs}
+
+
+def test_crawl_the_local_site(site, collect):
+    out = collect([crawl_source(site)])
+    docs = by_path(site, out.docs)
+    assert set(docs) == {"/", "/a", "/a/deep", "/a?b=2&z=1", "/old", "/from-sitemap"}
+    moved = docs["/old"]
+    assert moved["fields"]["final_url"] == site.base_url + "/new" and moved["source"]["uri"] == site.base_url + "/new"
+    home = docs["/"]
+    assert home["content_type"] == "text/html" and "<h1>Home</h1>" in home["html"]
+    assert home["fields"]["status"] == 200 and home["fields"]["content_type"].startswith("text/html")
+    assert home["fields"]["title"] == "Home" and home["fields"]["fetched_at"] and home["fields"]["depth"] == 0
+    assert home["source"]["kind"] == "crawl" and home["meta"]["title"] == "Home"
+
+    reasons = {r["source"]["uri"].replace(site.base_url, ""): r["reason"] for r in out.rejects}
+    assert reasons == {"/private/secret": "robots_disallowed", "/missing": "http_404", "/file.bin": "not_html",
+                       "/slow": "timeout", "/big": "too_large"}
+    assert out.manifest["counts"] == {"in": 11, "kept": 6, "rejected": 5}
+    # robots.txt obeyed, and each page fetched once despite #fragments and duplicate links.
+    assert site.hits["/private/secret"] == 0
+    assert site.hits["/"] == 1 and site.hits["/a"] == 1 and site.hits["/new"] == 1
+    assert site.hits["/robots.txt"] == 1
+    stats = out.manifest["stats"]["sources"][0]
+    assert stats["sitemap_urls"] == 2 and stats["links_out_of_scope"] >= 1 and stats["pages_per_s"] > 0
+
+
+def test_max_pages_and_depth(site, collect):
+    out = collect([crawl_source(site, sitemaps=[], max_depth=0)])
+    assert [d["fields"]["url"] for d in out.docs] == [site.base_url + "/"] and not out.rejects
+    out = collect([crawl_source(site, sitemaps=[], max_pages=3, concurrency=1)])
+    assert out.manifest["counts"]["in"] <= 4  # 3 fetched pages + robots refusals, which use no budget
+    assert len([p for p in site.hits if p not in ("/robots.txt",)]) <= 1 + 6
+
+
+def test_loopback_is_refused_unless_allowed(site, collect):
+    out = collect([crawl_source(site, allow_private=False, sitemaps=[])])
+    assert not out.docs and [r["reason"] for r in out.rejects] == ["private_address"]
+    assert "allow_private" in out.rejects[0]["message"]
+    assert sum(site.hits.values()) == 0
+
+
+def test_allow_and_deny_patterns(site, collect):
+    out = collect([crawl_source(site, sitemaps=[], deny=[r"/a\b", "slow|big|bin|missing"])])
+    assert {d["fields"]["url"].replace(site.base_url, "") for d in out.docs} == {"/", "/old"}
+
+
+def test_per_host_delay_spaces_requests(site, collect):
+    collect([crawl_source(site, sitemaps=[], delay_s=0.15, per_host_concurrency=1, concurrency=4, max_pages=4,
+                          max_depth=1, deny=["slow"])])
+    starts = sorted(t for path, t in site.starts)
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    assert len(starts) >= 4 and min(gaps) >= 0.13
+
+
+def test_an_interrupted_crawl_resumes_without_fetching_again(site, collect, monkeypatch):
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    real_emit = crawler_module.emit
+    monkeypatch.setattr(crawler_module, "emit", crash)
+    with pytest.raises(KeyboardInterrupt):
+        collect([crawl_source(site, deny=["slow"])])
+    fetched = sum(site.hits.values())
+    assert site.hits["/a/deep"] == 1
+
+    monkeypatch.setattr(crawler_module, "emit", real_emit)
+    out = collect([crawl_source(site, deny=["slow"])])
+    assert sum(site.hits.values()) == fetched + 1  # robots.txt again, no page twice
+    assert len(out.docs) == 6 and out.manifest["stats"]["sources"][0]["resumed"] == 10
+
+
+def test_url_normalisation_and_private_addresses():
+    assert normalize_url("HTTP://Example.COM:80/a//b?z=1&a=2#frag") == "http://example.com/a/b?a=2&z=1"
+    assert normalize_url("../c", "https://example.com/a/b/") == "https://example.com/a/c"
+    assert normalize_url("https://example.com") == "https://example.com/"
+    assert normalize_url("mailto:x@example.com") is None and normalize_url("javascript:void(0)") is None
+    assert all(is_private_ip(ip) for ip in ("127.0.0.1", "10.1.2.3", "192.168.0.1", "169.254.169.254", "::1",
+                                            "::ffff:127.0.0.1", "0.0.0.0"))
+    assert not is_private_ip("93.184.216.34")

@@ -1,0 +1,117 @@
+"""The evaluate stage on the tiny model: base vs a trained LoRA adapter, on held-out examples."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from tests.evaluate.helpers import cached_adapter, make_examples, make_pipeline, publish_inputs
+from webtune.errors import InputError
+from webtune.pipeline import run_one_stage, stage_spec
+
+
+@pytest.fixture
+def adapter(tiny_model_dir, tmp_path_factory):
+    return cached_adapter(tiny_model_dir, tmp_path_factory.mktemp("adapter"))
+
+
+def run_evaluate(run_dir, pipeline):
+    return run_one_stage(stage_spec("evaluate"), pipeline, run_dir, force=True)
+
+
+def test_evaluate_compares_base_and_tuned(tmp_path, tiny_model_dir, adapter):
+    lines = make_examples(6) + ["{not json", {"messages": [{"role": "user", "content": "no reply"}]},
+                                {"messages": [{"role": "robot", "content": "x"}]}]
+    publish_inputs(tmp_path, tiny_model_dir, adapter, test_lines=lines)
+    pipeline = make_pipeline(tiny_model_dir, tmp_path / "registry")
+    manifest = run_evaluate(tmp_path, pipeline)
+    out = tmp_path / "evaluate"
+
+    # 9 lines: 6 evaluated, 3 rejected with reasons; past max_examples (4) is not a reject.
+    assert manifest["counts"] == {"in": 9, "kept": 6, "rejected": 3}
+    reasons = sorted(json.loads(l)["reason"] for l in (out / "rejects.jsonl").read_text().splitlines())
+    assert reasons == ["invalid_example", "invalid_json", "no_assistant_reply"]
+
+    report = json.loads((out / "report.json").read_text())
+    base, tuned = report["metrics"]["base"], report["metrics"]["tuned"]
+    # The adapter was trained on these replies: its held-out loss must be lower.
+    assert tuned["loss"] < base["loss"]
+    assert math.isclose(base["perplexity"], math.exp(base["loss"]), rel_tol=1e-6)
+    assert report["deltas"]["loss"] == pytest.approx(tuned["loss"] - base["loss"])
+    assert {r["metric"]: r["verdict"] for r in report["rows"]}["loss"] == "better"
+    assert set(base) >= {"loss", "perplexity", "rouge_l", "exact_match", "words", "length_ratio"}
+    assert 0.0 <= tuned["rouge_l"] <= 1.0
+    assert report["counts"] == {"test_examples": 9, "evaluated": 6, "rejected": 3, "loss_examples": 6,
+                                "generated": 4}
+
+    samples = [json.loads(l) for l in (out / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 4
+    assert samples[0]["reference"] == make_examples()[0]["messages"][-1]["content"]
+    assert set(samples[0]["answers"]) == {"base", "tuned"}
+    assert samples[0]["answers"]["base"] != samples[0]["answers"]["tuned"]  # both really generated
+    assert samples[0]["loss"]["tuned"] < samples[0]["loss"]["base"]
+
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html and "<table" in html and samples[0]["reference"] in html
+    assert (out / "metrics.png").read_bytes()[:4] == b"\x89PNG"
+    md = (out / "report.md").read_text()
+    assert "| loss |" in md and "## Sample 1" in md
+
+
+def test_eval_loss_matches_the_models_own_loss(tiny_model_dir):
+    """The batched, padded loss equals transformers' own loss on each example alone."""
+    import torch
+
+    from webtune.chat_format import encode_chat
+    from webtune.evaluate.scoring import example_losses
+    from webtune.models import load_causal_lm, load_tokenizer
+
+    tokenizer, model = load_tokenizer(tiny_model_dir), load_causal_lm(tiny_model_dir)
+    encoded = [encode_chat(tokenizer, e["messages"]) for e in make_examples(3)]
+    nll, tokens = example_losses(model, encoded, pad_id=tokenizer.pad_token_id, max_tokens=10_000)
+    for e, n, t in zip(encoded, nll, tokens):
+        with torch.no_grad():
+            own = model(input_ids=torch.tensor([e["input_ids"]]), labels=torch.tensor([e["labels"]])).loss
+        assert n / t == pytest.approx(float(own), rel=1e-4)
+
+
+def test_loss_batches_respect_the_token_budget():
+    from webtune.evaluate.scoring import loss_batches
+
+    lengths = [5, 50, 10, 40, 8, 200]
+    batches = loss_batches(lengths, max_tokens=100)
+    assert sorted(i for b in batches for i in b) == list(range(6))
+    for batch in batches:
+        assert len(batch) == 1 or max(lengths[i] for i in batch) * len(batch) <= 100
+
+
+def test_max_len_cutting_all_reply_tokens_is_a_reject(tmp_path, tiny_model_dir, adapter):
+    publish_inputs(tmp_path, tiny_model_dir, adapter, test_lines=make_examples(2))
+    pipeline = make_pipeline(tiny_model_dir, tmp_path / "registry", evaluate={"max_len": 8})
+    manifest = run_evaluate(tmp_path, pipeline)
+    assert manifest["counts"] == {"in": 2, "kept": 0, "rejected": 2}
+    reject = json.loads((tmp_path / "evaluate" / "rejects.jsonl").read_text().splitlines()[0])
+    assert reject["reason"] == "no_assistant_tokens"
+
+
+def test_missing_train_result_is_a_clear_error(tmp_path, tiny_model_dir, adapter):
+    publish_inputs(tmp_path, tiny_model_dir, adapter)
+    (tmp_path / "train" / "train_result.json").unlink()
+    with pytest.raises(InputError, match="train_result.json: not found"):
+        run_evaluate(tmp_path, make_pipeline(tiny_model_dir, tmp_path / "registry"))
+    assert not (tmp_path / "evaluate").exists()
+
+
+def test_adapter_for_another_base_model_is_refused(tmp_path, tiny_model_dir, adapter):
+    publish_inputs(tmp_path, tiny_model_dir, adapter, train_result={"base_model": "some-other-model"})
+    with pytest.raises(InputError, match="base_model: the tuned model was trained on 'some-other-model'"):
+        run_evaluate(tmp_path, make_pipeline(tiny_model_dir, tmp_path / "registry"))
+
+
+def test_unknown_metric_is_a_config_error(tiny_model_dir, tmp_path):
+    from webtune.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="evaluate.metrics.1: .*'bleu'"):
+        make_pipeline(tiny_model_dir, tmp_path, evaluate={"metrics": ["loss", "bleu"]})

@@ -1,0 +1,49 @@
+"""The ft: model from the openai trainer used downstream: the evaluate stage and `webtune chat`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from tests.fakes.openai_server import FakeOpenAI
+from tests.hosted.helpers import pipeline, write_build
+from webtune.pipeline import run_one_stage, stage_spec
+
+
+@pytest.fixture()
+def trained(monkeypatch, tmp_path):
+    with FakeOpenAI() as server:
+        monkeypatch.setenv("OPENAI_API_KEY", server.api_key)
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        run_dir = tmp_path / "run"
+        write_build(run_dir / "build")
+        pipe = pipeline(server, tmp_path)
+        run_one_stage(stage_spec("train"), pipe, run_dir, inputs={"build": run_dir / "build"},
+                      console=Console(quiet=True))
+        yield server, pipe, run_dir
+
+
+def test_evaluate_stage_compares_base_and_fine_tuned_hosted_models(trained):
+    server, pipe, run_dir = trained
+    result = json.loads((run_dir / "train" / "train_result.json").read_text())
+    assert result["api"] == {"base_url": server.base_url + "/", "api_key_env": "OPENAI_API_KEY"}
+    manifest = run_one_stage(stage_spec("evaluate"), pipe, run_dir, console=Console(quiet=True),
+                             inputs={"build": run_dir / "build", "train": run_dir / "train"})
+    asked = {body["model"] for body in server.chat_requests}
+    assert asked == {"gpt-4o-mini-2024-07-18", result["model_id"]}
+    assert set(manifest["stats"]["metrics"]) == {"base", "tuned"}
+
+
+def test_chat_with_the_fine_tuned_model(trained):
+    from webtune.cli.main import app
+
+    server, _, run_dir = trained
+    model_id = json.loads((run_dir / "train" / "train_result.json").read_text())["model_id"]
+    result = CliRunner().invoke(app, ["chat", "--model", model_id, "--prompt", "Describe a stapler",
+                                      "--registry", str(run_dir / "registry")])
+    assert result.exit_code == 0, result.output
+    assert f"[{model_id}] Describe a stapler" in result.output
+    assert server.chat_requests[-1]["model"] == model_id

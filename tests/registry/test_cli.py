@@ -1,0 +1,62 @@
+"""`webtune registry list|show|promote|rollback|diff` through the CLI."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from webtune.cli.main import app
+from webtune.registry.store import ModelRegistry
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    reg = ModelRegistry(tmp_path / "reg")
+    for n, loss in enumerate((1.9, 1.7, 1.8), start=1):
+        folder = tmp_path / f"a{n}"
+        folder.mkdir()
+        (folder / "adapter_config.json").write_text("{}")
+        reg.register("writer", {"kind": "adapter", "base_model": "smollm2-135m-instruct",
+                                "lineage": {"eval_metrics": {"base": {"loss": 2.0}, "tuned": {"loss": loss}},
+                                            "stages": {"train": {"config": {"epochs": n}}}},
+                                "gates": {"passed": True, "checks": []}}, folder)
+    return reg
+
+
+def cli(registry, *args):
+    result = runner.invoke(app, [*args, "--registry", str(registry.root)])
+    return result.exit_code, result.output
+
+
+def test_list_show_promote_rollback_diff(registry):
+    code, out = cli(registry, "registry", "list")
+    assert code == 0 and "writer" in out and "3" in out
+
+    assert cli(registry, "registry", "promote", "writer@1")[0] == 0
+    code, out = cli(registry, "registry", "promote", "writer@2")
+    assert code == 0 and "production → v2" in out
+    code, out = cli(registry, "registry", "list", "writer")
+    assert code == 0 and "production" in out and "2.0000 → 1.7000" in out
+
+    code, out = cli(registry, "registry", "show", "writer")
+    assert code == 0 and "writer@2" in out and "eval loss" in out
+    code, out = cli(registry, "registry", "rollback", "writer")
+    assert code == 0 and "production v2 → v1" in out
+    assert registry.production("writer") == 1
+
+    code, out = cli(registry, "registry", "diff", "writer@1", "writer@3")
+    assert code == 0
+    assert "lineage.eval_metrics.tuned.loss" in out and "1.9000" in out and "1.8000" in out
+    assert "lineage.stages.train.config.epochs" in out
+
+
+def test_errors_are_one_line(registry):
+    code, out = cli(registry, "registry", "show", "writer@9")
+    assert code == 1 and "no version 9" in out and "Traceback" not in out
+    code, out = cli(registry, "registry", "promote", "writer")
+    assert code == 2 and "say which version" in out
+    code, out = cli(registry, "registry", "rollback", "writer")
+    assert code == 1 and "nothing to roll back to" in out

@@ -1,0 +1,81 @@
+"""The model registry: version numbers, aliases, promotion stack, rollback, concurrency."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from webtune.errors import ConfigError, InputError
+from webtune.registry.store import ModelRegistry, parse_reference
+
+
+def artifact(tmp_path, text="weights"):
+    folder = tmp_path / f"art-{text}"
+    folder.mkdir()
+    (folder / "adapter_model.safetensors").write_text(text)
+    return folder
+
+
+def test_versions_are_numbered_and_hold_a_copy(tmp_path):
+    reg = ModelRegistry(tmp_path / "reg")
+    src = artifact(tmp_path, "one")
+    first = reg.register("copy", {"kind": "adapter"}, src)
+    second = reg.register("copy", {"kind": "adapter"}, artifact(tmp_path, "two"))
+    assert (first["version"], second["version"]) == (1, 2)
+    src.joinpath("adapter_model.safetensors").unlink()  # the registry does not depend on the source
+    assert (tmp_path / "reg/copy/v1/artifact/adapter_model.safetensors").read_text() == "one"
+    assert reg.names() == ["copy"]
+    assert reg.resolve("copy") == 2  # nothing promoted yet: the latest
+    assert reg.resolve("copy", "1") == reg.resolve("copy", "v1") == 1
+    assert [e["event"] for e in reg.state("copy")["events"]] == ["register", "register"]
+
+
+def test_promote_and_rollback_follow_the_promotion_stack(tmp_path):
+    reg = ModelRegistry(tmp_path)
+    for text in "abc":
+        reg.register("m", {"kind": "adapter"}, artifact(tmp_path, text))
+    reg.promote("m", 1)
+    reg.promote("m", 3)
+    assert reg.production("m") == 3 and reg.get("m")["version"] == 3
+    assert reg.get("m", 3)["aliases"] == ["production"]
+    reg.rollback("m")
+    assert reg.production("m") == 1
+    with pytest.raises(InputError, match="nothing to roll back to"):
+        reg.rollback("m")
+    reg.promote("m", 2)
+    reg.promote("m", 2)  # promoting the production version again changes nothing
+    reg.rollback("m")
+    assert reg.production("m") == 1
+    events = [(e["event"], e["version"]) for e in reg.state("m")["events"] if e["event"] != "register"]
+    assert events == [("promote", 1), ("promote", 3), ("rollback", 1), ("promote", 2), ("promote", 2),
+                      ("rollback", 1)]
+
+
+def test_unknown_names_versions_and_aliases_are_clear_errors(tmp_path):
+    reg = ModelRegistry(tmp_path)
+    reg.register("m", {"kind": "hosted", "model_id": "ft:x"})
+    with pytest.raises(InputError, match="no version 7 \\(versions: 1\\)"):
+        reg.get("m", 7)
+    with pytest.raises(InputError, match="no version or alias 'staging'"):
+        reg.get("m", "staging")
+    with pytest.raises(InputError, match="no model 'other'.*registered: m"):
+        reg.get("other")
+    with pytest.raises(ConfigError, match="NAME@VERSION"):
+        parse_reference("bad name@1")
+    assert parse_reference("m@production") == ("m", "production")
+
+
+def test_concurrent_registers_get_distinct_complete_versions(tmp_path):
+    reg = ModelRegistry(tmp_path / "reg")
+    sources = [artifact(tmp_path, str(i)) for i in range(8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        stored = list(pool.map(lambda s: ModelRegistry(tmp_path / "reg").register("m", {"src": s.name}, s), sources))
+    assert sorted(v["version"] for v in stored) == list(range(1, 9))
+    for v in stored:  # each version holds the artifact of the register that got its number
+        folder = tmp_path / "reg" / "m" / f"v{v['version']}"
+        assert json.loads((folder / "version.json").read_text())["src"] == v["src"]
+        assert (folder / "artifact/adapter_model.safetensors").read_text() == v["src"].removeprefix("art-")
+    assert not [p for p in (tmp_path / "reg/m").iterdir() if p.name.startswith(".tmp")]
+    assert len(reg.state("m")["events"]) == 8
