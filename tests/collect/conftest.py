@@ -27,7 +27,7 @@ class _Server(ThreadingHTTPServer):
 def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[_Server, str]:
     """Start ``handler`` on 127.0.0.1 at a random port in a thread; return (server, base URL)."""
     server = _Server(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 

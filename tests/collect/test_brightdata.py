@@ -162,3 +162,20 @@ def test_inputs_file_and_config_errors(brightdata, collect, tmp_path):
     assert json.loads(trigger["body"]) == [{"url": "https://www.amazon.com/dp/B01"}, {"url": "https://www.amazon.com/dp/B02"}]
     with pytest.raises(Exception, match="give exactly one of inputs, inputs_file"):
         collect([{**source(brightdata), "snapshot_id": "s_x"}])
+
+
+def test_403_is_not_retried(brightdata, collect):
+    brightdata.fail = {"trigger": [403, 403]}
+    with pytest.raises(ConfigError, match=r"HTTP 403"):
+        collect([source(brightdata)])
+    assert brightdata.calls["trigger"] == 1
+
+
+def test_persistent_server_errors_stop_at_the_wait_bound_with_a_resume_hint(brightdata, collect):
+    brightdata.fail = {"progress": [503] * 1000}
+    with pytest.raises(StageError) as info:
+        collect([source(brightdata, max_wait_s=0.5, max_attempts=1000, retry_base_s=0.05)])
+    message = str(info.value)
+    assert "HTTP 503" in message and "max_wait_s" in message
+    assert "s_test123" in message and "run the same command again to resume" in message
+    assert brightdata.calls["trigger"] == 1 and 2 <= brightdata.calls["progress"] < 1000

@@ -270,3 +270,10 @@ def test_a_changed_file_reruns_collect_in_a_pipeline(tmp_path):
     data.write_text(json.dumps(PRODUCTS[:2]))
     again = run_one_stage(spec, pipeline, run_dir)
     assert not again.get("skipped") and again["counts"]["kept"] == 2
+
+
+def test_json_array_that_stops_being_utf8_keeps_what_came_before(tmp_path, collect):
+    write(tmp_path / "latin.json", b'[{"a": 1},\n{"a": "caf\xe9"}]')
+    out = collect([{"kind": "files", "paths": ["latin.json"]}])
+    assert [d["fields"] for d in out.docs] == [{"a": 1}]
+    assert [r["reason"] for r in out.rejects] == ["undecodable"] and "latin.json" in out.rejects[0]["message"]

@@ -130,9 +130,11 @@ class FakeOpenAI:
             self._known_models.add(model_id)
 
     def new_id(self, prefix: str) -> str:
+        """A unique id such as ``file-0001ab12cd34``."""
         return f"{prefix}-{next(self._ids):04d}{uuid.uuid4().hex[:8]}"
 
     def now(self) -> int:
+        """A Unix time that grows by one second at each call (stable, ordered)."""
         return next(self._clock)
 
     # ------------------------------------------------------------------ jobs
@@ -244,6 +246,7 @@ class FakeOpenAI:
         self._event(job, "The job has successfully completed")
 
     def cancel_job(self, job: FakeJob) -> None:
+        """Cancel a job that has not ended (the API refuses to cancel a finished one)."""
         if job.data["status"] in TERMINAL:
             raise _ApiError(400, f"Job {job.data['id']} has already completed and cannot be cancelled.")
         job.data["status"] = "cancelled"
@@ -309,6 +312,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 class _Handler(BaseHTTPRequestHandler):
     server_state: FakeOpenAI
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
 
     def log_message(self, *args: Any) -> None:  # keep test output quiet
         pass

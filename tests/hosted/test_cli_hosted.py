@@ -127,3 +127,28 @@ def test_registered_under_webtune_train():
     if result.exit_code != 0 or "train status" not in result.output:
         pytest.skip("cli/train.py does not call register_hosted(train_app) yet")
     assert "RUN" in result.output and "hosted fine-tuning job" in flat(result.output)
+
+
+def test_webtune_train_with_a_hosted_pipeline_then_status(server, tmp_path):
+    from webtune.cli.main import app as main_app
+
+    write_build(tmp_path / "build")
+    (tmp_path / "pipeline.yaml").write_text(
+        "name: hosted-cli\n"
+        "run_dir: run\n"
+        "train:\n"
+        "  backend: openai\n"
+        f"  base_url: {server.base_url}\n"
+        "  epochs: 1\n"
+        "  poll_interval: 0.01\n"
+    )
+    result = runner.invoke(main_app, ["train", "--pipeline", str(tmp_path / "pipeline.yaml"),
+                                      "--input", str(tmp_path / "build")])
+    assert result.exit_code == 0, result.output
+    train_result = json.loads((tmp_path / "run" / "train" / "train_result.json").read_text())
+    assert train_result["model_id"].startswith("ft:gpt-4o-mini-2024-07-18:webtune-test:hosted-cli:")
+    status = runner.invoke(main_app, ["train", "status", str(tmp_path / "run")])
+    assert status.exit_code == 0 and train_result["job_id"] in status.output and "succeeded" in status.output
+    as_json = runner.invoke(main_app, ["train", "status", str(tmp_path / "run"), "--json"])
+    assert json.loads(as_json.output)["fine_tuned_model"] == train_result["model_id"]
+    assert server.api_key not in result.output + status.output

@@ -47,3 +47,21 @@ def test_chat_with_the_fine_tuned_model(trained):
     assert result.exit_code == 0, result.output
     assert f"[{model_id}] Describe a stapler" in result.output
     assert server.chat_requests[-1]["model"] == model_id
+
+
+def test_registered_like_a_local_model_and_chat_by_name(trained, tmp_path, monkeypatch):
+    from webtune.cli.main import app
+
+    server, pipe, run_dir = trained
+    monkeypatch.setenv("WEBTUNE_HOME", str(tmp_path / "home"))
+    quiet = Console(quiet=True)
+    stages = {"build": run_dir / "build", "train": run_dir / "train"}
+    run_one_stage(stage_spec("evaluate"), pipe, run_dir, console=quiet, inputs=stages)
+    manifest = run_one_stage(stage_spec("register"), pipe, run_dir, console=quiet,
+                             inputs={**stages, "evaluate": run_dir / "evaluate"})
+    version = json.loads((run_dir / "register" / "version.json").read_text())
+    model_id = json.loads((run_dir / "train" / "train_result.json").read_text())["model_id"]
+    assert version["model_id"] == model_id and manifest["counts"]["kept"] == 1
+    result = CliRunner().invoke(app, ["chat", "--model", "hosted-test", "--prompt", "Describe a lamp"])
+    assert result.exit_code == 0, result.output
+    assert f"[{model_id}] Describe a lamp" in result.output

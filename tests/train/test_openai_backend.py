@@ -56,7 +56,7 @@ def test_trains_and_writes_result(server, tmp_path):
     assert len(uploaded) == 2 and all('"meta"' not in text for text in uploaded)
     assert sum(len(text.splitlines()) for text in uploaded) == 15
     # results: CSV, plot, metrics, checkpoints; counts add up
-    for name in ("results.csv", "loss.png", "metrics.jsonl", "checkpoints.json"):
+    for name in ("results.csv", "loss.png", "metrics.jsonl", "checkpoints.json", "events.jsonl"):
         assert (run_dir / "train" / name).stat().st_size > 0, name
     assert (run_dir / "train" / "results.csv").read_text().startswith("step,train_loss")
     assert manifest["counts"] == {"in": 15, "kept": 15, "rejected": 0}

@@ -20,12 +20,21 @@ def find_record(clean_dir: Path, doc_id: str) -> list[tuple[str, dict[str, Any]]
     if not docs.is_file():
         raise InputError(f"{clean_dir}: no published clean output (documents.jsonl); run `webtune clean` first")
     found: list[tuple[str, dict[str, Any]]] = []
+    absorbed: list[dict[str, Any]] = []
     for kind, path in (("kept", docs), ("rejected", rejects)):
         if not path.is_file():
             continue
         for _, obj, _ in iter_jsonl_lines(path):
-            if isinstance(obj, dict) and isinstance(obj.get("id"), str) and obj["id"].startswith(doc_id):
+            if not isinstance(obj, dict):
+                continue
+            if isinstance(obj.get("id"), str) and obj["id"].startswith(doc_id):
                 found.append((kind, obj))
+            elif kind == "rejected" and str(obj.get("duplicate_of", "")).startswith(doc_id):
+                absorbed.append(obj)
+    for kind, obj in found:
+        if kind == "kept":
+            # the duplicates this kept document stands for
+            obj["_duplicates"] = [d for d in absorbed if d.get("duplicate_of") == obj["id"]]
     return found
 
 
@@ -45,6 +54,8 @@ def explain(clean_dir: Path, doc_id: str, console: Console) -> int:
                 if key in meta:
                     table.add_row(key, _show(meta[key]))
             table.add_row("source", _show(obj.get("source")))
+            for dup in obj.get("_duplicates", []):
+                table.add_row("duplicate", f"{dup.get('id')} ({dup.get('reason')}, similarity {dup.get('value')})")
         else:
             table.add_row("verdict", f"[red]dropped[/red] by step [bold]{obj.get('step')}[/bold]")
             table.add_row("reason", str(obj.get("reason")))

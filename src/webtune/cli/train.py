@@ -1,12 +1,74 @@
-"""`webtune train` (skeleton; its issue fills it in)."""
+"""`webtune train`: fine-tune the base model on the build stage's examples (local or hosted)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any, Optional
+
 import typer
+
+from webtune.cli.common import (ForceOption, InputOption, OutputOption, PipelineOption, RunDirOption,
+                                new_app, run_stage_command)
+from webtune.errors import ConfigError
+
+LAUNCHERS = ("none", "accelerate")
+
+
+def train_overrides(resume: bool, merge: bool, launcher: str | None,
+                    accelerate_config: Path | None) -> dict[str, Any]:
+    """The ``train`` settings the command-line options change (nothing for options not given)."""
+    section: dict[str, Any] = {}
+    if resume:
+        section["resume"] = True
+    if merge:
+        section["merge"] = True
+    if launcher is not None:
+        if launcher not in LAUNCHERS:
+            raise ConfigError(f"--launcher: expected one of {', '.join(LAUNCHERS)} (got {launcher!r})")
+        section["launcher"] = launcher
+    if accelerate_config is not None:
+        section["accelerate_config"] = str(accelerate_config.resolve())
+        section.setdefault("launcher", "accelerate")
+    if section.get("launcher") == "accelerate" and "accelerate_config" not in section:
+        raise ConfigError("--launcher accelerate needs --accelerate-config FILE "
+                          "(examples in examples/accelerate/)")
+    return {"train": section} if section else {}
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("train")
-    def _placeholder() -> None:
-        """Not built yet."""
-        raise typer.Exit(1)
+    """Add the `train` command group (the callback trains; hosted runs add subcommands)."""
+    train_app = new_app("Fine-tune the base model on the build stage's examples.")
+    train_app.info.no_args_is_help = False
+
+    @train_app.callback(invoke_without_command=True)
+    def train(
+        ctx: typer.Context,
+        pipeline: Optional[Path] = PipelineOption,
+        run_dir: Optional[Path] = RunDirOption,
+        input_dir: Optional[Path] = InputOption,
+        output_dir: Optional[Path] = OutputOption,
+        resume: bool = typer.Option(False, "--resume",
+                                    help="Continue a killed run from its last checkpoint."),
+        merge: bool = typer.Option(False, "--merge",
+                                   help="Also write the base model with the adapter merged in (model/)."),
+        launcher: Optional[str] = typer.Option(None, "--launcher",
+                                               help="How to run training: none (this process) or accelerate."),
+        accelerate_config: Optional[Path] = typer.Option(
+            None, "--accelerate-config", help="accelerate config file for --launcher accelerate "
+            "(DDP, FSDP, DeepSpeed; see examples/accelerate/)."),
+        force: bool = ForceOption,
+    ) -> None:
+        """Train (LoRA, QLoRA or full) on build/train.jsonl; writes <run-dir>/train/."""
+        if ctx.invoked_subcommand is not None:
+            return
+        overrides = train_overrides(resume, merge, launcher, accelerate_config)
+        run_stage_command("train", pipeline_path=pipeline, run_dir=run_dir, input_dir=input_dir,
+                          output_dir=output_dir, force=force, overrides=overrides)
+
+    app.add_typer(train_app, name="train")
+    try:
+        from webtune.cli.train_hosted import register_hosted
+
+        register_hosted(train_app)
+    except ImportError:
+        pass

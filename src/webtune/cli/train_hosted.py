@@ -46,8 +46,8 @@ def job_table(job: Any) -> Table:
     from webtune.hosted.monitor import status_markup
 
     table = Table(show_header=False, title=f"fine-tuning job {job.id}")
-    table.add_column(style="bold")
-    table.add_column()
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")  # ids must stay whole to be copied
     hyper = job.hyperparameters.model_dump() if getattr(job, "hyperparameters", None) else {}
     rows = [
         ("status", status_markup(job.status)), ("base model", job.model),

@@ -270,12 +270,16 @@ def existing_job(client: Any, state: HostedState, request: JobRequest, console: 
             )
         if same:
             console.print(f"[yellow]previous job {current.id} ended {current.status}; starting a new one[/yellow]")
-    # A crash between the API's answer and the state write leaves a job only the API knows.
-    found = call("listing jobs", client.fine_tuning.jobs.list,
-                 metadata={"webtune_request": request.key}, limit=20, client=client)
+    # A crash between the API's answer and the state write leaves a job only the API knows:
+    # find it by the metadata it was created with (this request, this run).
+    wanted = {"webtune_request": request.key}
+    if request.metadata.get("webtune_run"):
+        wanted["webtune_run"] = request.metadata["webtune_run"]
+    found = call("listing jobs", client.fine_tuning.jobs.list, metadata=wanted, limit=20, client=client)
     for candidate in found.data:
         meta = candidate.metadata or {}
-        if meta.get("webtune_request") == request.key and candidate.status not in ("failed", "cancelled"):
+        ours = all(meta.get(k) == v for k, v in wanted.items())
+        if ours and candidate.status not in ("failed", "cancelled"):
             state.remember_job(candidate.id, request.key, request.model)
             console.print(f"reattaching to job [bold]{candidate.id}[/bold] found by its metadata ({candidate.status})")
             return candidate

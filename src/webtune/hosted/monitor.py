@@ -40,6 +40,7 @@ def format_event(event: dict[str, Any]) -> str:
 
 
 def status_markup(status: str) -> str:
+    """A job status coloured for the terminal."""
     style = STATUS_STYLE.get(status, "")
     return f"[{style}]{status}[/{style}]" if style else status
 

@@ -1,4 +1,4 @@
-"""What a finished job leaves behind: result CSV, loss plot, checkpoints, ``train_result.json``.
+"""What a finished job leaves behind: result CSV, loss plot, checkpoints, events, ``train_result.json``.
 
 The API's result file is the step metrics CSV (``step,train_loss,train_accuracy,valid_loss,...``),
 served base64-encoded; it is decoded, saved as ``results.csv``, converted to
@@ -11,7 +11,6 @@ import base64
 import binascii
 import csv
 import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ RESULTS_CSV = "results.csv"
 LOSS_PLOT = "loss.png"
 METRICS = "metrics.jsonl"
 CHECKPOINTS = "checkpoints.json"
+EVENTS = "events.jsonl"
 TRAIN_RESULT = "train_result.json"
 LOSS_COLUMNS = ("train_loss", "valid_loss", "full_valid_loss")
 
@@ -109,7 +109,8 @@ def checkpoints_table(checkpoints: list[dict[str, Any]]) -> Table:
     """Checkpoints with their step and losses."""
     table = Table(title="checkpoints")
     for column in ("step", "model", "train loss", "valid loss"):
-        table.add_column(column, justify="right" if column != "model" else "left")
+        table.add_column(column, justify="right" if column != "model" else "left",
+                         overflow="fold" if column == "model" else "ellipsis")
     for ckpt in checkpoints:
         metrics = ckpt.get("metrics") or {}
         table.add_row(str(ckpt.get("step_number")), str(ckpt.get("fine_tuned_model_checkpoint")),
@@ -185,10 +186,6 @@ def write_train_result(out_dir: Path, result: dict[str, Any]) -> Path:
     return path
 
 
-def load_json(path: Path) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
 def finish_job(client: Any, job_id: str, out_dir: Path, console: Console, poll_interval: float,
                extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Follow a job to its end; on success write its results and return ``train_result``.
@@ -202,6 +199,7 @@ def finish_job(client: Any, job_id: str, out_dir: Path, console: Console, poll_i
     if job.status != "succeeded":
         raise HostedError(failure_message(job))
     metrics = collect_results(client, job, out_dir, watched.metrics, console)
+    write_jsonl(Path(out_dir) / EVENTS, watched.events)  # the job's story, oldest first
     result = train_result(job, metrics, extra)
     write_train_result(out_dir, result)
     console.print(f"[green]fine-tuned model:[/green] [bold]{job.fine_tuned_model}[/bold]", highlight=False)

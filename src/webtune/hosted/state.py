@@ -63,6 +63,7 @@ class HostedState:
         self.save()
 
     def forget_file(self, sha256: str) -> None:
+        """Drop an upload the API no longer has."""
         self.files.pop(sha256, None)
         self.save()
 

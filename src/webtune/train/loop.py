@@ -95,9 +95,11 @@ class Trainer:
 
         from webtune.train.modeling import pick_device, pick_precision
 
-        if self.launched:  # accelerate launch's config file decides device and precision
-            return Accelerator()
         device = pick_device(self.config.device)
+        if self.launched:
+            # accelerate launch's config file decides the precision (through the environment);
+            # its use_cpu does not reach the processes, so the device is chosen here as well.
+            return Accelerator(cpu=device == "cpu")
         return Accelerator(cpu=device == "cpu",
                            mixed_precision=pick_precision(self.config.precision, device))
 

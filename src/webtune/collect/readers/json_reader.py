@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
@@ -68,35 +69,55 @@ def read_json(path: Path, compression: str | None, options: dict[str, Any]) -> I
 def iter_json(fh: BinaryIO, name: str) -> Iterator[Item]:
     """Items of a JSON document from a binary stream (shared with the Bright Data download)."""
     text_stream = _TextChunks(fh)
-    first = text_stream.first_char()
-    if first is None:
-        return
-    if first == "[":
-        yield from _stream_array(text_stream, name)
-    elif first == "{":
-        yield from _wrapped_array(text_stream.read_all(), name)
-    else:
-        raise InputError(f"{name}: not a JSON file (starts with {first!r}, expected '[' or '{{')")
+    try:
+        first = text_stream.first_char()
+        if first is None:
+            return
+        if first == "[":
+            yield from _stream_array(text_stream, name)
+        elif first == "{":
+            yield from _wrapped_array(text_stream.read_all(), name)
+        else:
+            raise InputError(f"{name}: not a JSON file (starts with {first!r}, expected '[' or '{{')")
+    except _Undecodable as exc:
+        line = 1 + text_stream.buf.count("\n")
+        yield Item(line=line, problem="undecodable",
+                   detail=f"not UTF-8 text ({exc}); the rest of the file cannot be read (items before it were kept)")
+
+
+class _Undecodable(Exception):
+    """The bytes of a JSON file stopped being UTF-8."""
+
+
+_BAD_BYTE = re.compile("[\udc80-\udcff]")
 
 
 class _TextChunks:
-    """UTF-8 text from a binary stream, decoded chunk by chunk."""
+    """UTF-8 text from a binary stream, decoded chunk by chunk.
+
+    Bytes that are not UTF-8 end the text just before them (so the items before are
+    kept); the next read raises `_Undecodable`.
+    """
 
     def __init__(self, fh: BinaryIO):
         self.fh = fh
-        self.decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self.decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="surrogateescape")
         self.buf = ""
         self.eof = False
+        self.bad_at: int | None = None
 
     def more(self) -> bool:
         """Append the next chunk to ``buf``; False at the end of the stream."""
+        if self.bad_at is not None:
+            raise _Undecodable(f"invalid UTF-8 byte at character {self.bad_at}")
         if self.eof:
             return False
         block = self.fh.read(CHUNK)
-        try:
-            self.buf += self.decoder.decode(block, final=not block)
-        except UnicodeDecodeError as exc:
-            raise InputError(f"not UTF-8 text ({exc.reason})") from None
+        text = self.decoder.decode(block, final=not block)
+        if (bad := _BAD_BYTE.search(text)) is not None:
+            text = text[: bad.start()]
+            self.bad_at = len(self.buf) + bad.start()
+        self.buf += text
         if not block:
             self.eof = True
         return True

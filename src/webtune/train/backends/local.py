@@ -1,9 +1,132 @@
-"""The local trainer backend (skeleton; the train issue fills it in)."""
+"""The local trainer backend: LoRA, QLoRA or full fine-tuning with transformers + PEFT.
 
+Reads the build stage's ``train.jsonl`` and ``validation.jsonl``, renders them with the base
+model's chat template (loss on assistant tokens only), packs them padding-free, trains on CPU or
+GPU (in-process, or under ``accelerate launch``), and writes into the stage directory:
+``train_result.json``, ``adapter/`` and/or ``model/``, ``metrics.jsonl``, ``tensorboard/`` and
+``loss.png``. Checkpoints stay in the work directory, so ``webtune train --resume`` continues a
+killed run. The loop itself is `webtune.train.loop`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+from typing import Any
+
+from webtune.errors import InputError
+from webtune.jsonl import atomic_write_json
+from webtune.records import canonical_json
+from webtune.stage import Counts, StageContext, StageResult, sha256_file
 from webtune.train.backends import TRAINERS
+from webtune.train.backends.local_config import LocalTrainConfig
+
+DATA = "data.json"
 
 
 @TRAINERS.register("local")
 class LocalTrainer:
-    def train(self, ctx):
-        raise NotImplementedError
+    """Fine-tune ``ctx.pipeline.base_model`` on this machine."""
+
+    Config = LocalTrainConfig
+
+    def train(self, ctx: StageContext) -> StageResult:
+        """Tokenize, train (resuming when asked) and write the stage's outputs."""
+        from webtune.models import resolve_model
+        from webtune.train.data import save_tokenized, tokenize_split
+        from webtune.train.modeling import check_qlora_possible, load_tokenizer, pick_device
+
+        config: LocalTrainConfig = ctx.config
+        if config.method == "qlora" and config.launcher == "none":
+            check_qlora_possible(pick_device(config.device))  # before the slow parts
+        base_model = ctx.pipeline.base_model if ctx.pipeline is not None else None
+        if not base_model:
+            raise InputError("train: no base model (set base_model in the pipeline file)")
+        seed = config.seed if config.seed is not None else getattr(ctx.pipeline, "seed", 0)
+        base_path = resolve_model(base_model)
+        tokenizer = load_tokenizer(base_path)
+        build = ctx.input("build")
+        train = tokenize_split(build / "train.jsonl", tokenizer, config.max_seq_len, config.chat_template)
+        val = tokenize_split(build / "validation.jsonl", tokenizer, config.max_seq_len,
+                             config.chat_template, required=False)
+        for reject in train.rejects:
+            ctx.rejects.write(reject)
+        if not train.examples:
+            raise InputError(f"{build / 'train.jsonl'}: no usable training examples "
+                             f"({train.seen} read, {len(train.rejects)} rejected; see rejects.jsonl)")
+        data_path = ctx.work_dir / DATA
+        save_tokenized(data_path, train.examples, val.examples, tokenizer.pad_token_id)
+        job = self._job(ctx, config, base_model, base_path, data_path, seed)
+        result = self._run(job, config, ctx)
+        self._write_outputs(ctx, config, base_model, base_path, result)
+        stats = {**result["metrics"],
+                 "train_examples": len(train.examples), "validation_examples": len(val.examples),
+                 "validation_rejected": len(val.rejects), "truncated": train.truncated,
+                 "train_example_tokens": train.tokens, "train_label_tokens": train.label_tokens}
+        self._summary(ctx, stats)
+        return StageResult(counts=Counts(seen=train.seen, kept=len(train.examples),
+                                         rejected=len(train.rejects)), stats=stats)
+
+    def _job(self, ctx: StageContext, config: LocalTrainConfig, base_model: str, base_path: Path,
+             data_path: Path, seed: int) -> Any:
+        from webtune.train.loop import TrainJob
+
+        # What decides the trained weights (not merge, which only adds an output).
+        setup = {"config": config.model_dump(mode="json", exclude={"merge"}), "data": sha256_file(data_path),
+                 "base_model": str(base_path), "seed": seed}
+        return TrainJob(config=config.model_dump(mode="json"), base_model=base_model,
+                        base_model_path=str(base_path), data_path=str(data_path),
+                        output_dir=str(ctx.output_dir), work_dir=str(ctx.work_dir), seed=seed,
+                        resume=config.resume,
+                        fingerprint=hashlib.sha256(canonical_json(setup).encode()).hexdigest()[:16])
+
+    def _run(self, job: Any, config: LocalTrainConfig, ctx: StageContext) -> dict[str, Any]:
+        if config.launcher == "accelerate":
+            from webtune.train.launch import launch_accelerate
+
+            return launch_accelerate(job, config.accelerate_config, ctx.console)
+        from webtune.train.loop import run_training
+
+        return run_training(job, console=ctx.console)
+
+    def _write_outputs(self, ctx: StageContext, config: LocalTrainConfig, base_model: str,
+                       base_path: Path, result: dict[str, Any]) -> None:
+        """train_result.json, metrics.jsonl, TensorBoard events and loss.png in the output dir."""
+        from webtune.train.monitor import METRICS, TENSORBOARD, plot_loss, read_metrics
+
+        out, work = ctx.output_dir, ctx.work_dir
+        if (work / METRICS).exists():
+            shutil.copyfile(work / METRICS, out / METRICS)
+        if (work / TENSORBOARD).is_dir():
+            shutil.copytree(work / TENSORBOARD, out / TENSORBOARD, dirs_exist_ok=True)
+        metrics = read_metrics(out / METRICS)
+        plot_loss(metrics, out / "loss.png", title=f"{config.method} on {base_model}")
+        atomic_write_json(out / "train_result.json", {
+            "backend": "local", "method": config.method, "base_model": base_model,
+            "base_model_path": str(base_path), "adapter_dir": result.get("adapter_dir"),
+            "model_dir": result.get("model_dir"), "model_id": None, "metrics": result["metrics"],
+        })
+
+    def _summary(self, ctx: StageContext, stats: dict[str, Any]) -> None:
+        """A small table of the figures people compare: losses, throughput, packing."""
+        from rich.table import Table
+
+        table = Table(title="train", show_header=False)
+        rows = [("validation loss (base → tuned)", _pair(stats.get("base_val_loss"), stats.get("val_loss"))),
+                ("train loss (last steps)", _fmt(stats.get("train_loss"))),
+                ("steps / epochs", f"{stats.get('steps')} / {stats.get('epochs')}"),
+                ("tokens per second", _fmt(stats.get("tokens_per_second"), ",.0f")),
+                ("packing efficiency", _fmt(stats.get("packing_efficiency"), ".1%")),
+                ("train time", f"{stats.get('train_seconds')} s")]
+        for key, value in rows:
+            table.add_row(key, value)
+        ctx.console.print(table)
+
+
+def _fmt(value: Any, spec: str = ".4f") -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def _pair(a: Any, b: Any) -> str:
+    return f"{_fmt(a)} → {_fmt(b)}"

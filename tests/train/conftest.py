@@ -1,0 +1,26 @@
+"""Fixtures of the train tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.train.helpers import write_build
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """The tiny model is latency-bound: one thread is ~10x faster than two on a busy machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def build_dir(tmp_path) -> Path:
+    """A build-stage directory of 40 training and 8 validation examples."""
+    return write_build(tmp_path / "build")

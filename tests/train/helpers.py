@@ -1,0 +1,48 @@
+"""Helpers of the train tests: small build directories and fast pipelines on the tiny model."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+WORDS = ("the quick brown fox jumps over lazy dog paper pen binder stapler blue red "
+         "answer question page model data clean short useful").split()
+
+
+def make_example(rng: random.Random, i: int, reply_words: tuple[int, int] = (5, 60)) -> dict:
+    """A chat example with random words (lengths vary, so packing has work to do)."""
+    user = "Describe " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 30)))
+    reply = " ".join(rng.choice(WORDS) for _ in range(rng.randint(*reply_words)))
+    return {"messages": [{"role": "system", "content": "You write."},
+                         {"role": "user", "content": user},
+                         {"role": "assistant", "content": reply}],
+            "meta": {"source_id": f"doc{i}", "template": "t"}}
+
+
+def write_build(build: Path, n_train: int = 40, n_val: int = 8, seed: int = 0,
+                extra_train: list[str] | None = None) -> Path:
+    """A build-stage directory with train.jsonl and validation.jsonl (plus raw extra lines)."""
+    rng = random.Random(seed)
+    build.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(make_example(rng, i)) for i in range(n_train)] + list(extra_train or [])
+    (build / "train.jsonl").write_text("".join(f"{line}\n" for line in lines))
+    (build / "validation.jsonl").write_text(
+        "".join(json.dumps(make_example(rng, 1000 + i)) + "\n" for i in range(n_val)))
+    return build
+
+
+def pipeline_for(model_dir: Path, **train) -> "object":
+    """A validated pipeline on ``model_dir`` with small, fast training settings."""
+    from webtune.config import validate_pipeline
+
+    settings = {"max_seq_len": 256, "eval_steps": 4, "save_steps": 4, "learning_rate": 5e-3,
+                "lora": {"r": 4, "alpha": 8, "dropout": 0.1}, **train}
+    return validate_pipeline({"name": "t", "base_model": str(model_dir), "seed": 3, "train": settings})
+
+
+def run_train(pipeline, run_dir: Path, build: Path, force: bool = True) -> dict:
+    """Run the train stage (in-process) and return its manifest."""
+    from webtune.pipeline import run_one_stage, stage_spec
+
+    return run_one_stage(stage_spec("train"), pipeline, run_dir, inputs={"build": build}, force=force)
