@@ -39,12 +39,15 @@ def test_only_assistant_replies_carry_labels(tokenizer):
 
 
 def test_changing_a_user_token_changes_no_label(tokenizer):
-    other = [dict(m) for m in CONVERSATION]
-    other[1]["content"] = "What is the capital of Spain?"
-    a, b = encode_chat(tokenizer, CONVERSATION), encode_chat(tokenizer, other)
+    a = encode_chat(tokenizer, CONVERSATION)
+    for word in ("Paris", "Spain", "pages", "water", "model", "dog"):
+        other = [dict(m) for m in CONVERSATION]
+        other[1]["content"] = CONVERSATION[1]["content"].replace("France", word)
+        b = encode_chat(tokenizer, other)
+        if len(b["input_ids"]) == len(a["input_ids"]):
+            break
+    assert len(b["input_ids"]) == len(a["input_ids"])  # same length: compare position by position
     assert a["input_ids"] != b["input_ids"]
-    assert [x for x in a["labels"] if x != IGNORE_INDEX] == [x for x in b["labels"] if x != IGNORE_INDEX]
-    assert len(a["labels"]) == len(b["labels"])  # same length here, so position by position too
     assert a["labels"] == b["labels"]
 
 

@@ -34,7 +34,7 @@ class WebtuneGroup(TyperGroup):
         except WebtuneError as exc:
             if state["debug"]:
                 raise
-            err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}")
+            err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             if state["debug"]:
