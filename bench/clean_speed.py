@@ -34,7 +34,7 @@ from webtune.records import Document, SourceRef
 from webtune.stage import run_stage
 
 WEBTUNE_STEPS = [
-    {"step": "html_to_text", "output": "text", "favor": "precision"},
+    {"step": "html_to_text", "output": "text", "favor": "precision", "metadata": False},
     {"step": "gopher_repetition"},
     {"step": "gopher_quality"},
     {"step": "c4"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zlib
 from functools import lru_cache
 
 import numpy as np
@@ -21,14 +22,23 @@ def exact_key(text: str) -> str:
     return hashlib.blake2b(normalize_for_hash(text).encode("utf-8"), digest_size=16).hexdigest()
 
 
-def shingles(text: str, n: int) -> set[bytes]:
-    """Word n-grams of the normalised text (the whole text when it has fewer than n words)."""
+def shingle_hashes(text: str, n: int) -> np.ndarray:
+    """32-bit hashes of the distinct word n-grams of the normalised text.
+
+    Words are hashed once (CRC-32, stable across processes) and combined into n-gram
+    hashes with numpy, instead of hashing every n-gram string in Python. A text shorter
+    than n words is one shingle.
+    """
     words = normalize_for_hash(text).split()
     if not words:
-        return set()
-    if len(words) <= n:
-        return {" ".join(words).encode("utf-8")}
-    return {" ".join(words[i:i + n]).encode("utf-8") for i in range(len(words) - n + 1)}
+        return np.zeros(0, dtype=np.uint64)
+    codes = np.fromiter((zlib.crc32(w.encode("utf-8")) for w in words), dtype=np.uint64, count=len(words))
+    n = min(n, len(codes))
+    count = len(codes) - n + 1
+    hashes = np.zeros(count, dtype=np.uint64)
+    for k in range(n):
+        hashes = ((hashes * np.uint64(1000003)) ^ codes[k:k + count]) & np.uint64(0xFFFFFFFF)
+    return np.unique(hashes)
 
 
 @lru_cache(maxsize=4)
@@ -38,13 +48,18 @@ def _template(num_perm: int, seed: int):
     return MinHash(num_perm=num_perm, seed=seed)
 
 
-def signature(items: set[bytes], num_perm: int, seed: int) -> np.ndarray:
-    """The MinHash hash values of a shingle set, as uint32 (datasketch's hashes are 32-bit)."""
+def _identity(value):
+    return value
+
+
+def signature(hashes: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    """The MinHash (datasketch) of a set of shingle hashes, as uint32 values."""
     from datasketch import MinHash
 
     template = _template(num_perm, seed)
-    mh = MinHash(num_perm=num_perm, seed=seed, permutations=template.permutations, scheme=template.scheme)
-    mh.update_batch(list(items))
+    mh = MinHash(num_perm=num_perm, seed=seed, hashfunc=_identity, permutations=template.permutations,
+                 scheme=template.scheme)
+    mh.update_batch(hashes.tolist())
     return mh.hashvalues.astype(np.uint32)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html as htmllib
 import re
+from functools import lru_cache
 from typing import Any, Callable
 
 from webtune.records import Document
@@ -27,9 +28,12 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
-def tokens(text: str) -> list[str]:
-    """Words and runs of punctuation, like a word tokenizer (used by the Gopher rules)."""
-    return _TOKEN.findall(text)
+@lru_cache(maxsize=4)
+def tokens(text: str) -> tuple[str, ...]:
+    """Words and runs of punctuation, like a word tokenizer (used by the Gopher rules).
+
+    Cached: consecutive filters measure the same text."""
+    return tuple(_TOKEN.findall(text))
 
 
 def looks_like_html(value: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -17,11 +18,14 @@ def run_command(
     force: bool = typer.Option(False, "--force", help="Rerun every stage."),
     from_stage: Optional[str] = typer.Option(None, "--from", help="Rerun from this stage on."),
     to_stage: Optional[str] = typer.Option(None, "--to", help="Stop after this stage."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask to confirm costs (hosted training)."),
 ) -> None:
     """Run the pipeline's stages in order into runs/<name>/<stage>/, skipping unchanged ones."""
     from webtune.config import load_pipeline
     from webtune.pipeline import run_pipeline, summary_table
 
+    if yes:
+        os.environ["WEBTUNE_YES"] = "1"
     pipeline = load_pipeline(pipeline_file)
     where = run_dir or pipeline.resolved_run_dir()
     err_console.print(f"[bold]webtune run[/bold] {pipeline.name} → {where}")

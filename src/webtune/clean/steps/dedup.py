@@ -105,8 +105,8 @@ class Dedup(GlobalStep):
         sigs: list[tuple[np.ndarray, int] | None] = []
         if cfg.near:
             for part in parts:
-                items = minhash.shingles(part, n)
-                sigs.append((minhash.signature(items, cfg.num_perm, cfg.seed), len(items)) if items else None)
+                hashes = minhash.shingle_hashes(part, n)
+                sigs.append((minhash.signature(hashes, cfg.num_perm, cfg.seed), len(hashes)) if len(hashes) else None)
         return Signature(minhash.exact_key(joined), len(joined), sigs), doc.id
 
     def similarity(self, a: Signature, b: Signature) -> float:

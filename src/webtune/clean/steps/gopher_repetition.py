@@ -96,8 +96,10 @@ def gopher_repetition(text: str, cfg: GopherRepetitionConfig) -> Drop | None:
         ratio = top_ngram_chars(word_list, n) / size
         if ratio > limit:
             return Drop(f"top_{n}_gram", round(ratio, 4), limit)
-    for n, limit in cfg.dup_n_grams:
-        ratio = duplicate_ngram_chars(word_list, n) / size
-        if ratio > limit:
-            return Drop(f"duplicated_{n}_n_grams", round(ratio, 4), limit)
+    for n, limit in sorted(cfg.dup_n_grams):
+        chars = duplicate_ngram_chars(word_list, n)
+        if chars / size > limit:
+            return Drop(f"duplicated_{n}_n_grams", round(chars / size, 4), limit)
+        if chars == 0:
+            break  # no repeated n-gram means no repeated longer n-gram either
     return None

@@ -17,6 +17,8 @@ class HtmlToTextConfig(TargetConfig):
     favor: Literal["balanced", "precision", "recall"] = "balanced"
     # When trafilatura finds no main text, take all visible text instead of dropping the page.
     fallback: bool = True
+    # Title, date and page language into meta (htmldate and friends: about 40% of the time).
+    metadata: bool = True
     drop_empty: bool = True
 
 
@@ -49,7 +51,7 @@ class HtmlToText(TextStep):
         try:
             result = trafilatura.bare_extraction(
                 doc.html, url=doc.source.uri if doc.source.uri.startswith("http") else None,
-                with_metadata=True, include_tables=cfg.include_tables,
+                with_metadata=cfg.metadata, include_tables=cfg.include_tables,
                 include_formatting=cfg.output == "markdown", include_comments=False,
                 favor_precision=cfg.favor == "precision", favor_recall=cfg.favor == "recall",
             )
