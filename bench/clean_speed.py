@@ -43,7 +43,7 @@ WEBTUNE_STEPS = [
 ]
 
 
-def write_inputs(root: Path, pages: list[str]) -> tuple[Path, Path]:
+def write_inputs(root: Path, pages: list[str], shards: int = 1) -> tuple[Path, Path]:
     """The same pages as a webtune collect store and as a datatrove JSONL input folder."""
     collect = root / "collect"
     docs = [Document(id=f"p{i}", source=SourceRef(kind="bench", uri=f"https://site{i % 50}.example/{i}", line=i + 1),
@@ -52,9 +52,13 @@ def write_inputs(root: Path, pages: list[str]) -> tuple[Path, Path]:
     atomic_write_json(collect / "manifest.json", {"status": "complete", "fingerprint": "bench"})
     dt_in = root / "dt_in"
     dt_in.mkdir()
-    with open(dt_in / "pages.jsonl", "w", encoding="utf-8") as fh:
-        for i, html in enumerate(pages):
-            fh.write(json.dumps({"id": f"p{i}", "text": html, "metadata": {"url": f"https://site{i % 50}.example/{i}"}}) + "\n")
+    # datatrove gives each task whole files: one shard per worker so both use every worker.
+    per_shard = -(-len(pages) // shards)
+    for shard in range(shards):
+        with open(dt_in / f"pages-{shard:03d}.jsonl", "w", encoding="utf-8") as fh:
+            for i in range(shard * per_shard, min(len(pages), (shard + 1) * per_shard)):
+                record = {"id": f"p{i}", "text": pages[i], "metadata": {"url": f"https://site{i % 50}.example/{i}"}}
+                fh.write(json.dumps(record) + "\n")
     return collect, dt_in
 
 
@@ -78,6 +82,7 @@ def run_datatrove(root: Path, dt_in: Path, workers: int) -> tuple[float, set[str
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
 
+    _patch_xxhash()
     work = root / "dt"
     mh = MinhashConfig()  # 5-grams, 14 buckets x 8 hashes: FineWeb's setting
     logs = str(work / "logs")
@@ -97,13 +102,24 @@ def run_datatrove(root: Path, dt_in: Path, workers: int) -> tuple[float, set[str
     ]
     start = time.perf_counter()
     for name, pipeline, tasks in stages:
-        LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=min(workers, tasks),
+        # fork (not datatrove's default forkserver): faster start, and it carries the patch below
+        LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=min(workers, tasks), start_method="fork",
                               logging_dir=f"{logs}/{name}", skip_completed=False).run()
     elapsed = time.perf_counter() - start
     kept = set()
     for path in (work / "out").glob("*.jsonl"):
         kept.update(json.loads(line)["id"] for line in open(path, encoding="utf-8"))
     return elapsed, kept
+
+
+def _patch_xxhash() -> None:
+    """xxhash >= 3.6 refuses str input, which datatrove 0.10's default MinHash hash passes:
+    encode first, keeping datatrove on its own (fast) default hash."""
+    import xxhash
+    from datatrove.utils.hashes import xxhash as dt_xxhash
+
+    dt_xxhash.xxhash64 = lambda data: xxhash.xxh64_intdigest(data.encode("utf-8") if isinstance(data, str) else data)
+    dt_xxhash.xxhash32 = lambda data: xxhash.xxh32_intdigest(data.encode("utf-8") if isinstance(data, str) else data)
 
 
 def main() -> None:
@@ -116,7 +132,7 @@ def main() -> None:
     pages = html_pages(args.pages, seed=args.seed)
     root = Path(tempfile.mkdtemp(prefix="webtune-bench-"))
     try:
-        collect, dt_in = write_inputs(root, pages)
+        collect, dt_in = write_inputs(root, pages, shards=args.workers)
         wt_time, wt_kept = run_webtune(root, collect, args.workers)
         try:
             dt_time, dt_kept = run_datatrove(root, dt_in, args.workers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,10 @@ def train_adapter(base_dir: Path, out_dir: Path, examples: list[dict[str, Any]],
 
     torch.manual_seed(0)
     tokenizer = load_tokenizer(base_dir)
-    model = get_peft_model(load_causal_lm(base_dir), LoraConfig(
-        r=8, lora_alpha=16, lora_dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]))
+    with warnings.catch_warnings():  # peft calls a transformers API deprecated in v5
+        warnings.simplefilter("ignore", FutureWarning)
+        model = get_peft_model(load_causal_lm(base_dir), LoraConfig(
+            r=8, lora_alpha=16, lora_dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]))
     with torch.no_grad():  # start away from the base, as a trained adapter would be
         for name, param in model.named_parameters():
             if "lora_B" in name:

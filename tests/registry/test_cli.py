@@ -60,3 +60,19 @@ def test_errors_are_one_line(registry):
     assert code == 2 and "say which version" in out
     code, out = cli(registry, "registry", "rollback", "writer")
     assert code == 1 and "nothing to roll back to" in out
+
+
+def test_register_command_registers_a_run(tmp_path, tiny_model_dir, tmp_path_factory, monkeypatch):
+    from tests.evaluate.helpers import cached_adapter, publish_inputs
+
+    monkeypatch.setenv("COLUMNS", "200")
+    adapter = cached_adapter(tiny_model_dir, tmp_path_factory.mktemp("adapter"))
+    run_dir = tmp_path / "run"
+    publish_inputs(run_dir, tiny_model_dir, adapter)
+    common = ["--run-dir", str(run_dir), "--base-model", str(tiny_model_dir)]
+    assert runner.invoke(app, ["evaluate", *common, "--max-examples", "1", "--max-new-tokens", "2"]).exit_code == 0
+    result = runner.invoke(app, ["register", "--run-dir", str(run_dir), "--name", "cli-model",
+                                 "--registry", str(tmp_path / "reg")])
+    assert result.exit_code == 0, result.output
+    assert "registered cli-model@1" in result.output and "production" in result.output
+    assert ModelRegistry(tmp_path / "reg").production("cli-model") == 1

@@ -81,3 +81,21 @@ def test_hosted_model_without_a_key_is_a_clear_error(tmp_path, tiny_model_dir):
         "backend": "openai", "base_model": "tiny-base", "model_id": "ft:tiny:1"})
     with pytest.raises(InputError, match="set OPENAI_API_KEY"):
         run_one_stage(stage_spec("evaluate"), make_pipeline(tiny_model_dir, tmp_path / "r"), tmp_path, force=True)
+
+
+def test_serve_command_loads_each_model_it_is_given(tmp_path, tiny_model_dir, adapter, monkeypatch):
+    """`webtune serve --model A --model B` hands both loaded models to the server, by their names."""
+    from typer.testing import CliRunner
+
+    import webtune.serve.server as server
+    from webtune.cli.main import app
+    from webtune.serve.models import LocalChatModel
+
+    served = {}
+    monkeypatch.setattr(server, "serve", lambda models, host, port: served.update(models=models, port=port))
+    result = CliRunner().invoke(app, ["serve", "--model", str(tiny_model_dir), "--model", str(adapter),
+                                      "--port", "8123", "--registry", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert served["port"] == 8123 and list(served["models"]) == [str(tiny_model_dir), str(adapter)]
+    assert all(isinstance(m, LocalChatModel) for m in served["models"].values())
+    assert "serving" in result.output

@@ -22,11 +22,11 @@ def test_bfd_places_every_item_once_within_capacity():
     assert best_fit_decreasing(lengths, 1024) == rows  # deterministic
 
 
-def test_bfd_chooses_the_tightest_row():
-    # Decreasing: 6 → row A, 5 → row B, 4 fits only A (room 4) ... best fit puts 4 in A (room 4)
-    # rather than B (room 5); then 5's row takes the 5.
-    rows = best_fit_decreasing([6, 5, 4, 5], 10)
-    assert sorted(sorted(r) for r in rows) == [[0, 2], [1, 3]]
+def test_bfd_packs_longest_first_into_the_tightest_row():
+    # 7s open two rows with 3 slots left; each 3 fills one of them exactly; the last 3 opens a row.
+    assert best_fit_decreasing([3, 3, 3, 7, 7], 10) == [[3, 0], [4, 1], [2]]
+    # The 4 goes to the row with exactly 4 slots left rather than the one with 5.
+    assert best_fit_decreasing([5, 6, 4], 10) == [[1, 2], [0]]
 
 
 def test_bfd_rejects_items_longer_than_a_row():

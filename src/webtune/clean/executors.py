@@ -28,7 +28,7 @@ class InProcessExecutor:
         for batch in batches:
             yield runner.process_batch(self.steps_json, segment, batch)
 
-    def close(self) -> None:
+    def close(self, ok: bool = True) -> None:
         pass
 
 
@@ -60,8 +60,11 @@ class PoolExecutor:
         while window:
             yield window.popleft().get()
 
-    def close(self) -> None:
-        self.pool.close()
+    def close(self, ok: bool = True) -> None:
+        if ok:
+            self.pool.close()
+        else:  # an error or Ctrl-C: do not wait for queued batches
+            self.pool.terminate()
         self.pool.join()
 
 
@@ -107,7 +110,7 @@ class RayExecutor:
         for row in ds.map(process).iter_rows():
             yield pickle.loads(row["result"])
 
-    def close(self) -> None:
+    def close(self, ok: bool = True) -> None:
         pass  # a Ray instance we did not start stays up; ours ends with the process
 
 

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from webtune.clean import runner
 from webtune.clean.config import CleanConfig
-from webtune.clean.executors import make_executor
+from webtune.clean.executors import InProcessExecutor, make_executor
 from webtune.clean.steps.base import Drop
 from webtune.errors import InputError
 from webtune.jsonl import JsonlWriter, atomic_write_text, count_lines
@@ -42,12 +42,15 @@ def run_clean(ctx: StageContext) -> StageResult:
             step.prepare()
     n_in = count_lines(source)
     tally = Tally(plan)
+    tally.seen = n_in
     started = time.perf_counter()
     executor = make_executor(config, steps_json, n_in)
+    ok = False
     try:
         _run_passes(ctx, config, plan, executor, source, n_in, tally)
+        ok = True
     finally:
-        executor.close()
+        executor.close(ok)
     elapsed = time.perf_counter() - started
     stats = tally.stats(executor, elapsed)
     atomic_write_text(ctx.output_dir / REPORT, render_report(stats, Counts(tally.seen, tally.kept, tally.rejected)))
@@ -112,13 +115,13 @@ def _run_passes(ctx: StageContext, config: CleanConfig, plan: runner.Plan, execu
             signatures: list[Any] = []
             with JsonlWriter(out_path) as writer:
                 lines = _pass_input(ctx, config, current, index == 0, pending, tally)
-                for outcomes, counters in executor.map(index, _batches(lines, config.batch_size)):
+                # A pass with no document steps (after a final dedup) is cheaper here than on workers.
+                runner_for = executor if segment.steps or segment.global_step else InProcessExecutor(executor.steps_json)
+                for outcomes, counters in runner_for.map(index, _batches(lines, config.batch_size)):
                     tally.merge(counters)
                     for outcome in outcomes:
                         _record(ctx, config, outcome, writer, signatures, segment, last, tally, source)
                     progress.advance(task, len(outcomes))
-            if index == 0:
-                tally.seen = n_in if n_in else tally.seen
             if segment.global_step is not None:
                 counters: dict[str, int] = {}
                 decided = segment.global_step.decide(signatures, counters)

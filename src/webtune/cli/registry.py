@@ -63,6 +63,7 @@ def list_command(name: Optional[str] = typer.Argument(None, help="A model name (
                           str(latest["version"]), latest["created_at"])
         console.print(table)
         return
+    reg.resolve(name)  # an unknown name is an error naming the registered ones
     table = Table(title=f"{name} · {reg.root}")
     for column in ("version", "aliases", "kind", "base model", "created", "loss base→tuned", "rouge_l tuned",
                    "gates"):
@@ -149,14 +150,14 @@ def diff_command(a: str = typer.Argument(..., help="NAME@VERSION"), b: str = typ
 
     reg = _registry(registry)
     left, right = (reg.get(*parse_reference(r)) for r in (a, b))
-    skip = ("created_at", "path", "version", "aliases", "lineage.run_dir")
+    skip = ("created_at", "path", "version", "aliases")
     flat_a, flat_b = flatten(left), flatten(right)
     table = Table(title=f"diff {a} ↔ {b}")
     for column in ("field", a, b):
         table.add_column(column, overflow="fold")
     changed = 0
     for key in sorted(set(flat_a) | set(flat_b)):
-        if key.startswith(skip) or ".versions." in key or flat_a.get(key) == flat_b.get(key):
+        if key in skip or key.endswith("finished_at") or flat_a.get(key) == flat_b.get(key):
             continue
         changed += 1
         table.add_row(key, _short(flat_a.get(key)), _short(flat_b.get(key)))

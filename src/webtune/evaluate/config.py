@@ -24,9 +24,10 @@ class EvaluateConfig(StrictModel):
     metrics: list[MetricConfig] = ["loss", "rouge_l"]  # type: ignore[valid-type]
     max_examples: int = Field(20, ge=0, description="examples answered by each model")
     max_new_tokens: int = Field(96, ge=1)
-    batch_size: int = Field(8, ge=1, description="prompts generated together (left padding)")
+    batch_size: int = Field(16, ge=1, description="prompts generated together (left padding)")
     loss_batch_tokens: int = Field(4096, ge=64, description="padded tokens per loss batch")
-    max_len: int | None = Field(None, ge=8, description="truncate examples for the loss (None: keep)")
+    max_len: int | None = Field(None, ge=8, description="cut examples to this many tokens for the loss "
+                                "(default: train.max_seq_len, as in training)")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     report_samples: int = Field(8, ge=0, description="side-by-side samples shown in the reports")
 

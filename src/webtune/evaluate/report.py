@@ -137,8 +137,11 @@ def plot_png(report: dict[str, Any]) -> bytes | None:
         values = [row["base"] or 0.0, row["tuned"] or 0.0]
         bars = ax.bar(["base", "tuned"], values, color=["#9aa5b1", "#2f80ed"])
         ax.bar_label(bars, labels=[fmt(row["base"]), fmt(row["tuned"])], fontsize=8)
-        arrow = {"lower": " (lower is better)", "higher": " (higher is better)"}.get(row["direction"] or "", "")
-        ax.set_title(row["metric"] + arrow, fontsize=9)
+        arrow = {"lower": "lower is better", "higher": "higher is better"}.get(row["direction"] or "", "")
+        change = ""
+        if row["delta"] is not None and row["base"]:
+            change = f"Δ {row['delta'] / abs(row['base']):+.1%}"
+        ax.set_title(row["metric"] + "\n" + " · ".join(p for p in (change, arrow) if p), fontsize=9)
         ax.spines[["top", "right"]].set_visible(False)
         ax.set_ylim(0, max(values) * 1.2 or 1)
     fig.tight_layout()

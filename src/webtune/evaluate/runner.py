@@ -68,7 +68,7 @@ def run_local(items: list[EvalItem], train_dir: Path, train_result: dict[str, An
 
     The base weights are loaded once: after the base run the LoRA adapter is merged into them.
     """
-    from webtune.evaluate.scoring import encode_examples, example_losses
+    from webtune.evaluate.scoring import encode_examples
     from webtune.models import resolve_model
     from webtune.serve.loader import ModelRef, load_tokenizer_from, load_weights, tokenizer_dir
     from webtune.serve.models import pick_device
@@ -95,13 +95,17 @@ def run_local(items: list[EvalItem], train_dir: Path, train_result: dict[str, An
         loss_items.append(item)
         loss_encoded.append(enc)
     generated = loss_items[:config.max_examples]
+    tuned_name = (f"{base_model} + LoRA adapter {train_dir.name}/{adapter.name}" if adapter
+                  else f"{train_dir.name}/{full.name}")
     run = EvalRun(results={}, loss_items=loss_items, generated=generated, rejects=rejects,
-                  models={"base": str(base_model), "tuned": str(adapter or full)})
+                  models={"base": str(base_model), "tuned": tuned_name})
     with _progress(console) as progress:
         from webtune.models import load_causal_lm
+        from webtune.models.resolve import progress_bars
 
         t0 = time.perf_counter()
-        base = load_causal_lm(base_path)
+        with progress_bars(False):
+            base = load_causal_lm(base_path)
         run.timings["load_base_s"] = time.perf_counter() - t0
         _run_model("base", LocalChatModel(base, tokenizer, "base", device), run, loss_encoded, config, progress)
         t0 = time.perf_counter()

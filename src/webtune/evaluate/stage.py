@@ -97,9 +97,12 @@ def run_evaluate(ctx: StageContext) -> StageResult:
                                       id=item.id, value=config.max_examples,
                                       record={"line": item.line}))
     else:
-        template = getattr(ctx.pipeline.train, "chat_template", None)
-        run = run_local(items, train_dir, train_result, ctx.pipeline.base_model, config, ctx.console,
-                        chat_template=template)
+        train = ctx.pipeline.train
+        # Encode as training did: its chat template and, unless set here, its sequence length.
+        max_len = config.max_len or getattr(train, "max_seq_len", None)
+        run = run_local(items, train_dir, train_result, ctx.pipeline.base_model,
+                        config.model_copy(update={"max_len": max_len}), ctx.console,
+                        chat_template=getattr(train, "chat_template", None))
     for reject in run.rejects:
         ctx.rejects.write(reject)
     kept = len(run.loss_items) if not hosted else len(run.generated)

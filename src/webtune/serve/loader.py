@@ -129,15 +129,21 @@ def load_weights(model_path: Path, adapter_path: Path | None = None, base_model:
 
     Merging the LoRA weights into the base makes the tuned model exactly as fast as the base.
     """
-    from webtune.models import load_causal_lm
+    import warnings
 
-    model = base_model if base_model is not None else load_causal_lm(model_path)
+    from webtune.models import load_causal_lm
+    from webtune.models.resolve import progress_bars
+
+    with progress_bars(False):
+        model = base_model if base_model is not None else load_causal_lm(model_path)
     if adapter_path is None:
         return model
     from peft import PeftModel
 
     try:
-        return PeftModel.from_pretrained(model, str(adapter_path)).merge_and_unload()
+        with warnings.catch_warnings():  # peft calls a transformers API deprecated in v5
+            warnings.simplefilter("ignore", FutureWarning)
+            return PeftModel.from_pretrained(model, str(adapter_path)).merge_and_unload()
     except (ValueError, OSError, RuntimeError) as exc:
         raise InputError(f"{adapter_path}: cannot load the adapter on {model_path}: {exc}") from None
 

@@ -15,17 +15,17 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import time
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from webtune.errors import WebtuneError
+from webtune.errors import ConfigError, WebtuneError
 from webtune.train import checkpoint as ckpt
 from webtune.train.backends.local_config import LocalTrainConfig
-from webtune.train.monitor import MetricsLog, StepTimer, TrainProgress
+from webtune.train.monitor import TENSORBOARD, MetricsLog, StepTimer, TrainProgress
 from webtune.train.packing import IGNORE_INDEX, best_fit_decreasing, collate_packed, collate_padded
 from webtune.train.plan import StepPlan, shard_for_eval
 
@@ -125,8 +125,12 @@ class Trainer:
         self.plan = StepPlan(self.units, cfg.batch_size, cfg.gradient_accumulation_steps,
                              acc.num_processes, self.job.seed, cfg.epochs, cfg.max_steps)
         self.tokenizer = load_tokenizer(Path(self.job.base_model_path))
+        # LoRA's initial weights are random: seed them, so reruns and resumes start alike.
+        from transformers import set_seed
+
+        set_seed(self.job.seed)
         model = load_for_training(Path(self.job.base_model_path), cfg, acc.device.type,
-                                  str(acc.mixed_precision))
+                                  str(acc.mixed_precision), device_index=acc.local_process_index)
         params = [p for p in model.parameters() if p.requires_grad]
         self.n_trainable = sum(p.numel() for p in params)
         self.n_params = sum(p.numel() for p in model.parameters())
@@ -137,6 +141,14 @@ class Trainer:
             cfg.lr_scheduler if cfg.lr_scheduler != "constant" else "constant_with_warmup",
             optimizer, num_warmup_steps=math.ceil(cfg.warmup_ratio * self.plan.total_steps),
             num_training_steps=self.plan.total_steps)
+        deepspeed = acc.state.deepspeed_plugin
+        if deepspeed is not None:
+            # DeepSpeed accumulates and clips by itself and wants the micro-batch size up front
+            # (webtune feeds batches without a DataLoader for it to infer that from).
+            if cfg.gradient_accumulation_steps != 1:
+                raise ConfigError("train.gradient_accumulation_steps: keep it at 1 with DeepSpeed "
+                                  "(raise train.batch_size instead)")
+            deepspeed.deepspeed_config["train_micro_batch_size_per_gpu"] = cfg.batch_size
         self.model, self.optimizer = acc.prepare(model, optimizer)
         from accelerate.utils import DistributedType
 
@@ -156,15 +168,10 @@ class Trainer:
         self.bad_evals, self.tokens, self.train_seconds = 0, 0, 0.0
         acc = self.accelerator
         found = ckpt.latest_checkpoint(self.work_dir) if self.job.resume else None
-        if not self.job.resume:
-            if self.is_main:
-                ckpt.clear(self.work_dir)
-                (self.work_dir / BEST).unlink(missing_ok=True)
-            acc.wait_for_everyone()
-            return 0
         if found is None:
             if self.is_main:
-                self.console.print("[yellow]--resume: no checkpoint found, starting from step 0[/yellow]")
+                self._fresh_start()
+            acc.wait_for_everyone()
             return 0
         state = ckpt.read_state(found)
         if state.get("fingerprint") != self.job.fingerprint:
@@ -193,6 +200,19 @@ class Trainer:
             self.console.print(f"resuming from {found.name} (step {state['step']} of "
                                f"{self.plan.total_steps})")
         return int(state["step"])
+
+    def _fresh_start(self) -> None:
+        """Drop what an earlier attempt left in the work directory (saying so)."""
+        old = ckpt.latest_checkpoint(self.work_dir)
+        if self.job.resume:
+            self.console.print("[yellow]--resume: no checkpoint found, starting from step 0[/yellow]")
+        elif old is not None:
+            self.console.print(f"[yellow]an interrupted run left a checkpoint at step "
+                               f"{ckpt.read_state(old).get('step')}; starting over (pass "
+                               "--resume to continue from it)[/yellow]")
+        ckpt.clear(self.work_dir)
+        (self.work_dir / BEST).unlink(missing_ok=True)
+        shutil.rmtree(self.work_dir / TENSORBOARD, ignore_errors=True)
 
     def _save(self, step: int) -> None:
         """Checkpoint ``step`` (all processes take part; the main one writes)."""
@@ -303,7 +323,7 @@ class Trainer:
         """Train to the end (or early stop), save the outputs, and return the metrics."""
         self._setup()
         start = self._restore()
-        cfg, plan, acc = self.config, self.plan, self.accelerator
+        cfg, plan = self.config, self.plan
         log = MetricsLog(self.work_dir, resume_step=start) if self.is_main else None
         if self.is_main:
             self._describe(start)

@@ -89,8 +89,13 @@ def load_tokenizer(base_path: Path) -> Any:
     return tokenizer
 
 
-def load_for_training(base_path: Path, config: Any, device: str, precision: str) -> Any:
-    """The base model ready for ``config.method``: LoRA/QLoRA adapters added, or all weights trainable."""
+def load_for_training(base_path: Path, config: Any, device: str, precision: str,
+                      device_index: int = 0) -> Any:
+    """The base model ready for ``config.method``: LoRA/QLoRA adapters added, or all weights trainable.
+
+    ``precision`` is accelerate's mixed-precision mode; ``device_index`` the GPU of this process
+    (QLoRA quantizes the weights straight onto it).
+    """
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -105,6 +110,7 @@ def load_for_training(base_path: Path, config: Any, device: str, precision: str)
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=half or torch.bfloat16)
         kwargs["dtype"] = half or torch.bfloat16
+        kwargs["device_map"] = {"": device_index}
     elif config.method == "lora" and half is not None:
         kwargs["dtype"] = half  # frozen base in half precision; adapters stay fp32 (PEFT)
     else:

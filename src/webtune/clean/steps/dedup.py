@@ -27,7 +27,7 @@ from pydantic import Field
 
 from webtune.clean import minhash, text as textlib
 from webtune.clean.steps import STEPS
-from webtune.clean.steps.base import Drop, GlobalStep, TargetConfig, bump
+from webtune.clean.steps.base import Drop, GlobalStep, TargetConfig
 from webtune.records import Document
 
 
@@ -194,7 +194,6 @@ class Dedup(GlobalStep):
         if member.reason is None:
             doc.meta["cluster_id"], doc.meta["cluster_size"] = doc.id, member.size
             return None
-        bump(stats, member.reason)
         threshold = None if member.reason == "exact_duplicate" else self.config.threshold
         return Drop(member.reason, member.value, threshold,
                     extra={"duplicate_of": member.keeper_id, "cluster_id": member.keeper_id})

@@ -1,0 +1,146 @@
+"""The local trainer end to end on the tiny model: outputs, rejects, resume, methods."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from tests.train.helpers import make_example, pipeline_for, run_train, write_build
+from webtune.errors import WebtuneError
+from webtune.stage import read_manifest
+
+
+def adapter_weights(stage_dir):
+    from safetensors.torch import load_file
+
+    return load_file(str(stage_dir / "adapter" / "adapter_model.safetensors"))
+
+
+def test_lora_run_writes_outputs_rejects_and_learns(tmp_path, tiny_model_dir):
+    rng = random.Random(9)
+    long_prompt = make_example(rng, 900)
+    long_prompt["messages"][1]["content"] = "word " * 400  # the reply starts past max_seq_len
+    no_reply = make_example(rng, 901)
+    no_reply["messages"] = no_reply["messages"][:2]
+    build = write_build(tmp_path / "build", n_train=40,
+                        extra_train=[json.dumps(long_prompt), json.dumps(no_reply), "{not json"])
+    manifest = run_train(pipeline_for(tiny_model_dir, epochs=3, learning_rate=3e-2), tmp_path / "run", build)
+    out = tmp_path / "run" / "train"
+    assert manifest["counts"] == {"in": 43, "kept": 40, "rejected": 3}
+    reasons = sorted(json.loads(line)["reason"] for line in (out / "rejects.jsonl").read_text().splitlines())
+    assert reasons == ["invalid_json", "no_assistant_tokens", "too_long"]
+
+    result = json.loads((out / "train_result.json").read_text())
+    assert result["backend"] == "local" and result["method"] == "lora"
+    assert result["adapter_dir"] == "adapter" and result["model_dir"] is None and result["model_id"] is None
+    assert (out / "adapter" / "adapter_config.json").is_file()
+    assert (out / "adapter" / "tokenizer_config.json").is_file()
+    assert (out / "loss.png").stat().st_size > 1000
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+    metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    steps = [m["step"] for m in metrics if "loss" in m]
+    assert steps == list(range(1, result["metrics"]["steps"] + 1))
+    assert all({"loss", "lr", "tokens_per_s", "epoch"} <= m.keys() for m in metrics if "loss" in m)
+    assert sum(1 for m in metrics if "val_loss" in m) >= 3  # before, every 4 steps, after
+
+    stats = manifest["stats"]
+    assert 0.5 < stats["packing_efficiency"] <= 1.0
+    assert stats["train_examples"] == 40 and stats["validation_examples"] == 8
+    # Trained on random words, the model gets better at them than the random base model (not by
+    # much: LoRA cannot change the tiny model's frozen final norm, which caps its logits).
+    assert stats["val_loss"] < stats["base_val_loss"] - 0.05
+    # The validation loss the stage reports is the evaluate-stage definition (encode_chat + NLL).
+    assert result["metrics"]["val_loss"] == pytest.approx(stats["val_loss"])
+
+
+def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, tiny_model_dir, monkeypatch):
+    from webtune.train import loop
+
+    build = write_build(tmp_path / "build", n_train=30)
+    pipeline = pipeline_for(tiny_model_dir, epochs=2, save_steps=3, eval_steps=0)
+    run_train(pipeline, tmp_path / "whole", build)
+    whole = adapter_weights(tmp_path / "whole" / "train")
+
+    original = loop.Trainer._train_step
+
+    def killed_at_step_7(self, step):
+        if step == 7:
+            raise KeyboardInterrupt
+        return original(self, step)
+
+    monkeypatch.setattr(loop.Trainer, "_train_step", killed_at_step_7)
+    with pytest.raises(KeyboardInterrupt):
+        run_train(pipeline, tmp_path / "cut", build)
+    assert read_manifest(tmp_path / "cut" / "train") is None
+    work = tmp_path / "cut" / ".work" / "train"
+    assert json.loads((work / "checkpoints" / "latest.json").read_text())["step"] == 6
+    monkeypatch.setattr(loop.Trainer, "_train_step", original)
+
+    resumed_pipeline = pipeline_for(tiny_model_dir, epochs=2, save_steps=3, eval_steps=0, resume=True)
+    manifest = run_train(resumed_pipeline, tmp_path / "cut", build)
+    resumed = adapter_weights(tmp_path / "cut" / "train")
+    assert resumed.keys() == whole.keys()
+    for name in whole:
+        assert (resumed[name] - whole[name]).abs().max() < 1e-5, name
+    # Same losses step by step, and each step logged once.
+    def losses(run):
+        lines = (tmp_path / run / "train" / "metrics.jsonl").read_text().splitlines()
+        return [(m["step"], m["loss"]) for m in map(json.loads, lines) if "loss" in m]
+    assert [s for s, _ in losses("cut")] == [s for s, _ in losses("whole")]
+    assert [l for _, l in losses("cut")] == pytest.approx([l for _, l in losses("whole")], rel=1e-4)
+    # The resume flag does not change the stage fingerprint (a finished run stays "unchanged").
+    assert manifest["fingerprint"] == read_manifest(tmp_path / "whole" / "train")["fingerprint"]
+
+
+def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path, tiny_model_dir, monkeypatch):
+    from webtune.train import loop
+
+    build = write_build(tmp_path / "build", n_train=12)
+    original = loop.Trainer._train_step
+    monkeypatch.setattr(loop.Trainer, "_train_step",
+                        lambda self, step: (_ for _ in ()).throw(KeyboardInterrupt) if step == 5
+                        else original(self, step))
+    with pytest.raises(KeyboardInterrupt):
+        run_train(pipeline_for(tiny_model_dir, epochs=3, save_steps=2), tmp_path / "run", build)
+    monkeypatch.setattr(loop.Trainer, "_train_step", original)
+    other = pipeline_for(tiny_model_dir, epochs=3, save_steps=2, learning_rate=1e-4, resume=True)
+    with pytest.raises(WebtuneError, match="other data, settings or base model"):
+        run_train(other, tmp_path / "run", build)
+
+
+def test_qlora_without_cuda_is_a_clear_message(tmp_path, tiny_model_dir, build_dir):
+    with pytest.raises(WebtuneError, match="qlora.*needs a CUDA GPU.*use method: lora"):
+        run_train(pipeline_for(tiny_model_dir, method="qlora", device="cpu"), tmp_path / "run", build_dir)
+
+
+def test_full_fine_tuning_writes_a_model_and_merge_writes_both(tmp_path, tiny_model_dir, build_dir):
+    from webtune.models import load_causal_lm
+
+    run_train(pipeline_for(tiny_model_dir, method="full", max_steps=4, learning_rate=1e-2),
+              tmp_path / "full", build_dir)
+    result = json.loads((tmp_path / "full" / "train" / "train_result.json").read_text())
+    assert result["adapter_dir"] is None and result["model_dir"] == "model"
+    tuned = load_causal_lm(tmp_path / "full" / "train" / "model")
+    base = load_causal_lm(tiny_model_dir)
+    assert any((a - b).abs().max() > 0 for a, b in zip(tuned.parameters(), base.parameters()))
+    stats = read_manifest(tmp_path / "full" / "train")["stats"]
+    assert stats["val_loss"] < stats["base_val_loss"] - 0.2  # all weights move: it learns fast
+
+    run_train(pipeline_for(tiny_model_dir, max_steps=3, merge=True), tmp_path / "merged", build_dir)
+    result = json.loads((tmp_path / "merged" / "train" / "train_result.json").read_text())
+    assert (result["adapter_dir"], result["model_dir"]) == ("adapter", "model")
+    merged = load_causal_lm(tmp_path / "merged" / "train" / "model")
+    assert not any("lora" in name for name, _ in merged.named_parameters())
+
+
+def test_early_stopping_stops_and_keeps_the_best_weights(tmp_path, tiny_model_dir, build_dir):
+    # A huge learning rate makes validation loss rise after the first steps.
+    manifest = run_train(pipeline_for(tiny_model_dir, epochs=5, learning_rate=0.5, eval_steps=2,
+                                      warmup_ratio=0.0, early_stopping_patience=2),
+                         tmp_path / "run", build_dir)
+    stats = manifest["stats"]
+    assert stats["early_stopped"] is True
+    assert stats["steps"] < stats["total_steps"]
+    assert stats["val_loss"] == pytest.approx(stats["best_val_loss"])
