@@ -16,6 +16,8 @@ expected an integer``) and are raised before any stage starts.
 
 from __future__ import annotations
 
+import difflib
+
 from pathlib import Path
 from typing import Any
 
@@ -140,9 +142,21 @@ def format_error(err: dict[str, Any], data: Any, source: str, yaml_root: Any = N
     message = _FRIENDLY.get(err["type"], err["msg"])
     if err["type"] == "extra_forbidden":
         message = "unknown key"
+    elif err["type"] == "union_tag_invalid":
+        message = _unknown_tag_message(err.get("ctx", {}))
     elif err["type"] not in ("missing",) and not isinstance(err.get("input"), (dict, list)):
         message += f" (got {err.get('input')!r})"
     return f"{where}: {dotted}: {message}"
+
+
+def _unknown_tag_message(ctx: dict[str, Any]) -> str:
+    """``unknown step 'lenght' (did you mean 'length'?); choose one of: ...``"""
+    field = str(ctx.get("discriminator", "kind")).strip("'")
+    tag = str(ctx.get("tag", ""))
+    choices = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",") if t.strip()]
+    close = difflib.get_close_matches(tag, choices, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"unknown {field} '{tag}'{hint}; choose one of: {', '.join(choices)}"
 
 
 def _data_path(loc: tuple, data: Any) -> list[Any]:

@@ -73,3 +73,10 @@ def test_missing_file(tmp_path):
 def test_top_level_must_be_a_mapping(tmp_path):
     with pytest.raises(ConfigError, match="expected a mapping"):
         load_pipeline(write(tmp_path, "- a\n- b\n"))
+
+
+def test_unknown_step_name_suggests_the_closest(tmp_path):
+    path = write(tmp_path, "name: demo\nclean:\n  steps:\n    - step: lenght\n      min_words: 3\n")
+    with pytest.raises(ConfigError) as err:
+        load_pipeline(path)
+    assert "pipeline.yaml:4: clean.steps.0: unknown step 'lenght' (did you mean 'length'?)" in str(err.value)

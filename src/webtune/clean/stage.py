@@ -103,6 +103,15 @@ def _run_passes(ctx: StageContext, config: CleanConfig, plan: runner.Plan, execu
                 source: Path, n_in: int, tally: Tally) -> None:
     """One pass per segment; the last one writes the output store."""
     spools: list[Path] = []
+    try:
+        _passes(ctx, config, plan, executor, source, n_in, tally, spools)
+    finally:  # spools are scratch: gone whether the run worked or not
+        for spool in spools:
+            spool.unlink(missing_ok=True)
+
+
+def _passes(ctx: StageContext, config: CleanConfig, plan: runner.Plan, executor: Any,
+            source: Path, n_in: int, tally: Tally, spools: list[Path]) -> None:
     pending: tuple[Any, Any, str] | None = None  # (global step, its plan, its label)
     current = source
     with Progress(TextColumn("[bold]clean[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -110,11 +119,13 @@ def _run_passes(ctx: StageContext, config: CleanConfig, plan: runner.Plan, execu
         for index, segment in enumerate(plan.segments):
             last = index == len(plan.segments) - 1
             out_path = ctx.output_dir / DOCUMENTS if last else ctx.work_dir / f"spool-{index}.jsonl"
+            if not last:
+                spools.append(out_path)
             total = n_in if index == 0 else count_lines(current)
             task = progress.add_task(f"pass {index + 1}/{len(plan.segments)}", total=total)
             signatures: list[Any] = []
             with JsonlWriter(out_path) as writer:
-                lines = _pass_input(ctx, config, current, index == 0, pending, tally)
+                lines = _pass_input(ctx, config, current, pending, tally, lambda: progress.advance(task, 1))
                 # A pass with no document steps (after a final dedup) is cheaper here than on workers.
                 runner_for = executor if segment.steps or segment.global_step else InProcessExecutor(executor.steps_json)
                 for outcomes, counters in runner_for.map(index, _batches(lines, config.batch_size)):
@@ -129,15 +140,11 @@ def _run_passes(ctx: StageContext, config: CleanConfig, plan: runner.Plan, execu
                 pending = (segment.global_step, decided, segment.global_label)
             else:
                 pending = None
-            if current != source:
-                spools.append(current)
             current = out_path
-    for spool in spools:
-        spool.unlink(missing_ok=True)
 
 
-def _pass_input(ctx: StageContext, config: CleanConfig, path: Path, first: bool,
-                pending: tuple[Any, Any, str] | None, tally: Tally) -> Iterator[tuple[int, str]]:
+def _pass_input(ctx: StageContext, config: CleanConfig, path: Path, pending: tuple[Any, Any, str] | None,
+                tally: Tally, on_drop: Any) -> Iterator[tuple[int, str]]:
     """``(line_no, json_line)`` of a pass, after the previous global step's decision."""
     try:
         with open(path, "r", encoding="utf-8") as fh:
@@ -156,6 +163,7 @@ def _pass_input(ctx: StageContext, config: CleanConfig, path: Path, first: bool,
                 tally.merge({label: counters})
                 if drop is not None:
                     _reject(ctx, config, label, step.name, drop, doc.to_json(), tally)
+                    on_drop()
                     continue
                 yield line_no, json.dumps(doc.to_json(), ensure_ascii=False)
     except UnicodeDecodeError as exc:
