@@ -121,8 +121,11 @@ def train_pass(model_dir: Path, batches: list[dict[str, Any]], args: argparse.Na
         (nll / max(n, 1)).backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        took = time.perf_counter() - start
+        console.print(f"  step {i + 1}/{len(batches)}: {batch['n_real']} real tokens of "
+                      f"{batch['n_slots']} in {took:.1f}s", highlight=False)
         if i >= args.warmup:
-            seconds += time.perf_counter() - start
+            seconds += took
             real += batch["n_real"]
             slots += batch["n_slots"]
     return {"steps": len(batches), "timed_steps": max(0, len(batches) - args.warmup), "seconds": seconds,
