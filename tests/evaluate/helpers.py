@@ -81,9 +81,9 @@ def cached_adapter(base_dir: Path, root: Path) -> Path:
 
 
 def publish_inputs(run_dir: Path, base_dir: Path, adapter: Path | None, test_lines: list[Any] | None = None,
-                   train_result: dict[str, Any] | None = None) -> None:
-    """Publish ``build`` (test.jsonl and train.jsonl) and ``train`` (adapter + train_result.json)
-    in ``run_dir`` through the stage contract, so they carry real manifests."""
+                   train_result: dict[str, Any] | None = None, model: Path | None = None) -> None:
+    """Publish ``build`` (test.jsonl and train.jsonl) and ``train`` (an adapter or a full ``model``,
+    and train_result.json) in ``run_dir`` through the stage contract, so they carry real manifests."""
     lines = test_lines if test_lines is not None else make_examples()
 
     def build(ctx):
@@ -99,12 +99,15 @@ def publish_inputs(run_dir: Path, base_dir: Path, adapter: Path | None, test_lin
         if adapter is not None:
             shutil.copytree(adapter, ctx.output_dir / "adapter")
             result["adapter_dir"] = "adapter"
+        if model is not None:
+            shutil.copytree(model, ctx.output_dir / "model")
+            result["model_dir"] = "model"
         result.update(train_result or {})
         atomic_write_json(ctx.output_dir / "train_result.json", result)
         return StageResult(counts=Counts(1, 1, 0))
 
     run_stage("build", build, run_dir=run_dir, config={"test": len(lines)}, force=True)
-    run_stage("train", train, run_dir=run_dir, config={"adapter": str(adapter)},
+    run_stage("train", train, run_dir=run_dir, config={"adapter": str(adapter), "model": str(model)},
               inputs={"build": run_dir / "build"}, force=True)
 
 

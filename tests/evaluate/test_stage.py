@@ -115,3 +115,22 @@ def test_unknown_metric_is_a_config_error(tiny_model_dir, tmp_path):
 
     with pytest.raises(ConfigError, match="evaluate.metrics.1: .*'bleu'"):
         make_pipeline(tiny_model_dir, tmp_path, evaluate={"metrics": ["loss", "bleu"]})
+
+
+def test_a_full_model_is_evaluated_like_the_adapter_it_was_merged_from(tmp_path, tiny_model_dir, adapter):
+    """train_result.model_dir (a full fine-tune): same weights as base+adapter, same figures."""
+    from webtune.models import load_tokenizer
+    from webtune.serve.loader import load_weights
+
+    merged = tmp_path / "merged"
+    load_weights(tiny_model_dir, adapter).save_pretrained(merged)
+    load_tokenizer(tiny_model_dir).save_pretrained(merged)
+    pipeline = make_pipeline(tiny_model_dir, tmp_path / "registry")
+    figures = {}
+    for name, kwargs in (("adapter", {"adapter": adapter}), ("full", {"adapter": None, "model": merged})):
+        run_dir = tmp_path / name
+        publish_inputs(run_dir, tiny_model_dir, test_lines=make_examples(3), **kwargs)
+        run_evaluate(run_dir, pipeline)
+        figures[name] = json.loads((run_dir / "evaluate" / "report.json").read_text())["metrics"]["tuned"]
+    assert figures["full"]["loss"] == pytest.approx(figures["adapter"]["loss"], rel=1e-5)
+    assert figures["full"]["rouge_l"] == pytest.approx(figures["adapter"]["rouge_l"])

@@ -37,14 +37,15 @@ def test_completion_is_the_models_greedy_answer(client, chat_models):
 
 
 def test_streaming_sends_the_same_answer_in_pieces(client, chat_models):
-    expected = chat_models["ft:tiny:1"].complete(MESSAGES, max_new_tokens=12).text
+    done = chat_models["ft:tiny:1"].complete(MESSAGES, max_new_tokens=12)
+    expected = done.text
     chunks = list(client.chat.completions.create(model="ft:tiny:1", messages=MESSAGES, max_tokens=12,
                                                  stream=True))
     pieces = [c.choices[0].delta.content for c in chunks if c.choices[0].delta.content]
     assert len(pieces) > 1
     assert "".join(pieces).strip() == expected
     assert chunks[0].choices[0].delta.role == "assistant"
-    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert chunks[-1].choices[0].finish_reason == done.finish_reason
 
 
 def test_unknown_model_and_bad_request_are_openai_errors(client):

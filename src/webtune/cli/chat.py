@@ -27,7 +27,7 @@ def chat_command(
 
     reg = ModelRegistry(registry)
     if prompt is not None:
-        answer_once(model, prompt, system, max_new_tokens, reg, err_console)
+        answer_once(model, prompt, system, max_new_tokens, reg)
     else:
         repl(model, system, max_new_tokens, reg, err_console)
 

@@ -35,6 +35,13 @@ def train_overrides(resume: bool, merge: bool, launcher: str | None,
     return {"train": section} if section else {}
 
 
+def _backend(pipeline_path: Path) -> str:
+    """The train backend a pipeline file names (``local`` when it names none)."""
+    from webtune.config import load_pipeline
+
+    return load_pipeline(pipeline_path).train.backend
+
+
 def register(app: typer.Typer) -> None:
     """Add the `train` command group (the callback trains; hosted runs add subcommands)."""
     train_app = new_app("Fine-tune the base model on the build stage's examples.")
@@ -62,6 +69,12 @@ def register(app: typer.Typer) -> None:
         if ctx.invoked_subcommand is not None:
             return
         overrides = train_overrides(resume, merge, launcher, accelerate_config)
+        if overrides and pipeline is not None and _backend(pipeline) != "local":
+            # A hosted job resumes by itself (its id is kept in the work directory).
+            if set(overrides["train"]) - {"resume"}:
+                raise ConfigError("--merge, --launcher and --accelerate-config are for the local "
+                                  "backend (train.backend: local)")
+            overrides = {}
         run_stage_command("train", pipeline_path=pipeline, run_dir=run_dir, input_dir=input_dir,
                           output_dir=output_dir, force=force, overrides=overrides)
 

@@ -68,9 +68,8 @@ def run_local(items: list[EvalItem], train_dir: Path, train_result: dict[str, An
 
     The base weights are loaded once: after the base run the LoRA adapter is merged into them.
     """
-    from webtune.evaluate.scoring import encode_examples
     from webtune.models import resolve_model
-    from webtune.serve.loader import ModelRef, load_tokenizer_from, load_weights, tokenizer_dir
+    from webtune.serve.loader import ModelRef, load_tokenizer_from, tokenizer_dir
     from webtune.serve.models import pick_device
 
     trained_on = train_result.get("base_model")
@@ -83,37 +82,53 @@ def run_local(items: list[EvalItem], train_dir: Path, train_result: dict[str, An
                                                            adapter_path=adapter)))
     if chat_template:  # the template training rendered with, for the loss and the prompts alike
         tokenizer.chat_template = chat_template
-    device = pick_device(config.device)
-    encoded = encode_examples(tokenizer, [i.messages for i in items], max_len=config.max_len)
-    rejects, loss_items, loss_encoded = [], [], []
-    for item, enc in zip(items, encoded):
-        if not any(label != -100 for label in enc["labels"]):
-            rejects.append(Reject(stage="evaluate", step="encode", reason="no_assistant_tokens",
-                                  id=item.id, value=len(enc["input_ids"]), threshold=config.max_len,
-                                  record={"line": item.line}))
-            continue
-        loss_items.append(item)
-        loss_encoded.append(enc)
-    generated = loss_items[:config.max_examples]
+    loss_items, encoded, rejects = _encode_items(items, tokenizer, config.max_len)
     tuned_name = (f"{base_model} + LoRA adapter {train_dir.name}/{adapter.name}" if adapter
                   else f"{train_dir.name}/{full.name}")
-    run = EvalRun(results={}, loss_items=loss_items, generated=generated, rejects=rejects,
-                  models={"base": str(base_model), "tuned": tuned_name})
-    with _progress(console) as progress:
-        from webtune.models import load_causal_lm
-        from webtune.models.resolve import progress_bars
+    run = EvalRun(results={}, loss_items=loss_items, generated=loss_items[:config.max_examples],
+                  rejects=rejects, models={"base": str(base_model), "tuned": tuned_name})
+    _run_both(run, base_path, adapter, full, tokenizer, encoded, config, pick_device(config.device), console)
+    return run
 
+
+def _encode_items(items: list[EvalItem], tokenizer: Any, max_len: int | None
+                  ) -> tuple[list[EvalItem], list[dict[str, list[int]]], list[Reject]]:
+    """Items with assistant tokens left after encoding, their encodings, and rejects for the rest."""
+    from webtune.evaluate.scoring import encode_examples
+
+    kept, encodings, rejects = [], [], []
+    for item, enc in zip(items, encode_examples(tokenizer, [i.messages for i in items], max_len=max_len)):
+        if not any(label != -100 for label in enc["labels"]):
+            rejects.append(Reject(stage="evaluate", step="encode", reason="no_assistant_tokens",
+                                  id=item.id, value=len(enc["input_ids"]), threshold=max_len,
+                                  record={"line": item.line}))
+            continue
+        kept.append(item)
+        encodings.append(enc)
+    return kept, encodings, rejects
+
+
+def _run_both(run: EvalRun, base_path: Path, adapter: Path | None, full: Path | None, tokenizer: Any,
+              encoded: list[dict[str, list[int]]], config: Any, device: str, console: Console) -> None:
+    """Evaluate the base model, then turn it into the tuned one (or load that) and evaluate it."""
+    from webtune.models import load_causal_lm
+    from webtune.models.resolve import progress_bars
+    from webtune.serve.loader import load_weights
+
+    with _progress(console) as progress:
         t0 = time.perf_counter()
         with progress_bars(False):
             base = load_causal_lm(base_path)
         run.timings["load_base_s"] = time.perf_counter() - t0
-        _run_model("base", LocalChatModel(base, tokenizer, "base", device), run, loss_encoded, config, progress)
+        _run_model("base", LocalChatModel(base, tokenizer, "base", device), run, encoded, config, progress)
         t0 = time.perf_counter()
-        tuned = load_weights(base_path, adapter, base_model=base) if adapter else load_weights(full)
+        if adapter is not None:
+            tuned = load_weights(base_path, adapter, base_model=base)
+        else:
+            del base  # a full fine-tune is a second model: free the first before loading it
+            tuned = load_weights(full)
         run.timings["load_tuned_s"] = time.perf_counter() - t0
-        _run_model("tuned", LocalChatModel(tuned, tokenizer, "tuned", device), run, loss_encoded, config,
-                   progress)
-    return run
+        _run_model("tuned", LocalChatModel(tuned, tokenizer, "tuned", device), run, encoded, config, progress)
 
 
 def _run_model(label: str, chat: LocalChatModel, run: EvalRun, encoded: list[dict[str, list[int]]],
@@ -122,7 +137,7 @@ def _run_model(label: str, chat: LocalChatModel, run: EvalRun, encoded: list[dic
     from webtune.evaluate.scoring import example_losses
 
     result = ModelResult(references=[i.reference for i in run.generated])
-    if encoded:
+    if encoded and "loss" in config.metric_names():  # forward passes only when the loss is asked for
         task = progress.add_task(f"{label} · loss", total=len(encoded))
         t0 = time.perf_counter()
         pad = chat.tokenizer.pad_token_id

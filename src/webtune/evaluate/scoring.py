@@ -65,9 +65,12 @@ def example_losses(model: Any, encoded: list[dict[str, list[int]]], pad_id: int,
                 ids[row, :n] = torch.tensor(encoded[index]["input_ids"])
                 labels[row, :n] = torch.tensor(encoded[index]["labels"])
                 mask[row, :n] = 1
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
-            # Token t predicts token t+1, as in the model's own loss.
-            shift_logits, shift_labels = logits[:, :-1], labels[:, 1:].to(device)
+            # Token t predicts token t+1, as in the model's own loss. Positions before the first
+            # label of the batch need no logits: the vocabulary projection is skipped there.
+            first = int((labels != IGNORE).float().argmax(dim=1).min()) - 1
+            keep = width - max(first, 0)
+            logits = _logits(model, ids.to(device), mask.to(device), keep)
+            shift_logits, shift_labels = logits[:, :-1], labels[:, width - keep + 1:].to(device)
             token_nll = F.cross_entropy(shift_logits.transpose(1, 2), shift_labels,
                                         ignore_index=IGNORE, reduction="none")
             valid = shift_labels != IGNORE
@@ -77,3 +80,12 @@ def example_losses(model: Any, encoded: list[dict[str, list[int]]], pad_id: int,
             if on_batch:
                 on_batch(len(batch))
     return nll, counts
+
+
+def _logits(model: Any, ids: Any, mask: Any, keep: int) -> Any:
+    """Float logits of the last ``keep`` positions (all of them if the model cannot limit them)."""
+    try:
+        out = model(input_ids=ids, attention_mask=mask, logits_to_keep=keep)
+    except TypeError:  # a model without ``logits_to_keep``
+        out = model(input_ids=ids, attention_mask=mask)
+    return out.logits[:, -keep:].float()

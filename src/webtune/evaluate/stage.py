@@ -108,7 +108,7 @@ def run_evaluate(ctx: StageContext) -> StageResult:
     kept = len(run.loss_items) if not hosted else len(run.generated)
     report, samples = build_report(run, make_metrics(config), config, counts={
         "test_examples": seen, "evaluated": kept, "rejected": seen - kept,
-        "loss_examples": len(run.loss_items), "generated": len(run.generated)})
+        "loss_examples": len(run.loss_items) if run.per_example_loss else 0, "generated": len(run.generated)})
     report["backend"] = train_result.get("backend")
     write_reports(ctx.output_dir, report, samples, config)
     print_table(report, ctx.console)

@@ -46,7 +46,7 @@ def pipeline_chat_answer(pipeline: Any, run_dir: Path) -> str:
 
 
 def answer_once(ref_text: str | None, prompt: str, system: str | None, max_new_tokens: int,
-                registry: Any, console: Console, stream: bool = True) -> str:
+                registry: Any, stream: bool = True) -> str:
     """Print one answer (streamed) and return it."""
     model = load_chat_model(pick_ref(ref_text, registry))
     return _reply(model, conversation(prompt, system), max_new_tokens, stream)

@@ -70,6 +70,8 @@ def resolve_ref(text: str, registry: ModelRegistry | None = None) -> ModelRef:
         return _ref_from_dir(path)
     if text.startswith("ft:") or (":" in text and "/" not in text):
         return ModelRef(label=text, model_id=text)
+    if "/" in text or text.startswith("."):
+        raise InputError(f"model {text!r}: no such directory")
     name, selector = parse_reference(text)
     if registry.version_numbers(name):
         return ref_from_version(registry.get(name, selector))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Generator
 
 from webtune.errors import InputError, StageError
 
@@ -131,8 +131,8 @@ class LocalChatModel:
         return self.generate_batch([messages], max_new_tokens, 1, temperature, top_p)[0]
 
     def stream(self, messages: Messages, max_new_tokens: int = 128, temperature: float = 0.0,
-               top_p: float = 1.0) -> Iterator[str]:
-        """Yield the answer's text piece by piece as it is generated."""
+               top_p: float = 1.0) -> Generator[str, None, str]:
+        """Yield the answer's text piece by piece; return why it stopped (``stop`` or ``length``)."""
         import torch
         from transformers import TextIteratorStreamer
 
@@ -141,11 +141,12 @@ class LocalChatModel:
         batch = self._encode([self.render(messages)])
         config = self._generation_config(max_new_tokens, temperature, top_p)
         errors: list[BaseException] = []
+        outputs: list[Any] = []
 
         def work() -> None:
             try:
                 with self._lock, torch.inference_mode():
-                    self.model.generate(**batch, generation_config=config, streamer=streamer)
+                    outputs.append(self.model.generate(**batch, generation_config=config, streamer=streamer))
             except BaseException as exc:  # surfaced in the caller's thread below
                 errors.append(exc)
                 streamer.end()
@@ -158,6 +159,8 @@ class LocalChatModel:
         thread.join()
         if errors:
             raise errors[0]
+        new_ids = outputs[0][0, batch["input_ids"].shape[1]:].tolist() if outputs else []
+        return "stop" if set(new_ids) & set(self.stop_ids()) else "length"
 
 
 class HostedChatModel:
@@ -212,16 +215,21 @@ class HostedChatModel:
         return results
 
     def stream(self, messages: Messages, max_new_tokens: int = 128, temperature: float = 0.0,
-               top_p: float = 1.0) -> Iterator[str]:
-        """Yield the hosted answer piece by piece."""
+               top_p: float = 1.0) -> Generator[str, None, str]:
+        """Yield the hosted answer piece by piece; return its finish reason."""
         import openai
 
+        finish = "stop"
         try:
             chunks = self.client.chat.completions.create(
                 model=self.model_id, messages=messages, max_tokens=max_new_tokens,
                 temperature=temperature, top_p=top_p, stream=True)
             for chunk in chunks:
-                if chunk.choices and chunk.choices[0].delta.content:
+                if not chunk.choices:
+                    continue
+                finish = chunk.choices[0].finish_reason or finish
+                if chunk.choices[0].delta.content:
                     yield chunk.choices[0].delta.content
         except openai.OpenAIError as exc:
             raise StageError(f"hosted model {self.model_id!r}: {type(exc).__name__}: {exc}") from exc
+        return finish

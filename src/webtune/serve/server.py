@@ -115,10 +115,15 @@ def _sse(model: Any, request: ChatRequest, messages: list[dict[str, str]], limit
         return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
 
     yield event({"role": "assistant", "content": ""})
-    for piece in model.stream(messages, max_new_tokens=limit, temperature=request.temperature,
-                              top_p=request.top_p):
+    pieces = model.stream(messages, max_new_tokens=limit, temperature=request.temperature, top_p=request.top_p)
+    while True:
+        try:
+            piece = next(pieces)
+        except StopIteration as done:  # the generator returns why it stopped
+            finish = done.value or "stop"
+            break
         yield event({"content": piece})
-    yield event({}, finish="stop")
+    yield event({}, finish=finish)
     yield "data: [DONE]\n\n"
 
 

@@ -119,9 +119,10 @@ class Trainer:
         self.device = acc.device
         self.train_ex, self.val_ex, self.pad_id = load_tokenized(Path(self.job.data_path))
         lengths = [len(e) for e in self.train_ex]
-        self.units = (best_fit_decreasing(lengths, cfg.max_seq_len) if cfg.packing
+        self.row_len = row_length(cfg, acc.device.type, lengths + [len(e) for e in self.val_ex])
+        self.units = (best_fit_decreasing(lengths, self.row_len) if cfg.packing
                       else [[i] for i in range(len(lengths))])
-        self.val_units = best_fit_decreasing([len(e) for e in self.val_ex], cfg.max_seq_len)
+        self.val_units = best_fit_decreasing([len(e) for e in self.val_ex], self.row_len)
         self.plan = StepPlan(self.units, cfg.batch_size, cfg.gradient_accumulation_steps,
                              acc.num_processes, self.job.seed, cfg.epochs, cfg.max_steps)
         self.tokenizer = load_tokenizer(Path(self.job.base_model_path))
@@ -420,7 +421,7 @@ class Trainer:
         labels = sum(r["label_tokens"] for r in recent)
         train_loss = (sum(r["loss"] * r["label_tokens"] for r in recent) / labels) if labels else None
         lengths = [len(e) for e in self.train_ex]
-        slots = len(self.units) * self.config.max_seq_len if self.config.packing else None
+        slots = len(self.units) * self.row_len if self.config.packing else None
         return {
             "train_loss": train_loss,
             "val_loss": self.best_val if restored else final_val,
@@ -435,6 +436,7 @@ class Trainer:
             "train_seconds": round(self.train_seconds, 2),
             "tokens_per_second": round(self.tokens / self.train_seconds, 1) if self.train_seconds else None,
             "rows": len(self.units) if self.config.packing else None,
+            "row_length": self.row_len if self.config.packing else None,
             "packing_efficiency": round(sum(lengths) / slots, 4) if slots else None,
             "trainable_parameters": self.n_trainable,
             "parameters": self.n_params,
@@ -446,14 +448,29 @@ class Trainer:
     def _describe(self, start: int) -> None:
         cfg, plan = self.config, self.plan
         lengths = [len(e) for e in self.train_ex]
-        packed = (f"{len(self.units)} rows of ≤{cfg.max_seq_len} tokens "
-                  f"({sum(lengths) / (len(self.units) * cfg.max_seq_len):.1%} full)"
+        packed = (f"{len(self.units)} rows of ≤{self.row_len} tokens "
+                  f"({sum(lengths) / (len(self.units) * self.row_len):.1%} full)"
                   if cfg.packing else f"{len(self.units)} examples, padded batches")
         self.console.print(
             f"[bold]train[/bold] {cfg.method} on {self.job.base_model} · {len(self.train_ex)} examples "
             f"→ {packed} · {plan.total_steps} steps × {plan.units_per_step} "
             f"{'rows' if cfg.packing else 'examples'} · {self.accelerator.num_processes} process(es) on "
             f"{self.accelerator.device} · trainable {self.n_trainable:,} of {self.n_params:,} parameters")
+
+
+CPU_ROW_LENGTH = 512  # see LocalTrainConfig.pack_length and bench/RESULTS.md
+
+
+def row_length(config: LocalTrainConfig, device_type: str, lengths: list[int]) -> int:
+    """Tokens per packed row: the configured length, else the device's default, and never
+    shorter than the longest example."""
+    if config.pack_length is not None:
+        base = config.pack_length
+    elif device_type == "cpu":
+        base = min(CPU_ROW_LENGTH, config.max_seq_len)
+    else:
+        base = config.max_seq_len
+    return max([base, *lengths])
 
 
 def run_training(job: TrainJob, console: Console | None = None, launched: bool = False) -> dict[str, Any]:

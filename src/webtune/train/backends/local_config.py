@@ -38,7 +38,12 @@ class LocalTrainConfig(StrictModel):
     warmup_ratio: float = Field(0.1, ge=0.0, lt=1.0)
     weight_decay: float = Field(0.0, ge=0.0)
     max_grad_norm: float = Field(1.0, gt=0)
-    max_seq_len: int = Field(1024, ge=16)
+    max_seq_len: int = Field(1024, ge=16)  # longer examples are cut to this many tokens
+    # Length of the packed rows. None: per device, from bench/train_throughput.py: on CPU
+    # min(512, max_seq_len), because SDPA computes attention over the whole row even where the
+    # block-diagonal mask blocks it (rows of 512 were 1.2x faster per token than rows of 1024);
+    # on CUDA max_seq_len. Rows are never shorter than the longest example.
+    pack_length: int | None = Field(None, ge=16)
     # Packed rows (packing) or examples (no packing) per micro-batch and device.
     batch_size: int = Field(1, ge=1)
     gradient_accumulation_steps: int = Field(1, ge=1)
