@@ -10,6 +10,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("WANDB_DISABLED", "true")
 # Keep the real SmolLM2 conversion in one place for the whole session (slow tests share it).
 os.environ.setdefault("WEBTUNE_HOME", str(Path(__file__).resolve().parent.parent / ".webtune-home"))

@@ -66,6 +66,7 @@ class ModelRegistry:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and self.version_numbers(p.name))
 
     def model_dir(self, name: str) -> Path:
+        """The directory of model ``name`` (its versions, state and lock)."""
         return self.root / name
 
     def version_numbers(self, name: str) -> list[int]:
@@ -119,6 +120,7 @@ class ModelRegistry:
         return int(aliases[selector])
 
     def version_dir(self, name: str, version: int) -> Path:
+        """The directory of version ``version`` of ``name``."""
         return self.model_dir(name) / f"v{version}"
 
     def get(self, name: str, selector: str | int | None = None) -> dict[str, Any]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from pathlib import Path
 from typing import Any
 
 from webtune.errors import ConfigError, WebtuneError
+from webtune.models.resolve import progress_bars
 
 # LoRA on every linear projection of attention and MLP (what QLoRA's paper found best), per
 # architecture; architectures not listed fall back to PEFT's "all-linear".
@@ -115,7 +117,8 @@ def load_for_training(base_path: Path, config: Any, device: str, precision: str,
         kwargs["dtype"] = half  # frozen base in half precision; adapters stay fp32 (PEFT)
     else:
         kwargs["dtype"] = torch.float32  # full fine-tuning keeps fp32 master weights
-    model = AutoModelForCausalLM.from_pretrained(str(base_path), **kwargs)
+    with progress_bars(False):  # the stage shows its own progress
+        model = AutoModelForCausalLM.from_pretrained(str(base_path), **kwargs)
     model.config.use_cache = False
     if config.method == "qlora":
         from peft import prepare_model_for_kbit_training
@@ -138,7 +141,9 @@ def add_lora(model: Any, lora: Any) -> Any:
     peft_config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                              target_modules=targets, bias="none", task_type="CAUSAL_LM")
     try:
-        return get_peft_model(model, peft_config)
+        with warnings.catch_warnings():  # a deprecation inside PEFT, not ours to act on
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
+            return get_peft_model(model, peft_config)
     except ValueError as exc:  # PEFT: "Target modules {...} not found in the base model"
         raise ConfigError(f"train.lora.target_modules: {exc}") from None
 
@@ -196,6 +201,7 @@ def merge_adapter(base_path: Path, adapter_dir: Path) -> Any:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    base = AutoModelForCausalLM.from_pretrained(str(base_path), dtype=torch.float32,
-                                                local_files_only=True)
+    with progress_bars(False):
+        base = AutoModelForCausalLM.from_pretrained(str(base_path), dtype=torch.float32,
+                                                    local_files_only=True)
     return PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
