@@ -49,3 +49,22 @@ def test_bad_options_are_one_line_errors(tmp_path):
     result = runner.invoke(app, ["clean", "-i", str(collect), "-o", str(tmp_path / "out"), "--workers", "1"])
     assert result.exit_code == 0, result.output
     assert read(tmp_path / "out" / "documents.jsonl")[0]["text"] == TEXT
+
+
+def test_empty_input_and_nothing_kept_are_one_line_errors(tmp_path):
+    """An empty collect store stops clean at once; a clean that keeps nothing exits 1 but keeps its rejects."""
+    runner = CliRunner()
+    empty = write_collect(tmp_path / "a", [])
+    result = runner.invoke(app, ["clean", "-i", str(empty), "-o", str(tmp_path / "a" / "clean"), "--workers", "1"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{empty / 'documents.jsonl'} holds no documents: collect kept none" in " ".join(result.output.split())
+    assert not (tmp_path / "a" / "clean").exists()
+
+    collect = write_collect(tmp_path / "b", [doc("Hi.", line=1), doc("Hello there.", line=2)])
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(f"name: strict\nrun_dir: {tmp_path / 'b'}\nclean:\n  steps:\n"
+                        "    - step: length\n      min_words: 3\n")
+    result = runner.invoke(app, ["clean", "-p", str(pipeline), "-i", str(collect), "--workers", "1"])
+    assert result.exit_code == 1, result.output
+    assert "clean: kept none of 2 records; reasons: length/too_few_words (2)" in " ".join(result.output.split())
+    assert len(read(tmp_path / "b" / "clean" / "rejects.jsonl")) == 2  # published: --explain still works

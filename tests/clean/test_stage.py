@@ -107,3 +107,18 @@ def test_default_config_runs_on_pages_and_products(tmp_path):
     assert manifest["counts"] == {"in": 2, "kept": 2, "rejected": 0}
     kept = read(tmp_path / "clean" / "documents.jsonl")
     assert kept[0]["text"] == GOOD and kept[1]["fields"] == {"title": "Pens"}
+
+
+def test_pool_workers_leave_ctrl_c_to_the_parent():
+    """Ctrl-C reaches the whole process group: workers ignore it (no tracebacks), the parent stops the pool."""
+    import signal
+
+    from webtune.clean.executors import PoolExecutor
+
+    pool = PoolExecutor(json.dumps([{"step": "normalize"}]), workers=1)
+    try:
+        handler = pool.pool.apply(signal.getsignal, (signal.SIGINT,))
+    finally:
+        pool.close(ok=True)
+    assert handler == signal.SIG_IGN
+    assert signal.getsignal(signal.SIGINT) != signal.SIG_IGN  # the parent still handles it

@@ -78,8 +78,10 @@ def test_collect_brightdata_command(brightdata, tmp_path):
     brightdata.records.append({"title": "Ink", "url": "https://a/2"})
     result = invoke("collect", "brightdata", "--dataset-id", "gd_test", "--snapshot-id", "s_9", "--format", "json",
                     "--base-url", brightdata.base_url, "--poll-interval", "0.01", "-o", str(out))
-    assert result.exit_code == 0 and brightdata.calls["trigger"] == 1
-    # The fake answers NDJSON where JSON was asked for: recorded as a reject, not lost.
+    # The fake answers NDJSON where JSON was asked for: recorded as a reject, not lost; and since
+    # nothing was kept, the command says so in one line and exits non-zero.
+    assert result.exit_code == 1 and brightdata.calls["trigger"] == 1
+    assert "collect: kept none of 1 records; reasons: invalid_json (1)" in " ".join(result.output.split())
     assert [r["reason"] for r in read_lines(out / "rejects.jsonl")] == ["invalid_json"]
     result = invoke("collect", "brightdata", "--dataset-id", "gd_test", "-o", str(out))
     assert result.exit_code == 2 and "give exactly one of inputs" in result.output
@@ -94,3 +96,14 @@ def test_collect_crawl_command(site, tmp_path):
     assert docs and all(d["source"]["kind"] == "crawl" for d in docs)
     result = invoke("collect", "crawl", "ftp://example.com/", "-o", str(out))
     assert result.exit_code == 2 and "not http(s) URLs" in result.output
+
+
+def test_collect_that_keeps_nothing_says_why_in_one_line(site, tmp_path):
+    """A crawl of a loopback address without --allow-private keeps nothing: exit 1, the reason and its hint."""
+    out = tmp_path / "run" / "collect"
+    result = invoke("collect", "crawl", site.base_url + "/", "--delay", "0", "-o", str(out))
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "collect: kept none of 1 records; reasons: private_address (1)" in text
+    assert "set allow_private" in text
+    assert [r["reason"] for r in read_lines(out / "rejects.jsonl")] == ["private_address"]

@@ -6,8 +6,10 @@ The reference's conventions, which these tests rely on:
 * a section (pydantic model) at key path ``P`` has a heading containing ```P``` (for example
   ``### `build.split` ``); a backend chosen by a tag has a heading containing ```tag: name```
   (``### `kind: files` ``, ``### `step: dedup` ``, ``### `backend: local` ``, ``### `metric: loss` ``);
-* under that heading (up to the next heading) each key of the model has a table row that
-  starts with ``| `key` ``, and there is no row for a key the model does not have;
+* under that heading (up to the next heading) each key of the model has a table row
+  ``| `key` | type | default | meaning |``, and there is no row for a key the model does not
+  have; a required key says "required" in its type, and a scalar default is written first in
+  the default column as in YAML (```20```, ```true```, ``null``);
 * every ```yaml block is a valid (part of a) pipeline file.
 """
 
@@ -153,6 +155,52 @@ def test_every_key_of_every_section_is_documented(marker, model, tag):
     expected = {field.alias or name for name, field in model.model_fields.items()} - {tag}
     missing = expected - documented_keys(section(doc_text(), marker))
     assert not missing, f"{marker} ({model.__name__}): keys without a table row: {sorted(missing)}"
+
+
+def _rows(body: str) -> dict[str, list[str]]:
+    """key -> the cells of its table row (type, default, meaning)."""
+    rows = {}
+    for line in body.splitlines():
+        match = re.match(r"^\|\s*`([^`]+)`\s*\|(.*)\|\s*$", line)
+        if match:
+            rows[match.group(1)] = [cell.strip() for cell in match.group(2).split("|")]
+    return rows
+
+
+def _shown(value) -> str | None:
+    """How a scalar default is written in the default column (None: not checked)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, str) and len(value) > 40:
+        return None  # a long default text (a prompt) is described in words, not quoted
+    if isinstance(value, (int, float, str)):
+        return f"`{value}`" if value != "" else '`""`'
+    return None
+
+
+@pytest.mark.parametrize("marker, model, tag", documented_sections(),
+                         ids=lambda v: v if isinstance(v, str) else None)
+def test_documented_defaults_match_the_code(marker, model, tag):
+    """A required key says so; a scalar default is the code's (``null``, ``true``, ``20``...)."""
+    from pydantic_core import PydanticUndefined
+
+    rows, wrong = _rows(section(doc_text(), marker)), []
+    for name, field in model.model_fields.items():
+        key = field.alias or name
+        if key == tag or key not in rows or len(rows[key]) < 3:
+            continue
+        kind, default = rows[key][0], rows[key][1]
+        if field.is_required():
+            if "required" not in kind:
+                wrong.append(f"{key}: required, but the type column does not say so")
+            continue
+        value = field.default if field.default is not PydanticUndefined else None
+        shown = _shown(value) if field.default_factory is None else None
+        if shown is not None and not default.startswith(shown):
+            wrong.append(f"{key}: default is {shown} in the code, the docs say {default!r}")
+    assert not wrong, f"{marker}: " + "; ".join(wrong)
 
 
 def test_documented_keys_exist():

@@ -100,3 +100,45 @@ def test_serve_command_loads_each_model_it_is_given(tmp_path, tiny_model_dir, ad
     assert served["port"] == 8123 and list(served["models"]) == [str(tiny_model_dir), str(adapter)]
     assert all(isinstance(m, LocalChatModel) for m in served["models"].values())
     assert "serving" in result.output
+
+
+def test_serve_answers_a_registered_model_by_its_bare_name(tmp_path, tiny_model_dir, adapter, monkeypatch):
+    """With no --model, the registered version is served as NAME@N and also as NAME, which clients send."""
+    from typer.testing import CliRunner
+
+    import webtune.serve.server as server
+    from tests.evaluate.helpers import make_pipeline, publish_inputs
+    from webtune.cli.main import app
+    from webtune.registry.stage import run_register
+    from webtune.stage import run_stage
+
+    run_dir, registry = tmp_path / "run", tmp_path / "registry"
+    publish_inputs(run_dir, tiny_model_dir, adapter)
+    pipeline = make_pipeline(tiny_model_dir, registry, register={"model_name": "writer"})
+    run_stage("register", run_register, run_dir=run_dir, config=pipeline.register_, pipeline=pipeline,
+              inputs={"build": run_dir / "build", "train": run_dir / "train"})
+    served = {}
+    monkeypatch.setattr(server, "serve", lambda models, host, port: served.update(models=models))
+    result = CliRunner().invoke(app, ["serve", "--registry", str(registry)])
+    assert result.exit_code == 0, result.output
+    assert sorted(served["models"]) == ["writer", "writer@1"]
+    assert served["models"]["writer"] is served["models"]["writer@1"]
+
+
+def test_serve_on_a_port_in_use_fails_in_one_line_before_loading(tmp_path, tiny_model_dir, monkeypatch):
+    import socket
+
+    from typer.testing import CliRunner
+
+    import webtune.serve.loader as loader
+    from webtune.cli.main import app
+
+    monkeypatch.setattr(loader, "load_chat_model", lambda *a, **k: pytest.fail("loaded a model"))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(app, ["serve", "--model", str(tiny_model_dir), "--port", str(port),
+                                          "--registry", str(tmp_path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"cannot listen on 127.0.0.1:{port}" in " ".join(result.output.split())

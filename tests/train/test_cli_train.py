@@ -50,3 +50,10 @@ def test_train_command_option_errors_are_one_line(tmp_path, tiny_model_dir):
     assert result.exit_code == 2 and "expected one of none, accelerate" in result.output
     missing = runner.invoke(app, ["train", "-p", str(pipeline), "-i", str(tmp_path / "nope")])
     assert missing.exit_code == 1 and "nope: not found" in missing.output
+
+
+def test_local_only_options_are_refused_for_a_hosted_backend(tmp_path):
+    path = tmp_path / "hosted.yaml"
+    path.write_text(yaml.safe_dump({"name": "hosted", "train": {"backend": "openai"}}))
+    result = CliRunner().invoke(app, ["train", "-p", str(path), "--merge"])
+    assert result.exit_code == 2 and "for the local backend" in result.output

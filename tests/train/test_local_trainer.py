@@ -144,3 +144,18 @@ def test_early_stopping_stops_and_keeps_the_best_weights(tmp_path, tiny_model_di
     assert stats["early_stopped"] is True
     assert stats["steps"] < stats["total_steps"]
     assert stats["val_loss"] == pytest.approx(stats["best_val_loss"])
+
+
+def test_gradient_checkpointing_trains_the_same_weights(tmp_path, tiny_model_dir, build_dir):
+    plain = run_train(pipeline_for(tiny_model_dir, max_steps=3, eval_steps=0), tmp_path / "a", build_dir)
+    checkpointed = run_train(pipeline_for(tiny_model_dir, max_steps=3, eval_steps=0,
+                                          gradient_checkpointing=True), tmp_path / "b", build_dir)
+    a, b = adapter_weights(tmp_path / "a" / "train"), adapter_weights(tmp_path / "b" / "train")
+    for name in a:
+        assert (a[name] - b[name]).abs().max() < 1e-5, name
+    assert plain["stats"]["train_loss"] == pytest.approx(checkpointed["stats"]["train_loss"], rel=1e-5)
+    from webtune.train.backends.local_config import LocalTrainConfig
+    from webtune.train.modeling import load_for_training
+
+    model = load_for_training(tiny_model_dir, LocalTrainConfig(gradient_checkpointing=True), "cpu", "no")
+    assert model.get_base_model().is_activation_checkpointing

@@ -33,6 +33,11 @@ class InProcessExecutor:
 
 
 def _init_worker(steps_json: str) -> None:
+    # Ctrl-C in a terminal reaches the whole process group; only the parent handles it (it
+    # terminates the pool and discards the partial output), so workers must not print tracebacks.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     runner.build_plan(steps_json)
 
 

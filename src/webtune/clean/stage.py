@@ -41,6 +41,9 @@ def run_clean(ctx: StageContext) -> StageResult:
         for step in segment.steps + ([segment.global_step] if segment.global_step else []):
             step.prepare()
     n_in = count_lines(source)
+    if n_in == 0:  # say so here, not three stages later as "0 train examples"
+        raise InputError(f"clean: {source} holds no documents: collect kept none "
+                         f"(see {source.parent / 'rejects.jsonl'})")
     tally = Tally(plan)
     tally.seen = n_in
     started = time.perf_counter()

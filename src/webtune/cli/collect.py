@@ -20,7 +20,7 @@ from typing import Any, Optional
 import typer
 
 from webtune.cli.common import ForceOption, OutputOption, PipelineOption, RunDirOption, new_app, run_stage_command
-from webtune.errors import ConfigError
+from webtune.errors import ConfigError, StageError
 
 ROLES = ("text", "html", "title", "url")
 
@@ -28,8 +28,36 @@ ROLES = ("text", "html", "title", "url")
 def _run(sources: list[dict[str, Any]] | None, pipeline: Optional[Path], run_dir: Optional[Path],
          output: Optional[Path], force: bool) -> None:
     overrides = {"sources": sources} if sources is not None else None
-    run_stage_command("collect", pipeline_path=pipeline, run_dir=run_dir, output_dir=output, force=force,
-                      overrides=overrides)
+    manifest = run_stage_command("collect", pipeline_path=pipeline, run_dir=run_dir, output_dir=output, force=force,
+                                 overrides=overrides)
+    reasons: dict[str, int] = {}
+    for src in manifest.get("stats", {}).get("sources", []):
+        for reason, n in (src.get("reject_reasons") or {}).items():
+            reasons[reason] = reasons.get(reason, 0) + n
+    fail_if_nothing_kept(manifest, output or Path(manifest["run_dir"]) / "collect", reasons)
+
+
+def fail_if_nothing_kept(manifest: dict[str, Any], stage_dir: Path, reasons: dict[str, int]) -> None:
+    """A stage that kept no record is an error for the user now, not "0 train examples" later.
+
+    The output stays published, so its rejects.jsonl can be read; the line names the top reasons
+    and the first reject's own message (e.g. "set allow_private to crawl it").
+    """
+    counts = manifest.get("counts", {})
+    if counts.get("kept", 0) > 0:
+        return
+    stage = manifest.get("stage", "stage")
+    top = ", ".join(f"{r} ({n})" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:3]) or "none"
+    rejects = stage_dir / "rejects.jsonl"
+    first = ""
+    try:
+        with open(rejects, encoding="utf-8") as fh:
+            message = json.loads(fh.readline() or "{}").get("message")
+        first = f"; first: {message}" if message else ""
+    except (OSError, ValueError):
+        pass
+    raise StageError(f"{stage}: kept none of {counts.get('in', 0)} records; reasons: {top}{first} "
+                     f"(see {rejects})")
 
 
 def parse_field_map(pairs: list[str]) -> dict[str, str]:

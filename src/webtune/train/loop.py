@@ -125,6 +125,9 @@ class Trainer:
         self.val_units = best_fit_decreasing([len(e) for e in self.val_ex], self.row_len)
         self.plan = StepPlan(self.units, cfg.batch_size, cfg.gradient_accumulation_steps,
                              acc.num_processes, self.job.seed, cfg.epochs, cfg.max_steps)
+        total = self.plan.total_steps
+        self.eval_every = cfg.eval_steps if cfg.eval_steps is not None else max(1, round(total / 5))
+        self.save_every = cfg.save_steps if cfg.save_steps is not None else max(1, round(total / 10))
         self.tokenizer = load_tokenizer(Path(self.job.base_model_path))
         # LoRA's initial weights are random: seed them, so reruns and resumes start alike.
         from transformers import set_seed
@@ -352,7 +355,7 @@ class Trainer:
                                     "loss": figures["loss"], "lr": lr, "grad_norm": figures["grad_norm"],
                                     "tokens": figures["tokens"], "tokens_per_s": tps,
                                     "padding_fraction": 1 - figures["tokens"] / max(figures["slots"], 1)})
-                if cfg.eval_steps and done % cfg.eval_steps == 0 and done < plan.total_steps:
+                if self.eval_every and done % self.eval_every == 0 and done < plan.total_steps:
                     val = self.evaluate()
                     last_eval = done
                     progress.val_loss = val
@@ -361,7 +364,7 @@ class Trainer:
                         stopped_early = True
                         progress.note(f"early stopping at step {done}: validation loss has not "
                                       f"improved for {self.bad_evals} evaluations")
-                if done % cfg.save_steps == 0 and done < plan.total_steps and not stopped_early:
+                if done % self.save_every == 0 and done < plan.total_steps and not stopped_early:
                     self._save(done)
                 if stopped_early:
                     break
@@ -369,7 +372,7 @@ class Trainer:
             final_val = None
             if last_eval != final_step:
                 final_val = self.evaluate()
-                progress.val_loss = final_val
+                progress.set_val_loss(final_val)
                 self._log(log, {"step": final_step, "epoch": round(plan.epoch_at(final_step), 4),
                                 "val_loss": final_val})
                 self._early_stop(final_val)

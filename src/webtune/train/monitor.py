@@ -105,11 +105,18 @@ class TrainProgress:
         return sum(t for t, _ in self._window) / total_s if total_s > 0 else 0.0
 
     def update(self, step: int, loss: float, lr: float, tokens_per_s: float) -> None:
+        self._last = (step, loss, lr, tokens_per_s)
         if not self.enabled:
             return
         val = f" · val {self.val_loss:.3f}" if self.val_loss is not None else ""
         info = f"loss {loss:.3f} · lr {lr:.1e} · {tokens_per_s:,.0f} tok/s{val}"
         self.progress.update(self.task, completed=step, info=info)
+
+    def set_val_loss(self, value: float | None) -> None:
+        """Show a new validation loss (with the last step's figures)."""
+        self.val_loss = value
+        if getattr(self, "_last", None) is not None:
+            self.update(*self._last)
 
     def note(self, message: str) -> None:
         if self.enabled:
@@ -143,9 +150,10 @@ def plot_loss(metrics: list[dict[str, Any]], png: Path, title: str = "training l
         steps, losses = zip(*train)
         ax.plot(steps, losses, color="#9ecae1", linewidth=1, label="train loss")
         k = max(1, len(losses) // 20)
-        smooth = [sum(losses[max(0, i - k + 1):i + 1]) / len(losses[max(0, i - k + 1):i + 1])
-                  for i in range(len(losses))]
-        ax.plot(steps, smooth, color="#3182bd", linewidth=2, label=f"train loss (mean of {k})")
+        if k > 1:
+            smooth = [sum(losses[max(0, i - k + 1):i + 1]) / len(losses[max(0, i - k + 1):i + 1])
+                      for i in range(len(losses))]
+            ax.plot(steps, smooth, color="#3182bd", linewidth=2, label=f"train loss (mean of {k})")
     if val:
         steps, losses = zip(*val)
         ax.plot(steps, losses, "o-", color="#e6550d", linewidth=2, label="validation loss")

@@ -55,14 +55,16 @@ class LocalTrainConfig(StrictModel):
     # auto: bf16 on a CUDA GPU that supports it, else fp32.
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     gradient_checkpointing: bool = False
-    # Validation loss on the validation split every N optimizer steps (and before the first
-    # step, which is the base model's loss, and after the last). 0: only before and after.
-    eval_steps: int = Field(20, ge=0)
+    # Validation loss on the validation split every N optimizer steps, and before the first step
+    # (the base model's loss) and after the last. None: about 5 times per run; 0: only before
+    # and after.
+    eval_steps: int | None = Field(None, ge=0)
     # Stop when validation loss has not improved by min_delta for this many evaluations; the
     # best weights are kept.
     early_stopping_patience: int | None = Field(None, ge=1)
     early_stopping_min_delta: float = Field(0.0, ge=0.0)
-    save_steps: int = Field(20, ge=1)  # checkpoint every N optimizer steps (in the work dir)
+    # Checkpoint every N optimizer steps (in the work dir). None: about 10 times per run.
+    save_steps: int | None = Field(None, ge=1)
     save_total_limit: int = Field(2, ge=1)
     log_steps: int = Field(1, ge=1)
     # Also write the base model with the adapter merged in (model/), for LoRA and QLoRA.
