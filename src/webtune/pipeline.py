@@ -45,6 +45,13 @@ def _source_files(p: PipelineConfig) -> list[Path]:
     return found
 
 
+def _register_shared(p: PipelineConfig) -> dict[str, Any]:
+    """The registry's resolved location is part of the fingerprint: a moved registry re-registers."""
+    from webtune.registry.store import ModelRegistry
+
+    return {"name": p.name, "base_model": p.base_model, "registry": str(ModelRegistry(p.register_.path).root)}
+
+
 STAGES: tuple[StageSpec, ...] = (
     StageSpec("collect", "webtune.collect.stage:run_collect", (),
               section=lambda p: p.collect_config(), external_inputs=_source_files),
@@ -57,7 +64,7 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec("evaluate", "webtune.evaluate.stage:run_evaluate", ("build", "train"),
               section=lambda p: p.evaluate, shared=lambda p: {"base_model": p.base_model}),
     StageSpec("register", "webtune.registry.stage:run_register", ("build", "train", "evaluate"),
-              section=lambda p: p.register_, shared=lambda p: {"name": p.name, "base_model": p.base_model}),
+              section=lambda p: p.register_, shared=_register_shared),
 )
 STAGE_NAMES = tuple(spec.name for spec in STAGES)
 

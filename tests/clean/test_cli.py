@@ -38,6 +38,9 @@ def test_clean_then_explain(tmp_path):
     result = runner.invoke(app, ["clean", "--explain", "ffffffff", "--output", str(out)])
     assert result.exit_code == 1 and "no document with id 'ffffffff'" in " ".join(result.output.split())
 
+    result = runner.invoke(app, ["clean", "--explain", " ", "--output", str(out)])
+    assert result.exit_code == 2 and "--explain: give a document id" in result.output and "verdict" not in result.output
+
 
 def test_bad_options_are_one_line_errors(tmp_path):
     collect = write_collect(tmp_path, [doc(TEXT)])

@@ -96,3 +96,11 @@ def test_url_normalisation_and_private_addresses():
     assert all(is_private_ip(ip) for ip in ("127.0.0.1", "10.1.2.3", "192.168.0.1", "169.254.169.254", "::1",
                                             "::ffff:127.0.0.1", "0.0.0.0"))
     assert not is_private_ip("93.184.216.34")
+
+
+def test_only_unreadable_sitemaps_is_a_clear_error(site, collect, tmp_path):
+    from webtune.errors import InputError
+
+    with pytest.raises(InputError, match=r"crawl: nothing to crawl: sitemap .*/no-such-sitemap.xml: HTTP 404"):
+        collect([crawl_source(site, urls=[], sitemaps=[site.base_url + "/no-such-sitemap.xml"])])
+    assert not (tmp_path / "run" / "collect").exists()

@@ -105,6 +105,9 @@ def test_gzip_and_zstd_compressed_files(tmp_path, collect):
     ("clip.vtt", b"1\n00:00:01,000 --> 00:00:02,000\nhi\n", "must start with 'WEBVTT'"),
     ("image.csv", bytes(range(256)), "binary data"),
     ("odd.xyz", b"hello", "cannot tell the format"),
+    # warcio reads garbage as an ARC file, and a bare "WARC/1.0" as a record of no type
+    ("garbage.warc", b"garbage not warc at all\n", "not a WARC file or a broken one: no 'WARC/1.x'"),
+    ("bare.warc", b"WARC/1.0 broken\n", "not a WARC file or a broken one: a record without WARC-Type"),
 ])
 def test_a_file_that_is_not_what_its_name_says_is_a_clear_error(tmp_path, collect, name, data, message):
     write(tmp_path / name, data)
@@ -277,3 +280,22 @@ def test_json_array_that_stops_being_utf8_keeps_what_came_before(tmp_path, colle
     out = collect([{"kind": "files", "paths": ["latin.json"]}])
     assert [d["fields"] for d in out.docs] == [{"a": 1}]
     assert [r["reason"] for r in out.rejects] == ["undecodable"] and "latin.json" in out.rejects[0]["message"]
+
+
+def test_invalid_json_messages_read_cleanly(tmp_path, collect):
+    write(tmp_path / "c.jsonl", b'{"a": 1}\n{"a": "tab\tinside"}\n{"a": "open')
+    out = collect([{"kind": "files", "paths": ["c.jsonl"]}])
+    details = [r["message"] for r in out.rejects]
+    assert [r["source"]["line"] for r in out.rejects] == [2, 3]
+    assert "invalid JSON: Invalid control character at column" in details[0]
+    assert "invalid JSON: Unterminated string starting at column" in details[1]
+    assert not any(" at at " in d for d in details)
+
+
+def test_an_unknown_encoding_is_a_config_error_naming_the_key(tmp_path):
+    from webtune.config import validate_pipeline
+    from webtune.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"sources\.0\.encoding: .*unknown text encoding 'no-such-codec'"):
+        validate_pipeline({"name": "x", "sources": [{"kind": "files", "paths": ["a.csv"], "encoding": "no-such-codec"}]},
+                          base_dir=tmp_path)

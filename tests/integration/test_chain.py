@@ -212,3 +212,27 @@ def test_build_failure_leaves_earlier_stages_untouched(chain, tmp_path):
     assert "Traceback" not in result.output
     assert {p: p.read_bytes() for p in before} == before
     assert not [p for p in chain.iterdir() if p.name.startswith(".build.tmp-")]
+
+
+def test_ctrl_c_in_clean_keeps_the_old_output_and_a_rerun_redoes_it(chain, monkeypatch):
+    """Ctrl-C mid-stage: exit 130, one line, the published clean and collect untouched; rerun gives the same."""
+    import webtune.clean.runner as runner_module
+
+    before = {p: p.read_bytes() for stage in ("collect", "clean") for p in (chain / stage).rglob("*") if p.is_file()}
+    real = runner_module.process_batch
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    pipeline = str(chain.parent / "pipeline.yaml")
+    monkeypatch.setattr(runner_module, "process_batch", interrupted)
+    result = CliRunner().invoke(app, ["clean", "--pipeline", pipeline, "--force"], terminal_width=200)
+    assert result.exit_code == 130 and "interrupted" in result.output and "Traceback" not in result.output
+    assert {p: p.read_bytes() for p in before} == before
+    assert not [p for p in chain.iterdir() if p.name.startswith(".clean.tmp-")]
+
+    monkeypatch.setattr(runner_module, "process_batch", real)
+    result = CliRunner().invoke(app, ["clean", "--pipeline", pipeline, "--force"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    for name in ("documents.jsonl", "rejects.jsonl"):
+        assert (chain / "clean" / name).read_bytes() == before[chain / "clean" / name]

@@ -76,3 +76,31 @@ def test_register_command_registers_a_run(tmp_path, tiny_model_dir, tmp_path_fac
     assert result.exit_code == 0, result.output
     assert "registered cli-model@1" in result.output and "production" in result.output
     assert ModelRegistry(tmp_path / "reg").production("cli-model") == 1
+
+
+def test_register_is_not_skipped_when_its_version_is_not_in_the_registry(tmp_path, tiny_model_dir,
+                                                                          tmp_path_factory, monkeypatch):
+    """The registry is outside the run: a new $WEBTUNE_HOME or a deleted version means register again."""
+    import shutil
+
+    from tests.evaluate.helpers import cached_adapter, publish_inputs
+
+    monkeypatch.setenv("COLUMNS", "200")
+    adapter = cached_adapter(tiny_model_dir, tmp_path_factory.mktemp("adapter"))
+    run_dir = tmp_path / "run"
+    publish_inputs(run_dir, tiny_model_dir, adapter)
+    common = ["--run-dir", str(run_dir), "--base-model", str(tiny_model_dir)]
+    assert runner.invoke(app, ["evaluate", *common, "--max-examples", "1", "--max-new-tokens", "2"]).exit_code == 0
+    register = ["register", "--run-dir", str(run_dir), "--name", "moved"]
+    for home in ("home-a", "home-b"):
+        monkeypatch.setenv("WEBTUNE_HOME", str(tmp_path / home))
+        result = runner.invoke(app, register)
+        assert result.exit_code == 0, result.output
+        assert ModelRegistry(tmp_path / home / "registry").version_numbers("moved") == [1]
+    result = runner.invoke(app, register)  # same registry, version there: a real skip
+    assert result.exit_code == 0 and "skipped" in result.output
+    assert ModelRegistry(tmp_path / "home-b" / "registry").version_numbers("moved") == [1]
+    shutil.rmtree(tmp_path / "home-b" / "registry" / "moved" / "v1")
+    result = runner.invoke(app, register)
+    assert result.exit_code == 0 and "registering it again" in " ".join(result.output.split())
+    assert ModelRegistry(tmp_path / "home-b" / "registry").version_numbers("moved") != []

@@ -62,12 +62,14 @@ def check_file(path: Path, pipeline_path: Path | None, model: str | None, max_to
     from webtune.build.validate import estimate_cost, validate_file
 
     hosted = None
+    key = "--model"
     if pipeline_path is not None:
         pipe = pipeline_for(pipeline_path)
+        key = "--model" if model else f"{pipeline_path}: base_model"
         model = model or pipe.base_model
         max_tokens = max_tokens or pipe.build.max_tokens
         hosted = pipe.build.hosted
-    counter = TokenCounter.for_model(model) if model else None
+    counter = TokenCounter.for_model(model, key=key) if model else None
     report = validate_file(path, tokenizer=counter, max_tokens=max_tokens)
     for kind, issues in (("[red]error[/red]", report.errors), ("[yellow]warning[/yellow]", report.warnings)):
         for issue in issues:

@@ -29,6 +29,8 @@ def clean_command(
 ) -> None:
     """Clean collected documents: every kept one in documents.jsonl, every drop in rejects.jsonl."""
     if explain is not None:
+        if not explain.strip():  # an empty prefix would match, and print, every document
+            raise ConfigError("--explain: give a document id (or its first characters)")
         _explain(explain, pipeline, run_dir, output_dir)
         return
     overrides: dict = {}

@@ -84,6 +84,8 @@ def run_stage_command(stage: str, *, pipeline_path: Path | None, run_dir: Path |
     default_name = (run_dir or (output_dir.parent if output_dir else None) or Path("adhoc")).name
     pipeline = pipeline_for(pipeline_path, overrides, default_name=default_name or "adhoc")
     where = resolve_run_dir(pipeline_path, pipeline, run_dir, input_dir, output_dir)
+    if input_dir is not None and input_dir.is_file():
+        raise ConfigError(f"--input {input_dir}: give a stage directory (holding manifest.json), not a file")
     inputs = dict(extra_inputs or {})
     if input_dir is not None and spec.inputs:
         inputs[spec.inputs[0]] = input_dir

@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from webtune.cli.common import (
-    ForceOption, OutputOption, PipelineOption, RunDirOption, console, new_app, run_stage_command,
+    ForceOption, OutputOption, PipelineOption, RunDirOption, console, err_console, new_app, pipeline_for,
+    run_stage_command,
 )
 
 RegistryOption = typer.Option(None, "--registry", help="Registry directory (default: $WEBTUNE_HOME/registry).")
@@ -40,8 +41,29 @@ def register_command(
     if registry:
         section["path"] = str(registry.resolve())
     extra = {k: v for k, v in (("train", train_dir), ("evaluate", evaluate_dir)) if v is not None}
-    run_stage_command("register", pipeline_path=pipeline, run_dir=run_dir, output_dir=output, force=force,
-                      overrides={"register": section} if section else None, extra_inputs=extra)
+    overrides = {"register": section} if section else None
+    manifest = run_stage_command("register", pipeline_path=pipeline, run_dir=run_dir, output_dir=output,
+                                 force=force, overrides=overrides, extra_inputs=extra)
+    if manifest.get("skipped") and not _still_registered(manifest, pipeline, overrides):
+        err_console.print("[yellow]register[/yellow]: the version of the earlier, unchanged run is not in this "
+                          "registry (another $WEBTUNE_HOME, or it was deleted); registering it again")
+        run_stage_command("register", pipeline_path=pipeline, run_dir=run_dir, output_dir=output, force=True,
+                          overrides=overrides, extra_inputs=extra)
+
+
+def _still_registered(manifest: dict[str, Any], pipeline: Optional[Path], overrides: Optional[dict]) -> bool:
+    """Whether a skipped register run's version is in the registry this command would write to.
+
+    The registry lives outside the run directory, so the stage fingerprint cannot see it move
+    ($WEBTUNE_HOME) or lose the version; skipping then would register nothing.
+    """
+    stats = manifest.get("stats", {})
+    if not stats.get("model") or not stats.get("version"):
+        return True
+    config = pipeline_for(pipeline, overrides).register_
+    registry = _registry(config.path)
+    return (Path(stats.get("registry", "")).resolve() == registry.root.resolve()
+            and int(stats["version"]) in registry.version_numbers(stats["model"]))
 
 
 def _metric(version: dict[str, Any], model: str, key: str) -> str:

@@ -97,6 +97,7 @@ class Crawler:
         self.robots_locks: dict[str, asyncio.Lock] = {}
         self.addresses: dict[str, bool] = {}
         self.fetched = 0
+        self.sitemap_problems: list[str] = []
         self.stats = {"resumed": 0, "links_out_of_scope": 0, "not_fetched_max_pages": 0, "sitemap_urls": 0}
         self._log_fh: Any = None
 
@@ -307,10 +308,12 @@ class Crawler:
                 await self.check_address(sitemap)
                 response = await self._get_with_retries(client, sitemap, 50 * 1024 * 1024)
             except Skip as skip:
-                self.console.print(f"[yellow]crawl[/yellow]: sitemap {sitemap}: {skip.detail}")
+                self.sitemap_problems.append(f"sitemap {sitemap}: {skip.detail}")
+                self.console.print(f"[yellow]crawl[/yellow]: {self.sitemap_problems[-1]}")
                 continue
             if response.status_code != 200:
-                self.console.print(f"[yellow]crawl[/yellow]: sitemap {sitemap}: HTTP {response.status_code}")
+                self.sitemap_problems.append(f"sitemap {sitemap}: HTTP {response.status_code}")
+                self.console.print(f"[yellow]crawl[/yellow]: {self.sitemap_problems[-1]}")
                 continue
             pages, children = parse_sitemap(response.content)
             found.extend(pages)
@@ -327,6 +330,11 @@ class Crawler:
         async with httpx.AsyncClient(timeout=self.c.timeout_s, follow_redirects=False, limits=limits,
                                      headers={"User-Agent": self.c.user_agent}) as client:
             seeds = [(u, 0) for u in self.c.urls] + [(u, 0) for u in await self.sitemap_urls(client)]
+            if not seeds and not pending and self.sitemap_problems:
+                # Only sitemaps were given and none could be read: there is nothing to crawl.
+                from webtune.errors import InputError
+
+                raise InputError(f"crawl: nothing to crawl: {'; '.join(self.sitemap_problems)}")
             for raw, depth in seeds + pending:
                 if (url := normalize_url(raw)) is not None:
                     self.enqueue(url, depth)

@@ -86,7 +86,14 @@ def make_metrics(config: Any) -> list[Metric]:
 def run_evaluate(ctx: StageContext) -> StageResult:
     """Evaluate base and tuned; write report.json/.md/.html, samples.jsonl and a plot."""
     config = ctx.config
-    seen, items = read_items(ctx.input("build") / "test.jsonl", ctx)
+    test_path = ctx.input("build") / "test.jsonl"
+    seen, items = read_items(test_path, ctx)
+    if not items:  # a report of no figures would pass as an evaluation and fail the gates obscurely
+        if seen == 0:
+            raise InputError(f"evaluate: {test_path} is empty: the build made no test split "
+                             "(set build.split.test above 0 and run `webtune build` again)")
+        raise InputError(f"evaluate: none of the {seen} lines of {test_path} is a usable example "
+                         f"(see why with `webtune build --check {test_path}`)")
     train_dir = ctx.input("train")
     train_result = read_train_result(train_dir)
     hosted = bool(train_result.get("model_id"))

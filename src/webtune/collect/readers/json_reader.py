@@ -48,7 +48,7 @@ def iter_jsonl(fh: BinaryIO, first_line: int = 1) -> Iterator[Item]:
             obj = loads(text)
         except json.JSONDecodeError as exc:
             yield Item(line=line_no, problem="invalid_json", raw=text.rstrip("\r\n"),
-                       detail=f"invalid JSON: {exc.msg} at column {exc.colno}")
+                       detail=json_error(exc))
             continue
         yield _record_item(obj, line=line_no, offset=None, raw=text.rstrip("\r\n"))
 
@@ -210,12 +210,17 @@ def _truncated(name: str, line: int, index: int) -> Item:
                 detail="the JSON array ends without ']' (file cut off?); items before it were kept")
 
 
+def json_error(exc: json.JSONDecodeError) -> str:
+    """``invalid JSON: <what> at column N``; some of json's messages already end in "at"."""
+    return f"invalid JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}"
+
+
 def _wrapped_array(text: str, name: str) -> Iterator[Item]:
     """An object holding the records in one array, or a single record."""
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        yield Item(line=exc.lineno, problem="invalid_json", detail=f"invalid JSON: {exc.msg} at column {exc.colno}")
+        yield Item(line=exc.lineno, problem="invalid_json", detail=json_error(exc))
         return
     arrays = {k: v for k, v in obj.items() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)}
     if not arrays:

@@ -25,6 +25,7 @@ def read_warc(path: Path, compression: str | None, options: dict[str, Any]) -> I
         iterator = ArchiveIterator(stream)
         try:
             for record in iterator:
+                _check_record(path, record, iterator)
                 if record.rec_type not in ("response", "resource"):
                     continue
                 # Read the payload before asking for the offset: warcio skips the body otherwise.
@@ -32,6 +33,17 @@ def read_warc(path: Path, compression: str | None, options: dict[str, Any]) -> I
                 yield _record_item(record, payload, iterator.get_record_offset(), max_bytes)
         except ArchiveLoadFailed as exc:
             raise InputError(f"{path}: not a WARC file or a broken one: {str(exc).strip()}") from None
+
+
+def _check_record(path: Path, record: Any, iterator: Any) -> None:
+    """Refuse what warcio reads leniently: garbage taken for an ARC file, a record with no WARC-Type.
+
+    Either would otherwise become a bogus document or vanish without a reject.
+    """
+    if record.format != "warc" or not record.rec_type:
+        offset = iterator.get_record_offset()
+        what = "no 'WARC/1.x' record header" if record.format != "warc" else "a record without WARC-Type"
+        raise InputError(f"{path}: not a WARC file or a broken one: {what} at byte {offset}")
 
 
 def _record_item(record: Any, payload: bytes, offset: int, max_bytes: int) -> Item:

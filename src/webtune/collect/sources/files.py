@@ -13,12 +13,13 @@ mapping) says which field holds the text, HTML, title and URL.
 
 from __future__ import annotations
 
+import codecs
 import glob
 import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from webtune.collect.sources import SOURCES
 from webtune.configbase import RelPath, StrictModel
@@ -39,6 +40,17 @@ class FilesSourceConfig(StrictModel):
     delimiter: str | None = Field(default=None, min_length=1, max_length=1)
     max_document_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
     paragraph_gap_s: float = Field(default=2.0, ge=0)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        """An unknown codec is a config error naming the key, not a LookupError mid-file."""
+        if value is not None:
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(f"unknown text encoding {value!r} (e.g. utf-8, cp1252, latin-1)") from None
+        return value
 
     def input_paths(self) -> list[Path]:
         """The files this source reads (globs and directories expanded), for the stage fingerprint."""
