@@ -17,12 +17,13 @@ expected an integer``) and are raised before any stage starts.
 from __future__ import annotations
 
 import difflib
+import os
 
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from webtune.build.config import BuildConfig
 from webtune.clean.config import CleanConfig
@@ -53,6 +54,16 @@ class PipelineConfig(StrictModel):
     # `register` is a pydantic BaseModel attribute, hence the trailing underscore.
     register_: RegisterConfig = Field(default=RegisterConfig(), alias="register")
     chat: ChatConfig = ChatConfig()
+
+    @field_validator("base_model")
+    @classmethod
+    def _base_model_path_relative_to_file(cls, value: str, info: ValidationInfo) -> str:
+        """A base model given as a path is relative to the pipeline file, like every other path."""
+        base = (info.context or {}).get("base_dir")
+        looks_like_path = value.startswith((".", "~", "/")) or os.sep in value
+        if base is not None and looks_like_path:
+            return str((Path(base) / Path(value).expanduser()).resolve())
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -142,6 +153,9 @@ def format_error(err: dict[str, Any], data: Any, source: str, yaml_root: Any = N
     message = _FRIENDLY.get(err["type"], err["msg"])
     if err["type"] == "extra_forbidden":
         message = "unknown key"
+    elif err["type"] == "union_tag_not_found":
+        field = str(err.get("ctx", {}).get("discriminator", "kind")).strip("'")
+        message = f"missing `{field}`: say which one"
     elif err["type"] == "union_tag_invalid":
         message = _unknown_tag_message(err.get("ctx", {}))
     elif err["type"] not in ("missing",) and not isinstance(err.get("input"), (dict, list)):

@@ -80,3 +80,16 @@ def test_unknown_step_name_suggests_the_closest(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_pipeline(path)
     assert "pipeline.yaml:4: clean.steps.0: unknown step 'lenght' (did you mean 'length'?)" in str(err.value)
+
+
+def test_source_without_kind_says_so(tmp_path):
+    path = write(tmp_path, "name: demo\nsources:\n  - paths: [a]\n")
+    with pytest.raises(ConfigError, match=r":3: sources\.0: missing `kind`"):
+        load_pipeline(path)
+
+
+def test_base_model_path_is_relative_to_the_pipeline_file(tmp_path):
+    (tmp_path / "models" / "mine").mkdir(parents=True)
+    pipeline = load_pipeline(write(tmp_path, "name: demo\nbase_model: models/mine\n"))
+    assert pipeline.base_model == str((tmp_path / "models" / "mine").resolve())
+    assert load_pipeline(write(tmp_path, "name: demo\n")).base_model == "smollm2-135m-instruct"

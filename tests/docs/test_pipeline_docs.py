@@ -231,6 +231,14 @@ def test_yaml_examples_are_valid_pipelines():
     assert complete >= 1, "docs/pipeline.md needs one complete example"
 
 
+def test_complete_example_is_the_demo_pipeline():
+    """The page's complete example is examples/office-products/pipeline.yaml (comments aside)."""
+    demo_path = DOC.parents[1] / "examples" / "office-products" / "pipeline.yaml"
+    demo = yaml.safe_load(demo_path.read_text(encoding="utf-8"))
+    shown = [yaml.safe_load(block) for _, block in yaml_blocks(doc_text()) if "name: office-products" in block]
+    assert demo in shown, "the complete example in docs/pipeline.md differs from the demo's pipeline.yaml"
+
+
 def _slug(heading: str) -> str:
     """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
