@@ -133,3 +133,17 @@ def count_lines(path: str | Path) -> int:
         return 0
     with open(path, "rb") as fh:
         return sum(1 for line in fh if line.strip())
+
+
+def read_json_object(path: str | Path, missing_hint: str = "not found") -> dict[str, Any]:
+    """A JSON object from ``path``; an InputError names the file when it is missing or malformed."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: {missing_hint}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise InputError(f"{path}: invalid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object")
+    return data

@@ -11,7 +11,6 @@ a hosted model (no loss), the examples past ``max_examples``, which get no evalu
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from webtune.evaluate.metrics import METRICS
 from webtune.evaluate.metrics.base import Metric
 from webtune.evaluate.report import build_report, print_table, write_reports
 from webtune.evaluate.runner import EvalItem, EvalRun, run_hosted, run_local
-from webtune.jsonl import iter_jsonl_lines
+from webtune.jsonl import iter_jsonl_lines, read_json_object
 from webtune.records import Example, Reject
 from webtune.stage import Counts, StageContext, StageResult
 
@@ -66,16 +65,7 @@ def to_item(example: Example, line: int) -> EvalItem | None:
 
 def read_train_result(train_dir: Path) -> dict[str, Any]:
     """``train_result.json`` of the train stage."""
-    path = train_dir / "train_result.json"
-    if not path.is_file():
-        raise InputError(f"{path}: not found (run `webtune train` first)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise InputError(f"{path}: invalid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a JSON object")
-    return data
+    return read_json_object(train_dir / "train_result.json", "not found (run `webtune train` first)")
 
 
 def make_metrics(config: Any) -> list[Metric]:

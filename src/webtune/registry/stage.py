@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
 from webtune.errors import InputError
-from webtune.jsonl import atomic_write_json
+from webtune.jsonl import atomic_write_json, read_json_object
 from webtune.registry.gates import check_gates
 from webtune.registry.lineage import build_lineage
 from webtune.registry.store import ModelRegistry
@@ -18,15 +17,7 @@ from webtune.stage import Counts, StageContext, StageResult
 
 def read_json(path: Path, what: str) -> dict[str, Any]:
     """A JSON object from ``path``; an InputError names the file otherwise."""
-    if not path.is_file():
-        raise InputError(f"{path}: {what} not found")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise InputError(f"{path}: invalid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a JSON object")
-    return data
+    return read_json_object(path, f"{what} not found")
 
 
 def artifact_of(train_dir: Path, train_result: dict[str, Any]) -> tuple[str, Path | None, str | None]:

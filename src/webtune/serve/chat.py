@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from rich.console import Console
 
 from webtune.errors import InputError
+from webtune.jsonl import read_json_object
 from webtune.serve.loader import ModelRef, load_chat_model, ref_from_version, resolve_ref
 
 EXIT_WORDS = {"/exit", "/quit", "exit", "quit"}
@@ -25,12 +25,7 @@ def conversation(prompt: str, system: str | None = None, history: list[dict[str,
 def registered_ref(run_dir: Path) -> ModelRef:
     """The model a run registered (``<run>/register/version.json``)."""
     path = Path(run_dir) / "register" / "version.json"
-    if not path.is_file():
-        raise InputError(f"{path}: not found; the run has not registered a version yet")
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise InputError(f"{path}: invalid JSON ({exc})") from None
+    record = read_json_object(path, "not found; the run has not registered a version yet")
     if not Path(record.get("path", "")).is_dir():
         raise InputError(f"{path}: the registered version's directory {record.get('path')} is gone")
     return ref_from_version(record)
