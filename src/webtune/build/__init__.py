@@ -1,0 +1,1 @@
+"""build: documents into validated chat training examples, split without leakage."""
