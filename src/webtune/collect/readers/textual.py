@@ -50,15 +50,25 @@ def decode_text(data: bytes, fmt: str) -> str | None:
     return str(best) if best is not None else None
 
 
+def read_text_file(path: Path, compression: str | None, options: dict[str, Any], label: str) -> str | None:
+    """A whole text file, decoded; None when no encoding fits. Binary data is an InputError."""
+    data = read_bytes(path, compression, options.get("max_bytes", MAX_DOCUMENT_BYTES))
+    if looks_binary(data[:8192]):
+        raise InputError(f"{path}: not a {label} file (binary data)")
+    return decode_text(data, options["format"])
+
+
+def undecodable_item() -> Item:
+    """The reject item for a file no text encoding fits."""
+    return Item(offset=0, problem="undecodable", detail="text encoding not recognised")
+
+
 def read_document(path: Path, compression: str | None, options: dict[str, Any]) -> Iterator[Item]:
     """One item for the whole file: HTML kept raw for the clean stage, other text as text."""
     fmt = options["format"]
-    data = read_bytes(path, compression, options.get("max_bytes", MAX_DOCUMENT_BYTES))
-    if looks_binary(data[:8192]):
-        raise InputError(f"{path}: not a {fmt} file (binary data)")
-    text = decode_text(data, fmt)
+    text = read_text_file(path, compression, options, fmt)
     if text is None:
-        yield Item(line=None, offset=0, problem="undecodable", detail="text encoding not recognised")
+        yield undecodable_item()
         return
     if not text.strip():
         yield Item(offset=0, problem="empty", detail="the file is empty")
@@ -154,12 +164,9 @@ def merge_cues(cues: list[Cue], gap_s: float = 2.0) -> str:
 def read_transcript(path: Path, compression: str | None, options: dict[str, Any]) -> Iterator[Item]:
     """One text item per transcript file."""
     fmt = options["format"]
-    data = read_bytes(path, compression, options.get("max_bytes", MAX_DOCUMENT_BYTES))
-    if looks_binary(data[:8192]):
-        raise InputError(f"{path}: not a {fmt.upper()} file (binary data)")
-    text = decode_text(data, fmt)
+    text = read_text_file(path, compression, options, fmt.upper())
     if text is None:
-        yield Item(offset=0, problem="undecodable", detail="text encoding not recognised")
+        yield undecodable_item()
         return
     if fmt == "vtt" and not text.lstrip("\ufeff").startswith("WEBVTT"):
         raise InputError(f"{path}: not a WebVTT file (it must start with 'WEBVTT')")
