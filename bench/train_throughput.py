@@ -113,8 +113,12 @@ def train_pass(model_dir: Path, batches: list[dict[str, Any]], args: argparse.Na
 
     torch.manual_seed(0)
     config = LocalTrainConfig(gradient_checkpointing=args.gradient_checkpointing)
+    if args.lora_dropout is not None:
+        config = config.model_copy(update={"lora": config.lora.model_copy(update={"dropout": args.lora_dropout})})
     # bf16: frozen base weights in bf16 (adapters fp32); bf16-autocast: fp32 weights, bf16 matmuls.
-    model = load_for_training(model_dir, config, "cpu", "bf16" if args.precision == "bf16" else "no")
+    # The naive loop is transformers' own SDPA; webtune's picks its attention per device.
+    model = load_for_training(model_dir, config, "cpu", "bf16" if args.precision == "bf16" else "no",
+                              attention="sdpa" if naive else None)
     autocast = args.precision == "bf16-autocast"
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
@@ -177,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1, help="untimed first steps per mode")
     parser.add_argument("--precision", choices=["fp32", "bf16", "bf16-autocast"], default="fp32")
     parser.add_argument("--gradient-checkpointing", action="store_true")
+    parser.add_argument("--lora-dropout", type=float, default=None, help="default: webtune's default")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-padded-webtune-loss", action="store_true",

@@ -47,6 +47,7 @@ def test_lora_run_writes_outputs_rejects_and_learns(tmp_path, tiny_model_dir):
 
     stats = manifest["stats"]
     assert 0.5 < stats["packing_efficiency"] <= 1.0
+    assert stats["attention"] == "webtune_segments"  # per-example attention over packed rows on CPU
     assert stats["train_examples"] == 40 and stats["validation_examples"] == 8
     # Trained on random words, the model gets better at them than the random base model (not by
     # much: LoRA cannot change the tiny model's frozen final norm, which caps its logits).

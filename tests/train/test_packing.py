@@ -76,13 +76,11 @@ def test_packed_example_logits_equal_its_logits_alone(tiny_lm):
         assert (plain[0, 17:26] - packed[0, 17:26]).abs().max() > 1e-3
 
 
-def test_row_length_defaults_per_device():
+def test_row_length_is_pack_length_else_max_seq_len():
     from webtune.train.backends.local_config import LocalTrainConfig
     from webtune.train.loop import row_length
 
-    config = LocalTrainConfig(max_seq_len=1024)
-    assert row_length(config, "cpu", [300, 200]) == 512  # short rows: SDPA attends over whole rows
-    assert row_length(config, "cuda", [300, 200]) == 1024
-    assert row_length(config, "cpu", [700]) == 700  # never shorter than the longest example
-    assert row_length(LocalTrainConfig(max_seq_len=256), "cpu", [100]) == 256
-    assert row_length(LocalTrainConfig(pack_length=384), "cuda", [100]) == 384
+    assert row_length(LocalTrainConfig(max_seq_len=1024), [300, 200]) == 1024
+    assert row_length(LocalTrainConfig(max_seq_len=256), [100]) == 256
+    assert row_length(LocalTrainConfig(pack_length=384), [100]) == 384
+    assert row_length(LocalTrainConfig(pack_length=384), [700]) == 700  # never shorter than an example

@@ -68,7 +68,7 @@ def batch_nll(model: Any, batch: dict[str, Any], device: Any) -> tuple[Any, int]
     if "attention_mask" in batch:
         kwargs["attention_mask"] = batch["attention_mask"].to(device)
     else:
-        # No mask: transformers builds the block-diagonal mask from the restarting positions.
+        # No mask: attention stays within each example, found from the restarting positions.
         kwargs["position_ids"] = batch["position_ids"].to(device)
     logits = model(**kwargs).logits
     targets = labels[:, keep + 1]
@@ -119,7 +119,7 @@ class Trainer:
         self.device = acc.device
         self.train_ex, self.val_ex, self.pad_id = load_tokenized(Path(self.job.data_path))
         lengths = [len(e) for e in self.train_ex]
-        self.row_len = row_length(cfg, acc.device.type, lengths + [len(e) for e in self.val_ex])
+        self.row_len = row_length(cfg, lengths + [len(e) for e in self.val_ex])
         self.units = (best_fit_decreasing(lengths, self.row_len) if cfg.packing
                       else [[i] for i in range(len(lengths))])
         self.val_units = best_fit_decreasing([len(e) for e in self.val_ex], self.row_len)
@@ -446,6 +446,7 @@ class Trainer:
             "processes": self.accelerator.num_processes,
             "device": str(self.accelerator.device),
             "mixed_precision": self.accelerator.mixed_precision,
+            "attention": getattr(self.accelerator.unwrap_model(self.model).config, "_attn_implementation", None),
         }
 
     def _describe(self, start: int) -> None:
@@ -461,18 +462,11 @@ class Trainer:
             f"{self.accelerator.device} · trainable {self.n_trainable:,} of {self.n_params:,} parameters")
 
 
-CPU_ROW_LENGTH = 512  # see LocalTrainConfig.pack_length and bench/RESULTS.md
 
-
-def row_length(config: LocalTrainConfig, device_type: str, lengths: list[int]) -> int:
-    """Tokens per packed row: the configured length, else the device's default, and never
-    shorter than the longest example."""
-    if config.pack_length is not None:
-        base = config.pack_length
-    elif device_type == "cpu":
-        base = min(CPU_ROW_LENGTH, config.max_seq_len)
-    else:
-        base = config.max_seq_len
+def row_length(config: LocalTrainConfig, lengths: list[int]) -> int:
+    """Tokens per packed row: ``pack_length``, else ``max_seq_len``, and never shorter than the
+    longest example."""
+    base = config.pack_length if config.pack_length is not None else config.max_seq_len
     return max([base, *lengths])
 
 

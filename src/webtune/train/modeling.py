@@ -74,10 +74,19 @@ def check_qlora_possible(device: str) -> None:
         )
 
 
-def attention_implementation(device: str) -> str:
-    """FlashAttention 2 (varlen over packed rows) on CUDA when installed, else SDPA."""
+def attention_implementation(device: str, model_config: Any = None) -> str:
+    """The attention that skips what a packed row's block-diagonal mask blocks, where there is one.
+
+    On CUDA, FlashAttention 2 (varlen) when installed; on CPU, webtune's per-example causal SDPA
+    (`webtune.train.segment_attention`) for plain causal models; transformers' SDPA otherwise.
+    """
     if device == "cuda" and importlib.util.find_spec("flash_attn") is not None:
         return "flash_attention_2"
+    if device == "cpu" and model_config is not None:
+        from webtune.train import segment_attention
+
+        if segment_attention.supports_segments(model_config):
+            return segment_attention.register()
     return "sdpa"
 
 
@@ -92,17 +101,20 @@ def load_tokenizer(base_path: Path) -> Any:
 
 
 def load_for_training(base_path: Path, config: Any, device: str, precision: str,
-                      device_index: int = 0) -> Any:
+                      device_index: int = 0, attention: str | None = None) -> Any:
     """The base model ready for ``config.method``: LoRA/QLoRA adapters added, or all weights trainable.
 
     ``precision`` is accelerate's mixed-precision mode; ``device_index`` the GPU of this process
-    (QLoRA quantizes the weights straight onto it).
+    (QLoRA quantizes the weights straight onto it); ``attention`` a transformers attention
+    implementation instead of `attention_implementation`'s choice (the benchmark's baseline).
     """
     import torch
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoConfig, AutoModelForCausalLM
 
-    kwargs: dict[str, Any] = {"local_files_only": True,
-                              "attn_implementation": attention_implementation(device)}
+    if attention is None:
+        model_config = AutoConfig.from_pretrained(str(base_path), local_files_only=True)
+        attention = attention_implementation(device, model_config)
+    kwargs: dict[str, Any] = {"local_files_only": True, "attn_implementation": attention}
     half = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     if config.method == "qlora":
         check_qlora_possible(device)

@@ -3,7 +3,9 @@
 Packed rows are padding-free: the examples of a row are concatenated and ``position_ids``
 restart at 0 for each of them. With no ``attention_mask`` (and ``use_cache=False``)
 transformers derives a block-diagonal causal mask from those restarts (SDPA/eager) or the
-sequence boundaries (FlashAttention varlen), so no token attends to another example.
+sequence boundaries (FlashAttention varlen), and webtune's CPU attention
+(`webtune.train.segment_attention`) runs one causal attention per example, so no token attends
+to another example.
 
 Also here: the naive alternative (batches of examples padded to the longest, with an attention
 mask), used by the benchmark to show what packing buys.

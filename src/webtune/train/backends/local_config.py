@@ -2,7 +2,8 @@
 
 A light module (no torch import): it is loaded with every pipeline file. The defaults come from
 bench/train_throughput.py (see bench/RESULTS.md): rows of ``max_seq_len`` tokens filled by
-best-fit-decreasing packing, one row per micro-batch on CPU, a cosine schedule with warmup.
+best-fit-decreasing packing, one row per micro-batch, no LoRA dropout, a cosine schedule with
+warmup.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ class LoraConfig(StrictModel):
 
     r: int = Field(16, ge=1)
     alpha: int = Field(32, ge=1)
-    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    # 0 like PEFT's default: on CPU the random masks of LoRA dropout took 15 % of a training
+    # step (bench/RESULTS.md), and one or two epochs of fine-tuning rarely need it.
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
     target_modules: list[str] | None = None
 
 
@@ -39,10 +42,11 @@ class LocalTrainConfig(StrictModel):
     weight_decay: float = Field(0.0, ge=0.0)
     max_grad_norm: float = Field(1.0, gt=0)
     max_seq_len: int = Field(1024, ge=16)  # longer examples are cut to this many tokens
-    # Length of the packed rows. None: per device, from bench/train_throughput.py: on CPU
-    # min(512, max_seq_len), because SDPA computes attention over the whole row even where the
-    # block-diagonal mask blocks it (rows of 512 were 1.2x faster per token than rows of 1024);
-    # on CUDA max_seq_len. Rows are never shorter than the longest example.
+    # Length of the packed rows. None: max_seq_len. Attention runs per example within a row
+    # (FlashAttention varlen on CUDA, webtune's per-example SDPA on CPU), so a longer row costs no
+    # more per token and its bigger matrix products run faster (bench/train_throughput.py: rows of
+    # 1024 were 1.13x faster per token than rows of 512 on CPU). Shorter rows mean more optimizer
+    # steps per epoch. Rows are never shorter than the longest example.
     pack_length: int | None = Field(None, ge=16)
     # Packed rows (packing) or examples (no packing) per micro-batch and device.
     batch_size: int = Field(1, ge=1)
