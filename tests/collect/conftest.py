@@ -167,7 +167,8 @@ class LocalSite:
                    "</urlset>").encode()
         routes = {
             "/robots.txt": lambda: (200, {"Content-Type": "text/plain"},
-                                    b"User-agent: *\nDisallow: /private\n"),
+                                    b"User-agent: *\nDisallow: /private\n"
+                                    + f"Sitemap: {self.base_url}/sitemap.xml\n".encode()),
             "/sitemap.xml": lambda: (200, {"Content-Type": "application/xml"}, sitemap),
             "/": lambda: (200, html, page("Home", "/a", "/a#section", "/old", "/private/secret", "/missing",
                                           "/file.bin", "/slow", "/big", "http://elsewhere.invalid/x",

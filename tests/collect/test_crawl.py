@@ -51,6 +51,15 @@ def test_max_pages_and_depth(site, collect):
     assert len([p for p in site.hits if p not in ("/robots.txt",)]) <= 1 + 6
 
 
+def test_sitemaps_listed_in_robots_txt_are_crawled_when_asked(site, collect):
+    out = collect([crawl_source(site, sitemaps=[], max_depth=0)])
+    assert set(by_path(site, out.docs)) == {"/"}  # robots.txt's Sitemap: line is not read by default
+    out = collect([crawl_source(site, sitemaps=[], max_depth=0, robots_sitemaps=True)])
+    assert set(by_path(site, out.docs)) == {"/", "/from-sitemap"}
+    assert out.manifest["stats"]["sources"][0]["sitemap_urls"] == 2
+    assert site.hits["/sitemap.xml"] == 1
+
+
 def test_loopback_is_refused_unless_allowed(site, collect):
     out = collect([crawl_source(site, allow_private=False, sitemaps=[])])
     assert not out.docs and [r["reason"] for r in out.rejects] == ["private_address"]

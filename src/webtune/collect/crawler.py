@@ -105,7 +105,8 @@ class Crawler:
 
     def _key(self) -> str:
         c = self.c
-        return content_id({"urls": c.urls, "sitemaps": c.sitemaps, "same_domain": c.same_domain,
+        return content_id({"urls": c.urls, "sitemaps": c.sitemaps, "robots_sitemaps": c.robots_sitemaps,
+                           "same_domain": c.same_domain,
                            "allow": c.allow, "deny": c.deny, "max_depth": c.max_depth,
                            "follow_links": c.follow_links, "user_agent": c.user_agent,
                            "obey_robots": c.obey_robots, "max_bytes": c.max_bytes})
@@ -296,9 +297,24 @@ class Crawler:
 
     # ------------------------------------------------------------ sitemaps
 
+    async def robots_sitemaps(self, client: httpx.AsyncClient) -> list[str]:
+        """The sitemaps listed in the robots.txt of each start URL's site."""
+        found: list[str] = []
+        for url in self.c.urls:
+            try:
+                await self.check_address(url)
+            except Skip:
+                continue  # the page itself is refused (and rejected) by the crawl
+            robots = await self.robots_for(client, url)
+            if robots is not None and robots != "deny":
+                found.extend(s for s in robots.sitemaps if s not in found)
+        return found
+
     async def sitemap_urls(self, client: httpx.AsyncClient) -> list[str]:
         """Page URLs listed by the configured sitemaps (sitemap indexes followed, .gz read)."""
         todo, done, found = list(self.c.sitemaps), set(), []
+        if self.c.robots_sitemaps:
+            todo += [s for s in await self.robots_sitemaps(client) if s not in todo]
         while todo and len(done) < MAX_SITEMAPS:
             sitemap = todo.pop(0)
             if sitemap in done:

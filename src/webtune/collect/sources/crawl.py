@@ -33,6 +33,8 @@ class CrawlSourceConfig(StrictModel):
     kind: Literal["crawl"] = "crawl"
     urls: list[str] = []
     sitemaps: list[str] = []
+    # Also crawl the sitemaps that the start URLs' sites list in robots.txt ("Sitemap:" lines).
+    robots_sitemaps: bool = False
     same_domain: bool = True
     allow: list[str] = []
     deny: list[str] = []
