@@ -259,6 +259,22 @@ def test_globs_and_missing_paths(tmp_path, collect):
         collect([{"kind": "files", "paths": ["nope.json"]}])
 
 
+def test_an_unreadable_file_in_a_directory_is_rejected_and_the_rest_read(tmp_path, collect):
+    write(tmp_path / "dump" / "a.jsonl", json.dumps({"i": 1}) + "\n")
+    write(tmp_path / "dump" / "broken.json", "this is not JSON")
+    write(tmp_path / "dump" / "z.csv", "i\n2\n")
+    for paths in (["dump"], ["dump/*"]):
+        out = collect([{"kind": "files", "paths": paths}])
+        assert sorted(str(d["fields"]["i"]) for d in out.docs) == ["1", "2"]
+        assert [r["reason"] for r in out.rejects] == ["unreadable_file"]
+        assert out.rejects[0]["message"].startswith(str(tmp_path / "dump" / "broken.json") + ": not a JSON file")
+        assert out.manifest["counts"] == {"in": 3, "kept": 2, "rejected": 1}
+        assert out.manifest["stats"]["sources"][0]["unreadable_files"] == 1
+    # Named on its own, the same file stops collect with the same clear message.
+    with pytest.raises(InputError, match=r"broken.json: not a JSON file"):
+        collect([{"kind": "files", "paths": ["dump/broken.json"]}])
+
+
 def test_a_changed_file_reruns_collect_in_a_pipeline(tmp_path):
     from webtune.config import validate_pipeline
     from webtune.pipeline import run_one_stage, stage_spec

@@ -104,9 +104,12 @@ class FilesSource:
         """Read all files into ``run.sink``; return per-format counts, bytes and time."""
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+        from webtune.errors import InputError
+
         files = self._files()
+        named = {Path(p) for p in self.config.paths if not has_glob(Path(p)) and not Path(p).is_dir()}
         stats: dict[str, Any] = {"files": len(files), "bytes": sum(p.stat().st_size for p in files),
-                                 "formats": {}}
+                                 "formats": {}, "unreadable_files": 0}
         started = time.perf_counter()
         columns = (TextColumn("[bold]files[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[records]} records"), TimeElapsedColumn())
@@ -114,13 +117,29 @@ class FilesSource:
             task = progress.add_task("", total=len(files), records=0)
             for path in files:
                 progress.update(task, description=path.name)
-                fmt = self._read_file(path, run.sink, lambda n: progress.update(task, records=n))
+                try:
+                    fmt = self._read_file(path, run.sink, lambda n: progress.update(task, records=n))
+                except InputError as exc:
+                    if path in named:
+                        raise  # the file the user named is wrong: say so and stop
+                    self._reject_file(path, exc, run)
+                    stats["unreadable_files"] += 1
+                    fmt = "unreadable"
                 stats["formats"][fmt] = stats["formats"].get(fmt, 0) + 1
                 progress.advance(task)
         seconds = time.perf_counter() - started
         stats["seconds"] = round(seconds, 3)
         stats["mb_per_s"] = round(stats["bytes"] / 1e6 / seconds, 2) if seconds > 0 else None
         return stats
+
+    @staticmethod
+    def _reject_file(path: Path, exc: Exception, run: Any) -> None:
+        """One file found in a directory or by a glob cannot be read: reject it, read the rest.
+
+        Records it yielded before the problem showed stay kept."""
+        message = str(exc).removeprefix(f"{path}: ")
+        run.sink.reject("unreadable_file", message, uri=str(path))
+        run.console.print(f"[yellow]files[/yellow]: {path}: {message} (file rejected; the other files are read)")
 
     def _files(self) -> list[Path]:
         found: list[Path] = []
