@@ -173,16 +173,45 @@ def config_to_json(config: Any) -> Any:
     return redact_secrets(config)
 
 
-def input_description(inputs: dict[str, Path], external: list[Path]) -> list[dict[str, Any]]:
-    """Describe a stage's inputs: published stages by their manifest, files by their hash."""
+def outputs_changed(stage_dir: Path, manifest: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The current files of a published stage when they differ from what its manifest lists.
+
+    Cheap first: the same file names and sizes, none modified after the manifest was written,
+    means unchanged (publishing renames the directory, which keeps the files' times). Only
+    when that check fails are the files hashed, so a copied run directory (new times, same
+    bytes) still counts as unchanged. None: unchanged.
+    """
+    listed = {o["path"]: o for o in manifest.get("outputs", [])}
+    written = (stage_dir / MANIFEST).stat().st_mtime_ns
+    files = [p for p in sorted(stage_dir.rglob("*")) if p.is_file() and p != stage_dir / MANIFEST]
+    names = {str(p.relative_to(stage_dir)) for p in files}
+    if names == set(listed) and all(
+            p.stat().st_size == listed[str(p.relative_to(stage_dir))]["bytes"]
+            and p.stat().st_mtime_ns <= written for p in files):
+        return None
+    current = describe_files(stage_dir)
+    return None if current == manifest.get("outputs") else current
+
+
+def input_description(inputs: dict[str, Path], external: list[Path],
+                      console: Console | None = None) -> list[dict[str, Any]]:
+    """Describe a stage's inputs: published stages by their manifest, files by their hash.
+
+    A published stage whose files were changed by hand after it wrote them is described by
+    the files' hashes instead, so the stages after it run again.
+    """
     described = []
     for name, path in sorted(inputs.items()):
         manifest = read_manifest(path)
-        if manifest is not None:
+        edited = outputs_changed(path, manifest) if manifest is not None else None
+        if manifest is not None and edited is None:
             described.append({"stage": name, "path": str(path), "fingerprint": manifest["fingerprint"],
                               "outputs": manifest.get("outputs", [])})
         else:
-            described.append({"stage": name, "path": str(path), "files": describe_files(path)})
+            if edited is not None and console is not None:
+                console.print(f"[yellow]{path}: changed since the {name} stage wrote it; "
+                              "its files are fingerprinted by content[/yellow]")
+            described.append({"stage": name, "path": str(path), "files": edited or describe_files(path)})
     for path in external:
         described.append({"path": str(path), "files": describe_files(path)})
     return described
@@ -256,7 +285,7 @@ def run_stage(
     config_json = config_to_json(config)
     if shared:
         config_json = {"shared": redact_secrets(shared), "stage": config_json}
-    described_inputs = input_description(inputs, [Path(p) for p in external_inputs or []])
+    described_inputs = input_description(inputs, [Path(p) for p in external_inputs or []], console)
     stage_fingerprint = fingerprint(stage, config_json, described_inputs)
 
     existing = read_manifest(final_dir)

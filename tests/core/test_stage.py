@@ -62,6 +62,37 @@ def test_unchanged_stage_is_skipped_and_changes_rerun(tmp_path, source):
     assert len(calls) == 4
 
 
+def test_a_hand_edited_upstream_stage_reruns_the_next_one(tmp_path, source):
+    import os
+    import shutil
+
+    calls = []
+    run = tmp_path / "run"
+    run_stage("upper", make_upper_stage(calls), run_dir=run, config={}, inputs={"src": source})
+    downstream = make_upper_stage(calls)
+
+    def again():
+        return run_stage("twice", downstream, run_dir=run, config={}, inputs={"src": run / "upper"})
+
+    again()
+    assert again()["skipped"] and len(calls) == 2
+    docs = run / "upper" / "docs.jsonl"
+    # Same bytes, newer time (a copy, a touch): hashed, found unchanged, still skipped.
+    os.utime(docs, ns=(docs.stat().st_atime_ns, docs.stat().st_mtime_ns + 10**9))
+    assert again()["skipped"] and len(calls) == 2
+    shutil.copytree(run / "upper", tmp_path / "copy")
+    shutil.rmtree(run / "upper")
+    shutil.copytree(tmp_path / "copy", run / "upper", copy_function=shutil.copy)  # new times
+    assert again()["skipped"] and len(calls) == 2
+    # Edited by hand, same size: the next stage runs again, on the edited data.
+    docs.write_text(docs.read_text().replace("A", "Z"))
+    manifest = again()
+    assert not manifest.get("skipped") and len(calls) == 3
+    assert [r["t"] for r in read_jsonl(run / "twice" / "docs.jsonl")] == ["Z", "B"]
+    assert "files" in manifest["inputs"][0]
+    assert again()["skipped"] and len(calls) == 3
+
+
 def test_interrupted_stage_keeps_the_previous_output(tmp_path, source):
     run_stage("upper", make_upper_stage([]), run_dir=tmp_path / "run", config={}, inputs={"src": source})
 
