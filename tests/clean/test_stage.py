@@ -76,6 +76,12 @@ def test_process_pool_output_identical_to_one_process(tmp_path):
     assert (tmp_path / "one" / "rejects.jsonl").read_bytes() == (tmp_path / "many" / "rejects.jsonl").read_bytes()
     assert one["stats"]["steps"] == many["stats"]["steps"]
     assert 0 < len(kept1) < len(docs) and {r["step"] for r in rej1} >= {"c4", "dedup"}
+    # The same fingerprint: how many workers ran it changes nothing, so it is not a reason to rerun.
+    assert one["fingerprint"] == many["fingerprint"]
+    again = run_stage("clean", run_clean, run_dir=tmp_path, inputs={"collect": tmp_path / "collect"},
+                      config=CleanConfig.model_validate({"steps": steps, "workers": 3, "batch_size": 10}),
+                      output_dir=tmp_path / "many")
+    assert again.get("skipped")
 
 
 def test_missing_input_and_bad_encoding(tmp_path):

@@ -42,9 +42,11 @@ class CleanConfig(StrictModel):
     """The clean stage: steps in order, and the executor that runs them."""
 
     steps: list[StepConfigUnion] = Field(default_factory=_default_steps)  # type: ignore[valid-type]
-    executor: Literal["local", "ray"] = "local"
-    workers: int = Field(0, ge=0)
+    # How clean runs, not what it produces (every executor gives the same output): left out of
+    # the stage fingerprint, so changing them does not rerun clean.
+    executor: Literal["local", "ray"] = Field("local", exclude=True)
+    workers: int = Field(0, ge=0, exclude=True)
     batch_size: int = Field(64, ge=1)
-    ray_address: str | None = None
+    ray_address: str | None = Field(None, exclude=True)
     # Keep the dropped document itself in rejects.jsonl (for --explain and audits).
     rejects_with_record: bool = True
