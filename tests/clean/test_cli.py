@@ -24,7 +24,7 @@ def test_clean_then_explain(tmp_path):
     out = tmp_path / "run" / "clean"
     assert len(read(out / "documents.jsonl")) == 1 and len(read(out / "rejects.jsonl")) == 2
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["counts"] == {"in": 3, "kept": 1, "rejected": 2} and manifest["config"]["workers"] == 1
+    assert manifest["counts"] == {"in": 3, "kept": 1, "rejected": 2} and manifest["stats"]["workers"] == 1
 
     short_id = docs[2].id
     result = runner.invoke(app, ["clean", "--explain", short_id[:8], "-p", str(pipeline)])
