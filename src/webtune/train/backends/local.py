@@ -118,6 +118,7 @@ class LocalTrainer:
                 ("steps / epochs", f"{stats.get('steps')} / {stats.get('epochs')}"),
                 ("tokens per second", _fmt(stats.get("tokens_per_second"), ",.0f")),
                 ("packing efficiency", _fmt(stats.get("packing_efficiency"), ".1%")),
+                ("attention", str(stats.get("attention") or "—")),
                 ("train time", f"{stats.get('train_seconds')} s")]
         for key, value in rows:
             table.add_row(key, value)
