@@ -160,3 +160,15 @@ def test_gradient_checkpointing_trains_the_same_weights(tmp_path, tiny_model_dir
 
     model = load_for_training(tiny_model_dir, LocalTrainConfig(gradient_checkpointing=True), "cpu", "no")
     assert model.get_base_model().is_activation_checkpointing
+
+
+def test_without_packing_padded_batches_train_too(tmp_path, tiny_model_dir, build_dir):
+    """packing: false feeds padded batches with an attention mask (SDPA's path, not the segments')."""
+    manifest = run_train(pipeline_for(tiny_model_dir, packing=False, batch_size=4, epochs=2,
+                                      learning_rate=3e-2), tmp_path / "run", build_dir)
+    stats = manifest["stats"]
+    assert stats["rows"] is None and stats["packing_efficiency"] is None
+    assert stats["steps"] == 20  # 40 examples in batches of 4, twice
+    metrics = [json.loads(line) for line in (tmp_path / "run" / "train" / "metrics.jsonl").read_text().splitlines()]
+    assert all(m["padding_fraction"] > 0 for m in metrics if "loss" in m)
+    assert stats["val_loss"] < stats["base_val_loss"] - 0.05
