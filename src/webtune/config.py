@@ -150,7 +150,8 @@ def format_error(err: dict[str, Any], data: Any, source: str, yaml_root: Any = N
     dotted = ".".join(str(k) for k in keys) or "(top level)"
     line = _yaml_line(yaml_root, keys)
     where = f"{source}:{line}" if line else source
-    message = _FRIENDLY.get(err["type"], err["msg"])
+    # Our own validators' ValueErrors: their text, without pydantic's "Value error, " label.
+    message = _FRIENDLY.get(err["type"], err["msg"].removeprefix("Value error, "))
     if err["type"] == "extra_forbidden":
         message = "unknown key"
     elif err["type"] == "union_tag_not_found":

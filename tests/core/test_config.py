@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from webtune.config import load_pipeline
+from webtune.config import load_pipeline, validate_pipeline
 from webtune.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "office-products" / "pipeline.yaml"
@@ -93,3 +93,10 @@ def test_base_model_path_is_relative_to_the_pipeline_file(tmp_path):
     pipeline = load_pipeline(write(tmp_path, "name: demo\nbase_model: models/mine\n"))
     assert pipeline.base_model == str((tmp_path / "models" / "mine").resolve())
     assert load_pipeline(write(tmp_path, "name: demo\n")).base_model == "smollm2-135m-instruct"
+
+
+def test_validator_messages_read_without_pydantics_label():
+    with pytest.raises(ConfigError) as caught:
+        validate_pipeline({"name": "x", "clean": {"steps": [{"step": "regex", "patterns": ["("]}]}})
+    assert str(caught.value) == ("<config>: clean.steps.0.patterns: invalid regular expression '(': "
+                                 "missing ), unterminated subpattern at position 0")

@@ -5,31 +5,22 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from webtune.clean.steps import STEPS
 from webtune.clean.steps.base import Drop, TargetConfig, TextStep, bump
+from webtune.configbase import PatternList
 from webtune.records import Document
 
 
 class RegexConfig(TargetConfig):
     step: Literal["regex"] = "regex"
-    patterns: list[str] = Field(min_length=1)
+    patterns: PatternList = Field(min_length=1)
     # drop: drop a document matching any pattern; keep: drop one matching none;
     # strip: delete the matches from the text.
     mode: Literal["drop", "keep", "strip"] = "drop"
     ignore_case: bool = True
     reason: str = "regex"
-
-    @field_validator("patterns")
-    @classmethod
-    def _compiles(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
-        return patterns
 
 
 @STEPS.register("regex")

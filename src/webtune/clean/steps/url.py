@@ -10,6 +10,7 @@ from pydantic import field_validator
 
 from webtune.clean.steps import STEPS
 from webtune.clean.steps.base import Drop, Step, StepConfig
+from webtune.configbase import PatternList
 from webtune.records import Document
 
 
@@ -18,7 +19,7 @@ class UrlConfig(StepConfig):
     # A domain matches itself and its subdomains: "example.com" matches "shop.example.com".
     allow_domains: list[str] = []
     block_domains: list[str] = []
-    block_patterns: list[str] = []  # regular expressions searched in the whole URL
+    block_patterns: PatternList = []  # regular expressions searched in the whole URL
     # Where the URL is: the document's source uri, or a field of the record.
     field: str | None = None
     drop_missing: bool = False
@@ -27,16 +28,6 @@ class UrlConfig(StepConfig):
     @classmethod
     def _lower(cls, domains: list[str]) -> list[str]:
         return [d.strip().lower().lstrip(".") for d in domains if d.strip()]
-
-    @field_validator("block_patterns")
-    @classmethod
-    def _compiles(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
-        return patterns
 
 
 def domain_matches(host: str, domains: list[str]) -> str | None:
