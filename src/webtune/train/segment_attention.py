@@ -70,19 +70,19 @@ def segment_attention_forward(module: Any, query: Any, key: Any, value: Any, att
     return out.transpose(1, 2).contiguous(), None
 
 
-def segment_mask(*args: Any, attention_mask: Any = None, q_offset: Any = 0, kv_offset: Any = 0,
-                 **kwargs: Any) -> Any:
-    """No mask where the attention function works from the positions; else SDPA's mask."""
+def segment_mask(*, attention_mask: Any = None, q_offset: Any = 0, kv_offset: Any = 0, **kwargs: Any) -> Any:
+    """No mask where the attention function works from the positions; else SDPA's mask.
+
+    transformers calls mask functions with keyword arguments only (``masking_utils``).
+    """
     from transformers.masking_utils import sdpa_mask
 
-    q_length = kwargs.get("q_length", args[1] if len(args) > 1 else None)
-    kv_length = kwargs.get("kv_length", args[2] if len(args) > 2 else None)
     no_offset = isinstance(q_offset, int) and q_offset == 0 and isinstance(kv_offset, int) and kv_offset == 0
     # use_vmap: the model added mask functions of its own (e.g. image tokens); keep them.
     custom = kwargs.get("local_size") or kwargs.get("use_vmap")
-    if attention_mask is None and no_offset and q_length == kv_length and not custom:
+    if attention_mask is None and no_offset and kwargs.get("q_length") == kwargs.get("kv_length") and not custom:
         return None
-    return sdpa_mask(*args, attention_mask=attention_mask, q_offset=q_offset, kv_offset=kv_offset, **kwargs)
+    return sdpa_mask(attention_mask=attention_mask, q_offset=q_offset, kv_offset=kv_offset, **kwargs)
 
 
 def register() -> str:
@@ -102,7 +102,7 @@ def supports_segments(config: Any) -> bool:
     """Whether a model's attention is plain causal (no sliding window, no logit soft-capping)."""
     if getattr(config, "use_sliding_window", True) and getattr(config, "sliding_window", None):
         return False
-    if getattr(config, "attn_logit_softcapping", None) or getattr(config, "layer_types", None) and any(
-            t != "full_attention" for t in config.layer_types):
+    if getattr(config, "attn_logit_softcapping", None):
         return False
-    return True
+    layer_types = getattr(config, "layer_types", None) or []
+    return all(kind == "full_attention" for kind in layer_types)
