@@ -13,7 +13,7 @@ ratio packed / padded.
     .venv/bin/python bench/train_throughput.py --rows 512,1024,2048 --examples 64
     .venv/bin/python bench/train_throughput.py --model tiny --json out.json
 
-Data: ``--data FILE`` (an Example JSONL), else runs/office-products/build/train.jsonl when the
+Data: ``--data FILE`` (an Example JSONL), else runs/office-products/dataset/train.jsonl when the
 demo has been built, else examples rendered from the demo snapshot with the demo's template,
 else generated examples. Model: ``--model`` (a catalog name or directory; ``tiny`` builds the
 random test model); default SmolLM2-135M-Instruct when prepared, else tiny.
@@ -36,7 +36,7 @@ from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO_BUILD = ROOT / "runs" / "office-products" / "build" / "train.jsonl"
+DEMO_BUILD = ROOT / "runs" / "office-products" / "dataset" / "train.jsonl"
 DEMO_SNAPSHOT = ROOT / "examples" / "office-products" / "data" / "snapshot.json"
 SYSTEM = "You are a copywriter for an office-supplies store. Write concise, accurate product descriptions."
 console = Console(stderr=True)

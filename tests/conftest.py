@@ -29,3 +29,12 @@ def _no_secrets(monkeypatch):
     """Tests opt in to tokens explicitly; a real token in the environment must never be used."""
     for name in ("BRIGHTDATA_API_TOKEN", "OPENAI_API_KEY"):
         monkeypatch.delenv(name, raising=False)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Print how many test files and tests ran, so a folder the suite silently skips shows up."""
+    reports = [r for key in ("passed", "failed", "skipped", "error", "xfailed", "xpassed")
+               for r in terminalreporter.stats.get(key, []) if getattr(r, "when", "call") in ("call", "setup")]
+    files = {r.nodeid.split("::", 1)[0] for r in reports}
+    tests = {r.nodeid for r in reports}
+    terminalreporter.write_line(f"webtune: {len(tests)} tests from {len(files)} test files ran")

@@ -15,7 +15,7 @@ from webtune.stage import read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "examples" / "office-products"
-STAGES = ("collect", "clean", "build", "train", "evaluate", "register")
+STAGES = ("collect", "clean", "dataset", "train", "evaluate", "register")
 
 
 def generate_snapshot(out: Path, count: int) -> None:
@@ -55,7 +55,7 @@ def test_run_end_to_end_then_skip_then_rerun_from_train(small_pipeline):
         assert counts["in"] == counts["kept"] + counts["rejected"], stage
     assert manifests["collect"]["counts"]["kept"] == 120
     assert manifests["clean"]["counts"]["rejected"] > 0  # the snapshot has noise to drop
-    example = json.loads((run_dir / "build" / "train.jsonl").read_text().splitlines()[0])
+    example = json.loads((run_dir / "dataset" / "train.jsonl").read_text().splitlines()[0])
     assert [m["role"] for m in example["messages"]] == ["system", "user", "assistant"]
     assert example["meta"]["template"] == "copywriter"
     result = json.loads((run_dir / "train" / "train_result.json").read_text())
@@ -71,5 +71,5 @@ def test_run_end_to_end_then_skip_then_rerun_from_train(small_pipeline):
     third = runner.invoke(app, ["run", str(small_pipeline), "--from", "train", "--to", "train"],
                           terminal_width=200)
     assert third.exit_code == 0, third.output
-    assert third.output.count("unchanged, skipped") == 3  # collect, clean, build
+    assert third.output.count("unchanged, skipped") == 3  # collect, clean, dataset
     assert read_manifest(run_dir / "train")["fingerprint"] == manifests["train"]["fingerprint"]

@@ -4,7 +4,7 @@
     base_model: smollm2-135m-instruct
     sources: [...]        # collect
     clean: {...}
-    build: {...}
+    dataset: {...}
     train: {...}
     evaluate: {...}
     register: {...}
@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from webtune.build.config import BuildConfig
+from webtune.dataset.config import DatasetConfig
 from webtune.clean.config import CleanConfig
 from webtune.collect.config import CollectConfig, SourceConfig
 from webtune.configbase import RelPath, StrictModel
@@ -38,6 +38,13 @@ from webtune.train.config import LocalTrainConfig, TrainConfig
 DEFAULT_BASE_MODEL = "smollm2-135m-instruct"
 
 
+def warn_deprecated(message: str) -> None:
+    """Say once, on stderr, that a config spelling is deprecated (a one-line notice, not a traceback)."""
+    import sys
+
+    print(f"webtune: deprecated: {message}", file=sys.stderr)
+
+
 class PipelineConfig(StrictModel):
     """A whole run: where the data comes from and what happens to it, stage by stage."""
 
@@ -48,7 +55,7 @@ class PipelineConfig(StrictModel):
     seed: int = 0
     sources: list[SourceConfig] = []
     clean: CleanConfig = CleanConfig()
-    build: BuildConfig = BuildConfig()
+    dataset: DatasetConfig = DatasetConfig()
     train: TrainConfig = LocalTrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     # `register` is a pydantic BaseModel attribute, hence the trailing underscore.
@@ -64,6 +71,11 @@ class PipelineConfig(StrictModel):
         if base is not None and looks_like_path:
             return str((Path(base) / Path(value).expanduser()).resolve())
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_build_section(cls, data: Any) -> Any:
+        return renamed_sections(data)
 
     @model_validator(mode="before")
     @classmethod
@@ -122,10 +134,21 @@ def load_pipeline(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     return validate_pipeline(data, source=str(path), base_dir=path.parent.resolve(), yaml_root=root)
 
 
+def renamed_sections(data: Any, source: str = "<config>") -> Any:
+    """``build:`` is the old name of ``dataset:``; accept it with a one-line deprecation notice."""
+    if isinstance(data, dict) and "build" in data:
+        if "dataset" in data:
+            raise ConfigError(f"{source}: give `dataset:` only; `build:` is its old name")
+        warn_deprecated("the pipeline key `build:` is now `dataset:`; rename it (the old name still works)")
+        data = {("dataset" if key == "build" else key): value for key, value in data.items()}
+    return data
+
+
 def validate_pipeline(
     data: dict[str, Any], *, source: str = "<config>", base_dir: Path | None = None, yaml_root: Any = None
 ) -> PipelineConfig:
     """Validate a pipeline dict; errors name ``source`` and the key path."""
+    data = renamed_sections(data, source)
     try:
         return PipelineConfig.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
@@ -198,7 +221,8 @@ def _yaml_line(root: Any, keys: list[Any]) -> int | None:
     node, line = root, (root.start_mark.line + 1 if root is not None else None)
     for key in keys:
         if isinstance(node, yaml.MappingNode):
-            match = next(((k, v) for k, v in node.value if k.value == str(key)), None)
+            names = (str(key), "build") if key == "dataset" else (str(key),)  # `build:` is the old `dataset:`
+            match = next(((k, v) for k, v in node.value if k.value in names), None)
             if match is None:
                 break
             line, node = match[0].start_mark.line + 1, match[1]

@@ -10,7 +10,7 @@ runner = CliRunner()
 def test_help_lists_every_stage_command():
     result = runner.invoke(app, ["--help"], terminal_width=200)
     assert result.exit_code == 0
-    for command in ("run", "collect", "clean", "build", "train", "evaluate", "registry", "chat",
+    for command in ("run", "collect", "clean", "dataset", "train", "evaluate", "registry", "chat",
                     "models", "doctor"):
         assert f" {command} " in result.output, command
 

@@ -82,7 +82,7 @@ def test_demo_pipeline_validates_against_the_schema(validator):
     ({"clean": {"steps": [{"step": "lenght"}]}}, "clean"),
     ({"sources": [{"paths": ["data.json"]}]}, "sources"),  # no kind: pydantic cannot pick a source
     ({"evaluate": {"metrics": ["bleu"]}}, "evaluate"),
-    ({"build": {"split": {"validation": "ten"}}}, "build"),
+    ({"dataset": {"split": {"validation": "ten"}}}, "dataset"),
 ])
 def test_schema_and_loader_both_refuse_bad_pipelines(validator, change, where):
     data = {**demo(), **change}

@@ -100,3 +100,24 @@ def test_validator_messages_read_without_pydantics_label():
         validate_pipeline({"name": "x", "clean": {"steps": [{"step": "regex", "patterns": ["("]}]}})
     assert str(caught.value) == ("<config>: clean.steps.0.patterns: invalid regular expression '(': "
                                  "missing ), unterminated subpattern at position 0")
+
+
+def test_old_build_key_still_loads_with_a_one_line_notice(tmp_path, capsys):
+    path = write(tmp_path, "name: demo\nbuild:\n  min_examples: 3\n")
+    pipeline = load_pipeline(path)
+    assert pipeline.dataset.min_examples == 3
+    notice = capsys.readouterr().err.strip()
+    assert notice.count("\n") == 0 and "`build:` is now `dataset:`" in notice
+
+
+def test_old_build_key_errors_point_at_its_line(tmp_path):
+    path = write(tmp_path, "name: demo\n\nbuild:\n  min_examples: many\n")
+    with pytest.raises(ConfigError) as err:
+        load_pipeline(path)
+    assert f"{path}:4: dataset.min_examples" in str(err.value)
+
+
+def test_build_and_dataset_together_are_refused(tmp_path):
+    path = write(tmp_path, "name: demo\nbuild: {}\ndataset: {}\n")
+    with pytest.raises(ConfigError, match="`build:` is its old name"):
+        load_pipeline(path)

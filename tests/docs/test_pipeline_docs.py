@@ -4,7 +4,7 @@ The reference's conventions, which these tests rely on:
 
 * the top-level keys are rows of the table under the heading "Top level";
 * a section (pydantic model) at key path ``P`` has a heading containing ```P``` (for example
-  ``### `build.split` ``); a backend chosen by a tag has a heading containing ```tag: name```
+  ``### `dataset.split` ``); a backend chosen by a tag has a heading containing ```tag: name```
   (``### `kind: files` ``, ``### `step: dedup` ``, ``### `backend: local` ``, ``### `metric: loss` ``);
 * under that heading (up to the next heading) each key of the model has a table row
   ``| `key` | type | default | meaning |``, and there is no row for a key the model does not
@@ -225,7 +225,7 @@ def test_yaml_examples_are_valid_pipelines():
             raise AssertionError(f"docs/pipeline.md:{line}: invalid YAML: {exc}") from None
         assert isinstance(data, dict) and set(data) <= top, \
             f"docs/pipeline.md:{line}: a yaml example must be (part of) a pipeline file"
-        complete += {"name", "sources", "clean", "build", "train", "evaluate"} <= set(data)
+        complete += {"name", "sources", "clean", "dataset", "train", "evaluate"} <= set(data)
         validate_pipeline({"name": "docs-example", **data}, source=f"docs/pipeline.md:{line}",
                           base_dir=DOC.parent)
     assert complete >= 1, "docs/pipeline.md needs one complete example"

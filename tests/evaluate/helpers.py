@@ -1,5 +1,5 @@
 """Shared by the evaluate, registry and serve tests: held-out examples, a trained tiny LoRA
-adapter acting as the "tuned" model, and build/train stage outputs published with real manifests."""
+adapter acting as the "tuned" model, and dataset/train stage outputs published with real manifests."""
 
 from __future__ import annotations
 
@@ -82,11 +82,11 @@ def cached_adapter(base_dir: Path, root: Path) -> Path:
 
 def publish_inputs(run_dir: Path, base_dir: Path, adapter: Path | None, test_lines: list[Any] | None = None,
                    train_result: dict[str, Any] | None = None, model: Path | None = None) -> None:
-    """Publish ``build`` (test.jsonl and train.jsonl) and ``train`` (an adapter or a full ``model``,
+    """Publish ``dataset`` (test.jsonl and train.jsonl) and ``train`` (an adapter or a full ``model``,
     and train_result.json) in ``run_dir`` through the stage contract, so they carry real manifests."""
     lines = test_lines if test_lines is not None else make_examples()
 
-    def build(ctx):
+    def dataset(ctx):
         (ctx.output_dir / "test.jsonl").write_text(
             "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines))
         write_jsonl(ctx.output_dir / "train.jsonl", make_examples())
@@ -106,9 +106,9 @@ def publish_inputs(run_dir: Path, base_dir: Path, adapter: Path | None, test_lin
         atomic_write_json(ctx.output_dir / "train_result.json", result)
         return StageResult(counts=Counts(1, 1, 0))
 
-    run_stage("build", build, run_dir=run_dir, config={"test": len(lines)}, force=True)
+    run_stage("dataset", dataset, run_dir=run_dir, config={"test": len(lines)}, force=True)
     run_stage("train", train, run_dir=run_dir, config={"adapter": str(adapter), "model": str(model)},
-              inputs={"build": run_dir / "build"}, force=True)
+              inputs={"dataset": run_dir / "dataset"}, force=True)
 
 
 def make_pipeline(base_dir: Path, registry: Path, name: str = "tiny", **sections: Any) -> PipelineConfig:

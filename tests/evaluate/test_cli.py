@@ -1,4 +1,4 @@
-"""`webtune evaluate` from the command line, on a run directory's build and train outputs."""
+"""`webtune evaluate` from the command line, on a run directory's dataset and train outputs."""
 
 from __future__ import annotations
 
@@ -33,4 +33,4 @@ def test_evaluate_command_writes_the_report_and_skips_when_unchanged(tmp_path, t
 def test_evaluate_command_without_inputs_is_one_clear_line(tmp_path):
     result = runner.invoke(app, ["evaluate", "--run-dir", str(tmp_path / "empty")])
     assert result.exit_code == 1
-    assert "input 'build' has no complete output" in result.output and "Traceback" not in result.output
+    assert "input 'dataset' has no complete output" in result.output and "Traceback" not in result.output

@@ -136,12 +136,12 @@ def test_a_full_model_is_evaluated_like_the_adapter_it_was_merged_from(tmp_path,
     assert figures["full"]["rouge_l"] == pytest.approx(figures["adapter"]["rouge_l"])
 
 
-@pytest.mark.parametrize("lines,message", [([], "is empty: the build made no test split"),
+@pytest.mark.parametrize("lines,message", [([], "is empty: the dataset stage made no test split"),
                                            (["{not json", {"messages": []}], "none of the 2 lines of")])
 def test_no_usable_test_example_is_a_clear_error(tmp_path, tiny_model_dir, adapter, lines, message):
     """No test example means no evaluation: one line naming the file, and nothing published."""
     publish_inputs(tmp_path, tiny_model_dir, adapter, test_lines=lines)
     with pytest.raises(InputError, match=message) as info:
         run_evaluate(tmp_path, make_pipeline(tiny_model_dir, tmp_path / "registry"))
-    assert str(tmp_path / "build" / "test.jsonl") in str(info.value)
+    assert str(tmp_path / "dataset" / "test.jsonl") in str(info.value)
     assert not (tmp_path / "evaluate").exists()

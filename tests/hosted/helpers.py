@@ -1,4 +1,4 @@
-"""Shared helpers for the hosted-training tests: build outputs and pipelines aimed at the fake API."""
+"""Shared helpers for the hosted-training tests: dataset outputs and pipelines aimed at the fake API."""
 
 from __future__ import annotations
 
@@ -21,17 +21,17 @@ def example(i: int, *, meta: bool = True) -> dict[str, Any]:
     return obj
 
 
-def write_build(build_dir: Path, n_train: int = 12, n_valid: int = 3,
+def write_dataset(dataset_dir: Path, n_train: int = 12, n_valid: int = 3,
                 bad_line: dict[str, Any] | None = None) -> Path:
-    """A build stage output (train.jsonl, validation.jsonl, test.jsonl) in ``build_dir``."""
-    build_dir.mkdir(parents=True, exist_ok=True)
+    """A dataset stage output (train.jsonl, validation.jsonl, test.jsonl) in ``dataset_dir``."""
+    dataset_dir.mkdir(parents=True, exist_ok=True)
     train = [example(i) for i in range(n_train)]
     if bad_line is not None:
         train.insert(4, bad_line)
     for name, rows in (("train.jsonl", train), ("validation.jsonl", [example(100 + i) for i in range(n_valid)]),
                        ("test.jsonl", [example(200)])):
-        (build_dir / name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return build_dir
+        (dataset_dir / name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return dataset_dir
 
 
 def pipeline(server: Any, tmp_path: Path, **train: Any) -> Any:

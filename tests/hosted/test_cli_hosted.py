@@ -9,7 +9,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from tests.fakes.openai_server import FakeOpenAI
-from tests.hosted.helpers import pipeline, write_build
+from tests.hosted.helpers import pipeline, write_dataset
 from webtune.cli.common import new_app
 from webtune.cli.train_hosted import register_hosted
 from webtune.pipeline import run_one_stage, stage_spec
@@ -44,19 +44,19 @@ def app():
 
 def trained_run(server, tmp_path, interrupt=False, monkeypatch=None):
     run_dir = tmp_path / "run"
-    write_build(run_dir / "build")
+    write_dataset(run_dir / "dataset")
     if interrupt:
         import webtune.hosted.monitor as monitor
 
         monkeypatch.setattr(monitor.time, "sleep", lambda s: (_ for _ in ()).throw(KeyboardInterrupt()))
         with pytest.raises(KeyboardInterrupt):
             run_one_stage(stage_spec("train"), pipeline(server, tmp_path), run_dir,
-                          inputs={"build": run_dir / "build"}, console=Console(quiet=True))
+                          inputs={"dataset": run_dir / "dataset"}, console=Console(quiet=True))
         monkeypatch.undo()
         monkeypatch.setenv("OPENAI_API_KEY", server.api_key)
     else:
         run_one_stage(stage_spec("train"), pipeline(server, tmp_path), run_dir,
-                      inputs={"build": run_dir / "build"}, console=Console(quiet=True))
+                      inputs={"dataset": run_dir / "dataset"}, console=Console(quiet=True))
     return run_dir
 
 
@@ -91,7 +91,7 @@ def test_cancel_running_job_then_rerun_starts_new(server, tmp_path, app, monkeyp
     again = runner.invoke(app, ["cancel", str(run_dir)])
     assert again.exit_code == 1 and "already cancelled" in flat(again.output)
     manifest = run_one_stage(stage_spec("train"), pipeline(server, tmp_path), run_dir,
-                             inputs={"build": run_dir / "build"}, console=Console(quiet=True))
+                             inputs={"dataset": run_dir / "dataset"}, console=Console(quiet=True))
     assert manifest["stats"]["job_id"] != job_id and server.counts["jobs.create"] == 2
 
 
@@ -132,7 +132,7 @@ def test_registered_under_webtune_train():
 def test_webtune_train_with_a_hosted_pipeline_then_status(server, tmp_path):
     from webtune.cli.main import app as main_app
 
-    write_build(tmp_path / "build")
+    write_dataset(tmp_path / "dataset")
     (tmp_path / "pipeline.yaml").write_text(
         "name: hosted-cli\n"
         "run_dir: run\n"
@@ -143,7 +143,7 @@ def test_webtune_train_with_a_hosted_pipeline_then_status(server, tmp_path):
         "  poll_interval: 0.01\n"
     )
     result = runner.invoke(main_app, ["train", "--pipeline", str(tmp_path / "pipeline.yaml"),
-                                      "--input", str(tmp_path / "build")])
+                                      "--input", str(tmp_path / "dataset")])
     assert result.exit_code == 0, result.output
     train_result = json.loads((tmp_path / "run" / "train" / "train_result.json").read_text())
     assert train_result["model_id"].startswith("ft:gpt-4o-mini-2024-07-18:webtune-test:hosted-cli:")

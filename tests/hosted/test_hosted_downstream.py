@@ -9,7 +9,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from tests.fakes.openai_server import FakeOpenAI
-from tests.hosted.helpers import pipeline, write_build
+from tests.hosted.helpers import pipeline, write_dataset
 from webtune.pipeline import run_one_stage, stage_spec
 
 
@@ -19,9 +19,9 @@ def trained(monkeypatch, tmp_path):
         monkeypatch.setenv("OPENAI_API_KEY", server.api_key)
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         run_dir = tmp_path / "run"
-        write_build(run_dir / "build")
+        write_dataset(run_dir / "dataset")
         pipe = pipeline(server, tmp_path)
-        run_one_stage(stage_spec("train"), pipe, run_dir, inputs={"build": run_dir / "build"},
+        run_one_stage(stage_spec("train"), pipe, run_dir, inputs={"dataset": run_dir / "dataset"},
                       console=Console(quiet=True))
         yield server, pipe, run_dir
 
@@ -31,7 +31,7 @@ def test_evaluate_stage_compares_base_and_fine_tuned_hosted_models(trained):
     result = json.loads((run_dir / "train" / "train_result.json").read_text())
     assert result["api"] == {"base_url": server.base_url + "/", "api_key_env": "OPENAI_API_KEY"}
     manifest = run_one_stage(stage_spec("evaluate"), pipe, run_dir, console=Console(quiet=True),
-                             inputs={"build": run_dir / "build", "train": run_dir / "train"})
+                             inputs={"dataset": run_dir / "dataset", "train": run_dir / "train"})
     asked = {body["model"] for body in server.chat_requests}
     assert asked == {"gpt-4o-mini-2024-07-18", result["model_id"]}
     assert set(manifest["stats"]["metrics"]) == {"base", "tuned"}
@@ -55,7 +55,7 @@ def test_registered_like_a_local_model_and_chat_by_name(trained, tmp_path, monke
     server, pipe, run_dir = trained
     monkeypatch.setenv("WEBTUNE_HOME", str(tmp_path / "home"))
     quiet = Console(quiet=True)
-    stages = {"build": run_dir / "build", "train": run_dir / "train"}
+    stages = {"dataset": run_dir / "dataset", "train": run_dir / "train"}
     run_one_stage(stage_spec("evaluate"), pipe, run_dir, console=quiet, inputs=stages)
     manifest = run_one_stage(stage_spec("register"), pipe, run_dir, console=quiet,
                              inputs={**stages, "evaluate": run_dir / "evaluate"})

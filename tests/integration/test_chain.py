@@ -1,4 +1,4 @@
-"""collect -> clean -> build on messy input, through the CLI: counts add up and no record is lost.
+"""collect -> clean -> dataset on messy input, through the CLI: counts add up and no record is lost.
 
 The input mixes HTML pages, a Markdown article, a products JSON file, an SRT transcript and a
 JSONL file with a broken line. Every record that enters a stage must leave it kept or rejected
@@ -104,7 +104,7 @@ clean:
     - step: length
       min_words: 5
     - step: dedup
-build:
+dataset:
   min_examples: 1
   templates:
     - name: describe
@@ -132,25 +132,25 @@ def manifest(stage_dir: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory, tiny_model_dir):
-    """Run collect, clean and build through the CLI; return the run directory."""
+    """Run collect, clean and dataset through the CLI; return the run directory."""
     root = tmp_path_factory.mktemp("chain")
     make_input(root)
     pipeline = pipeline_file(root, tiny_model_dir)
     runner = CliRunner()
-    for stage in (["collect"], ["clean"], ["build"]):
+    for stage in (["collect"], ["clean"], ["dataset"]):
         result = runner.invoke(app, [*stage, "--pipeline", str(pipeline)], terminal_width=200)
         assert result.exit_code == 0, f"{stage}: {result.output}"
     return root / "run"
 
 
-@pytest.mark.parametrize("stage", ["collect", "clean", "build"])
+@pytest.mark.parametrize("stage", ["collect", "clean", "dataset"])
 def test_every_stage_counts_add_up_and_match_its_files(chain, stage):
     """in == kept + rejected, and the counts are the lines actually written."""
     counts = manifest(chain / stage)["counts"]
     assert counts["in"] == counts["kept"] + counts["rejected"]
     assert counts["rejected"] == len(lines(chain / stage / "rejects.jsonl"))
-    if stage == "build":
-        kept = sum(len(lines(chain / "build" / f"{split}.jsonl")) for split in ("train", "validation", "test"))
+    if stage == "dataset":
+        kept = sum(len(lines(chain / "dataset" / f"{split}.jsonl")) for split in ("train", "validation", "test"))
     else:
         kept = len(lines(chain / stage / "documents.jsonl"))
     assert counts["kept"] == kept
@@ -185,9 +185,9 @@ def test_clean_accounts_for_every_collected_document(chain):
 def test_build_uses_or_rejects_every_clean_document(chain):
     """Every clean document yields an example or a rejection naming it; Q&A comes from .md and .html."""
     clean_ids = {d["id"] for d in lines(chain / "clean" / "documents.jsonl")}
-    examples = [e for split in ("train", "validation", "test") for e in lines(chain / "build" / f"{split}.jsonl")]
-    rejects = lines(chain / "build" / "rejects.jsonl")
-    stats = manifest(chain / "build")["stats"]
+    examples = [e for split in ("train", "validation", "test") for e in lines(chain / "dataset" / f"{split}.jsonl")]
+    rejects = lines(chain / "dataset" / "rejects.jsonl")
+    stats = manifest(chain / "dataset")["stats"]
     assert stats["documents"]["read"] == manifest(chain / "clean")["counts"]["kept"]
     assert {e["meta"]["source_id"] for e in examples} | {r["id"] for r in rejects} == clean_ids
     questions = {e["messages"][-2]["content"] for e in examples if e["meta"]["template"] == "qa"}
@@ -200,18 +200,18 @@ def test_build_uses_or_rejects_every_clean_document(chain):
 
 
 def test_build_failure_leaves_earlier_stages_untouched(chain, tmp_path):
-    """A failing build (too few examples) publishes nothing and changes no earlier output."""
-    before = {p: p.read_bytes() for stage in ("collect", "clean", "build") for p in (chain / stage).rglob("*")
+    """A failing dataset stage (too few examples) publishes nothing and changes no earlier output."""
+    before = {p: p.read_bytes() for stage in ("collect", "clean", "dataset") for p in (chain / stage).rglob("*")
               if p.is_file()}
     pipeline = (chain.parent / "pipeline.yaml").read_text(encoding="utf-8").replace("min_examples: 1",
                                                                                   "min_examples: 1000")
     bad = chain.parent / "strict.yaml"
     bad.write_text(pipeline, encoding="utf-8")
-    result = CliRunner().invoke(app, ["build", "--pipeline", str(bad)], terminal_width=200)
-    assert result.exit_code == 1 and "build.min_examples" in result.output
+    result = CliRunner().invoke(app, ["dataset", "--pipeline", str(bad)], terminal_width=200)
+    assert result.exit_code == 1 and "dataset.min_examples" in result.output
     assert "Traceback" not in result.output
     assert {p: p.read_bytes() for p in before} == before
-    assert not [p for p in chain.iterdir() if p.name.startswith(".build.tmp-")]
+    assert not [p for p in chain.iterdir() if p.name.startswith(".dataset.tmp-")]
 
 
 def test_ctrl_c_in_clean_keeps_the_old_output_and_a_rerun_redoes_it(chain, monkeypatch):

@@ -37,12 +37,12 @@ def test_register_records_lineage_copies_the_adapter_and_promotes(tmp_path, tiny
     assert version["promoted"] and version["aliases"] == ["production"]
     lineage = version["lineage"]
     assert lineage["run_dir"] == str(run_dir.resolve())
-    for stage in ("build", "train", "evaluate"):
+    for stage in ("dataset", "train", "evaluate"):
         published = json.loads((run_dir / stage / "manifest.json").read_text())
         assert lineage["stages"][stage]["fingerprint"] == published["fingerprint"]
         assert lineage["stages"][stage]["config"] == published["config"]
-    build_outputs = {o["path"]: o["sha256"] for o in json.loads((run_dir / "build/manifest.json").read_text())["outputs"]}
-    assert lineage["data"]["build"] == {k: v for k, v in build_outputs.items() if k in ("test.jsonl", "train.jsonl")}
+    build_outputs = {o["path"]: o["sha256"] for o in json.loads((run_dir / "dataset/manifest.json").read_text())["outputs"]}
+    assert lineage["data"]["dataset"] == {k: v for k, v in build_outputs.items() if k in ("test.jsonl", "train.jsonl")}
     assert lineage["train_metrics"] == {"train_loss": 1.5}
     report = json.loads((run_dir / "evaluate" / "report.json").read_text())
     assert lineage["eval_metrics"] == report["metrics"]
@@ -78,7 +78,7 @@ def test_hosted_model_is_registered_by_id(tmp_path, tiny_model_dir):
     pipeline = make_pipeline(tiny_model_dir, registry)
     # Without an evaluation (register reads it only when given): the gates have no figures.
     manifest = run_stage("register", run_register, run_dir=run_dir, config=pipeline.register_,
-                         inputs={"build": run_dir / "build", "train": run_dir / "train"}, pipeline=pipeline)
+                         inputs={"dataset": run_dir / "dataset", "train": run_dir / "train"}, pipeline=pipeline)
     version = json.loads((run_dir / "register" / "version.json").read_text())
     assert (version["kind"], version["model_id"], version["artifact"]) == ("hosted", "ft:gpt-4o-mini:org::abc", None)
     assert manifest["stats"]["promoted"] is False  # no loss figures: the default gate fails

@@ -28,7 +28,7 @@ def registered(tmp_path, tiny_model_dir, adapter):
                              chat={"prompt": "Tell me about the fox.", "system": "You are a tiny test assistant.",
                                    "max_new_tokens": 10})
     run_stage("register", run_register, run_dir=run_dir, config=pipeline.register_, pipeline=pipeline,
-              inputs={"build": run_dir / "build", "train": run_dir / "train"})
+              inputs={"dataset": run_dir / "dataset", "train": run_dir / "train"})
     return pipeline, run_dir, ModelRegistry(registry)
 
 

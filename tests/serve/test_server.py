@@ -116,7 +116,7 @@ def test_serve_answers_a_registered_model_by_its_bare_name(tmp_path, tiny_model_
     publish_inputs(run_dir, tiny_model_dir, adapter)
     pipeline = make_pipeline(tiny_model_dir, registry, register={"model_name": "writer"})
     run_stage("register", run_register, run_dir=run_dir, config=pipeline.register_, pipeline=pipeline,
-              inputs={"build": run_dir / "build", "train": run_dir / "train"})
+              inputs={"dataset": run_dir / "dataset", "train": run_dir / "train"})
     served = {}
     monkeypatch.setattr(server, "serve", lambda models, host, port: served.update(models=models))
     result = CliRunner().invoke(app, ["serve", "--registry", str(registry)])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.train.helpers import write_build
+from tests.train.helpers import write_dataset
 
 
 @pytest.fixture(autouse=True)
@@ -21,6 +21,6 @@ def _one_thread():
 
 
 @pytest.fixture
-def build_dir(tmp_path) -> Path:
-    """A build-stage directory of 40 training and 8 validation examples."""
-    return write_build(tmp_path / "build")
+def dataset_dir(tmp_path) -> Path:
+    """A dataset-stage directory of 40 training and 8 validation examples."""
+    return write_dataset(tmp_path / "dataset")

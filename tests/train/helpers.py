@@ -1,4 +1,4 @@
-"""Helpers of the train tests: small build directories and fast pipelines on the tiny model."""
+"""Helpers of the train tests: small dataset directories and fast pipelines on the tiny model."""
 
 from __future__ import annotations
 
@@ -20,16 +20,16 @@ def make_example(rng: random.Random, i: int, reply_words: tuple[int, int] = (5, 
             "meta": {"source_id": f"doc{i}", "template": "t"}}
 
 
-def write_build(build: Path, n_train: int = 40, n_val: int = 8, seed: int = 0,
+def write_dataset(dataset: Path, n_train: int = 40, n_val: int = 8, seed: int = 0,
                 extra_train: list[str] | None = None) -> Path:
-    """A build-stage directory with train.jsonl and validation.jsonl (plus raw extra lines)."""
+    """A dataset-stage directory with train.jsonl and validation.jsonl (plus raw extra lines)."""
     rng = random.Random(seed)
-    build.mkdir(parents=True, exist_ok=True)
+    dataset.mkdir(parents=True, exist_ok=True)
     lines = [json.dumps(make_example(rng, i)) for i in range(n_train)] + list(extra_train or [])
-    (build / "train.jsonl").write_text("".join(f"{line}\n" for line in lines))
-    (build / "validation.jsonl").write_text(
+    (dataset / "train.jsonl").write_text("".join(f"{line}\n" for line in lines))
+    (dataset / "validation.jsonl").write_text(
         "".join(json.dumps(make_example(rng, 1000 + i)) + "\n" for i in range(n_val)))
-    return build
+    return dataset
 
 
 def pipeline_for(model_dir: Path, **train) -> "object":
@@ -41,8 +41,8 @@ def pipeline_for(model_dir: Path, **train) -> "object":
     return validate_pipeline({"name": "t", "base_model": str(model_dir), "seed": 3, "train": settings})
 
 
-def run_train(pipeline, run_dir: Path, build: Path, force: bool = True) -> dict:
+def run_train(pipeline, run_dir: Path, dataset: Path, force: bool = True) -> dict:
     """Run the train stage (in-process) and return its manifest."""
     from webtune.pipeline import run_one_stage, stage_spec
 
-    return run_one_stage(stage_spec("train"), pipeline, run_dir, inputs={"build": build}, force=force)
+    return run_one_stage(stage_spec("train"), pipeline, run_dir, inputs={"dataset": dataset}, force=force)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.train.helpers import pipeline_for, run_train, write_build
+from tests.train.helpers import pipeline_for, run_train, write_dataset
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "accelerate" / "cpu_2proc.yaml"
 
@@ -24,10 +24,10 @@ def test_two_cpu_processes_with_gloo(tmp_path, tiny_model_dir):
     config["main_process_port"] = free_port()  # the shipped example, on a port that is free now
     config_file = tmp_path / "accelerate.yaml"
     config_file.write_text(yaml.safe_dump(config))
-    build = write_build(tmp_path / "build", n_train=24)
-    single = run_train(pipeline_for(tiny_model_dir, epochs=2), tmp_path / "one", build)
+    dataset = write_dataset(tmp_path / "dataset", n_train=24)
+    single = run_train(pipeline_for(tiny_model_dir, epochs=2), tmp_path / "one", dataset)
     manifest = run_train(pipeline_for(tiny_model_dir, epochs=2, launcher="accelerate",
-                                      accelerate_config=str(config_file)), tmp_path / "two", build)
+                                      accelerate_config=str(config_file)), tmp_path / "two", dataset)
     stats = manifest["stats"]
     assert stats["processes"] == 2
     # Each step takes one row per process: half the steps of the single-process run.

@@ -7,7 +7,7 @@ import json
 import yaml
 from typer.testing import CliRunner
 
-from tests.train.helpers import write_build
+from tests.train.helpers import write_dataset
 from webtune.cli.main import app
 
 
@@ -21,20 +21,20 @@ def write_pipeline(tmp_path, model_dir):
 
 
 def test_train_command_trains_then_skips_and_merges(tmp_path, tiny_model_dir):
-    build = write_build(tmp_path / "build", n_train=12)
+    dataset = write_dataset(tmp_path / "dataset", n_train=12)
     pipeline = write_pipeline(tmp_path, tiny_model_dir)
     runner = CliRunner()
-    first = runner.invoke(app, ["train", "-p", str(pipeline), "-i", str(build)], terminal_width=160)
+    first = runner.invoke(app, ["train", "-p", str(pipeline), "-i", str(dataset)], terminal_width=160)
     assert first.exit_code == 0, first.output
     out = tmp_path / "runs" / "cli" / "train"
     assert json.loads((out / "train_result.json").read_text())["adapter_dir"] == "adapter"
     assert "train" in first.output and "kept 12" in first.output
 
-    again = runner.invoke(app, ["train", "-p", str(pipeline), "-i", str(build), "--resume"])
+    again = runner.invoke(app, ["train", "-p", str(pipeline), "-i", str(dataset), "--resume"])
     assert again.exit_code == 0, again.output
     assert "unchanged, skipped" in again.output  # --resume does not change what is trained
 
-    merged = runner.invoke(app, ["train", "-p", str(pipeline), "-i", str(build), "--merge"])
+    merged = runner.invoke(app, ["train", "-p", str(pipeline), "-i", str(dataset), "--merge"])
     assert merged.exit_code == 0, merged.output
     assert json.loads((out / "train_result.json").read_text())["model_dir"] == "model"
     assert (out / "model" / "config.json").is_file()

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from tests.train.helpers import make_example, pipeline_for, run_train, write_build
+from tests.train.helpers import make_example, pipeline_for, run_train, write_dataset
 from webtune.errors import WebtuneError
 from webtune.stage import read_manifest
 
@@ -24,9 +24,9 @@ def test_lora_run_writes_outputs_rejects_and_learns(tmp_path, tiny_model_dir):
     long_prompt["messages"][1]["content"] = "word " * 400  # the reply starts past max_seq_len
     no_reply = make_example(rng, 901)
     no_reply["messages"] = no_reply["messages"][:2]
-    build = write_build(tmp_path / "build", n_train=40,
+    dataset = write_dataset(tmp_path / "dataset", n_train=40,
                         extra_train=[json.dumps(long_prompt), json.dumps(no_reply), "{not json"])
-    manifest = run_train(pipeline_for(tiny_model_dir, epochs=3, learning_rate=3e-2), tmp_path / "run", build)
+    manifest = run_train(pipeline_for(tiny_model_dir, epochs=3, learning_rate=3e-2), tmp_path / "run", dataset)
     out = tmp_path / "run" / "train"
     assert manifest["counts"] == {"in": 43, "kept": 40, "rejected": 3}
     reasons = sorted(json.loads(line)["reason"] for line in (out / "rejects.jsonl").read_text().splitlines())
@@ -59,9 +59,9 @@ def test_lora_run_writes_outputs_rejects_and_learns(tmp_path, tiny_model_dir):
 def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, tiny_model_dir, monkeypatch):
     from webtune.train import loop
 
-    build = write_build(tmp_path / "build", n_train=30)
+    dataset = write_dataset(tmp_path / "dataset", n_train=30)
     pipeline = pipeline_for(tiny_model_dir, epochs=2, save_steps=3, eval_steps=0)
-    run_train(pipeline, tmp_path / "whole", build)
+    run_train(pipeline, tmp_path / "whole", dataset)
     whole = adapter_weights(tmp_path / "whole" / "train")
 
     original = loop.Trainer._train_step
@@ -73,14 +73,14 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, tiny_model_d
 
     monkeypatch.setattr(loop.Trainer, "_train_step", killed_at_step_7)
     with pytest.raises(KeyboardInterrupt):
-        run_train(pipeline, tmp_path / "cut", build)
+        run_train(pipeline, tmp_path / "cut", dataset)
     assert read_manifest(tmp_path / "cut" / "train") is None
     work = tmp_path / "cut" / ".work" / "train"
     assert json.loads((work / "checkpoints" / "latest.json").read_text())["step"] == 6
     monkeypatch.setattr(loop.Trainer, "_train_step", original)
 
     resumed_pipeline = pipeline_for(tiny_model_dir, epochs=2, save_steps=3, eval_steps=0, resume=True)
-    manifest = run_train(resumed_pipeline, tmp_path / "cut", build)
+    manifest = run_train(resumed_pipeline, tmp_path / "cut", dataset)
     resumed = adapter_weights(tmp_path / "cut" / "train")
     assert resumed.keys() == whole.keys()
     for name in whole:
@@ -98,29 +98,29 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, tiny_model_d
 def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path, tiny_model_dir, monkeypatch):
     from webtune.train import loop
 
-    build = write_build(tmp_path / "build", n_train=12)
+    dataset = write_dataset(tmp_path / "dataset", n_train=12)
     original = loop.Trainer._train_step
     monkeypatch.setattr(loop.Trainer, "_train_step",
                         lambda self, step: (_ for _ in ()).throw(KeyboardInterrupt) if step == 5
                         else original(self, step))
     with pytest.raises(KeyboardInterrupt):
-        run_train(pipeline_for(tiny_model_dir, epochs=3, save_steps=2), tmp_path / "run", build)
+        run_train(pipeline_for(tiny_model_dir, epochs=3, save_steps=2), tmp_path / "run", dataset)
     monkeypatch.setattr(loop.Trainer, "_train_step", original)
     other = pipeline_for(tiny_model_dir, epochs=3, save_steps=2, learning_rate=1e-4, resume=True)
     with pytest.raises(WebtuneError, match="other data, settings or base model"):
-        run_train(other, tmp_path / "run", build)
+        run_train(other, tmp_path / "run", dataset)
 
 
-def test_qlora_without_cuda_is_a_clear_message(tmp_path, tiny_model_dir, build_dir):
+def test_qlora_without_cuda_is_a_clear_message(tmp_path, tiny_model_dir, dataset_dir):
     with pytest.raises(WebtuneError, match="qlora.*needs a CUDA GPU.*use method: lora"):
-        run_train(pipeline_for(tiny_model_dir, method="qlora", device="cpu"), tmp_path / "run", build_dir)
+        run_train(pipeline_for(tiny_model_dir, method="qlora", device="cpu"), tmp_path / "run", dataset_dir)
 
 
-def test_full_fine_tuning_writes_a_model_and_merge_writes_both(tmp_path, tiny_model_dir, build_dir):
+def test_full_fine_tuning_writes_a_model_and_merge_writes_both(tmp_path, tiny_model_dir, dataset_dir):
     from webtune.models import load_causal_lm
 
     run_train(pipeline_for(tiny_model_dir, method="full", max_steps=4, learning_rate=1e-2),
-              tmp_path / "full", build_dir)
+              tmp_path / "full", dataset_dir)
     result = json.loads((tmp_path / "full" / "train" / "train_result.json").read_text())
     assert result["adapter_dir"] is None and result["model_dir"] == "model"
     tuned = load_causal_lm(tmp_path / "full" / "train" / "model")
@@ -129,28 +129,28 @@ def test_full_fine_tuning_writes_a_model_and_merge_writes_both(tmp_path, tiny_mo
     stats = read_manifest(tmp_path / "full" / "train")["stats"]
     assert stats["val_loss"] < stats["base_val_loss"] - 0.2  # all weights move: it learns fast
 
-    run_train(pipeline_for(tiny_model_dir, max_steps=3, merge=True), tmp_path / "merged", build_dir)
+    run_train(pipeline_for(tiny_model_dir, max_steps=3, merge=True), tmp_path / "merged", dataset_dir)
     result = json.loads((tmp_path / "merged" / "train" / "train_result.json").read_text())
     assert (result["adapter_dir"], result["model_dir"]) == ("adapter", "model")
     merged = load_causal_lm(tmp_path / "merged" / "train" / "model")
     assert not any("lora" in name for name, _ in merged.named_parameters())
 
 
-def test_early_stopping_stops_and_keeps_the_best_weights(tmp_path, tiny_model_dir, build_dir):
+def test_early_stopping_stops_and_keeps_the_best_weights(tmp_path, tiny_model_dir, dataset_dir):
     # A huge learning rate makes validation loss rise after the first steps.
     manifest = run_train(pipeline_for(tiny_model_dir, epochs=5, learning_rate=0.5, eval_steps=2,
                                       warmup_ratio=0.0, early_stopping_patience=2),
-                         tmp_path / "run", build_dir)
+                         tmp_path / "run", dataset_dir)
     stats = manifest["stats"]
     assert stats["early_stopped"] is True
     assert stats["steps"] < stats["total_steps"]
     assert stats["val_loss"] == pytest.approx(stats["best_val_loss"])
 
 
-def test_gradient_checkpointing_trains_the_same_weights(tmp_path, tiny_model_dir, build_dir):
-    plain = run_train(pipeline_for(tiny_model_dir, max_steps=3, eval_steps=0), tmp_path / "a", build_dir)
+def test_gradient_checkpointing_trains_the_same_weights(tmp_path, tiny_model_dir, dataset_dir):
+    plain = run_train(pipeline_for(tiny_model_dir, max_steps=3, eval_steps=0), tmp_path / "a", dataset_dir)
     checkpointed = run_train(pipeline_for(tiny_model_dir, max_steps=3, eval_steps=0,
-                                          gradient_checkpointing=True), tmp_path / "b", build_dir)
+                                          gradient_checkpointing=True), tmp_path / "b", dataset_dir)
     a, b = adapter_weights(tmp_path / "a" / "train"), adapter_weights(tmp_path / "b" / "train")
     for name in a:
         assert (a[name] - b[name]).abs().max() < 1e-5, name
@@ -162,10 +162,10 @@ def test_gradient_checkpointing_trains_the_same_weights(tmp_path, tiny_model_dir
     assert model.get_base_model().is_activation_checkpointing
 
 
-def test_without_packing_padded_batches_train_too(tmp_path, tiny_model_dir, build_dir):
+def test_without_packing_padded_batches_train_too(tmp_path, tiny_model_dir, dataset_dir):
     """packing: false feeds padded batches with an attention mask (SDPA's path, not the segments')."""
     manifest = run_train(pipeline_for(tiny_model_dir, packing=False, batch_size=4, epochs=2,
-                                      learning_rate=3e-2), tmp_path / "run", build_dir)
+                                      learning_rate=3e-2), tmp_path / "run", dataset_dir)
     stats = manifest["stats"]
     assert stats["rows"] is None and stats["packing_efficiency"] is None
     assert stats["steps"] == 20  # 40 examples in batches of 4, twice

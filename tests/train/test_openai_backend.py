@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from tests.fakes.openai_server import FakeOpenAI
-from tests.hosted.helpers import all_text_under, pipeline, write_build
+from tests.hosted.helpers import all_text_under, pipeline, write_dataset
 from webtune.errors import WebtuneError
 from webtune.hosted.state import STATE_FILE
 from webtune.pipeline import run_one_stage, stage_spec
@@ -24,14 +24,14 @@ def server(monkeypatch):
 
 def run_train(pipe, run_dir: Path, **kwargs):
     console = Console(record=True, width=120)
-    manifest = run_one_stage(stage_spec("train"), pipe, run_dir, inputs={"build": run_dir / "build"},
+    manifest = run_one_stage(stage_spec("train"), pipe, run_dir, inputs={"dataset": run_dir / "dataset"},
                              console=console, **kwargs)
     return manifest, console.export_text()
 
 
 def test_trains_and_writes_result(server, tmp_path):
     run_dir = tmp_path / "run"
-    write_build(run_dir / "build")
+    write_dataset(run_dir / "dataset")
     manifest, out = run_train(pipeline(server, tmp_path), run_dir)
 
     result = json.loads((run_dir / "train" / "train_result.json").read_text())
@@ -72,7 +72,7 @@ def uploads(server) -> int:
 
 def test_ctrl_c_while_watching_then_rerun_reattaches(server, tmp_path, monkeypatch):
     run_dir = tmp_path / "run"
-    write_build(run_dir / "build")
+    write_dataset(run_dir / "dataset")
     pipe = pipeline(server, tmp_path)
     import webtune.hosted.monitor as monitor
 
@@ -102,7 +102,7 @@ def test_ctrl_c_while_watching_then_rerun_reattaches(server, tmp_path, monkeypat
 
 def test_crash_between_create_and_state_write_finds_job_by_metadata(server, tmp_path, monkeypatch):
     run_dir = tmp_path / "run"
-    write_build(run_dir / "build")
+    write_dataset(run_dir / "dataset")
     pipe = pipeline(server, tmp_path)
     from webtune.hosted.state import HostedState
 
@@ -125,7 +125,7 @@ def test_crash_between_create_and_state_write_finds_job_by_metadata(server, tmp_
 
 def test_forced_rerun_reuses_finished_job_and_new_settings_reuse_uploads(server, tmp_path):
     run_dir = tmp_path / "run"
-    write_build(run_dir / "build")
+    write_dataset(run_dir / "dataset")
     first, _ = run_train(pipeline(server, tmp_path), run_dir)
     again, out = run_train(pipeline(server, tmp_path), run_dir, force=True)
     assert again["stats"]["model_id"] == first["stats"]["model_id"]
@@ -140,16 +140,16 @@ def test_forced_rerun_reuses_finished_job_and_new_settings_reuse_uploads(server,
 
 def test_changed_data_uploads_only_the_changed_file(server, tmp_path):
     run_dir = tmp_path / "run"
-    write_build(run_dir / "build")
+    write_dataset(run_dir / "dataset")
     run_train(pipeline(server, tmp_path), run_dir)
-    write_build(run_dir / "build", n_train=13)  # train changes, validation does not
+    write_dataset(run_dir / "dataset", n_train=13)  # train changes, validation does not
     run_train(pipeline(server, tmp_path), run_dir)
     assert uploads(server) == 3 and server.counts["jobs.create"] == 2
 
 
 def test_other_settings_while_a_job_runs_is_refused(server, tmp_path, monkeypatch):
     run_dir = tmp_path / "run"
-    write_build(run_dir / "build")
+    write_dataset(run_dir / "dataset")
     import webtune.hosted.monitor as monitor
 
     monkeypatch.setattr(monitor.time, "sleep", lambda s: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -164,7 +164,7 @@ def test_other_settings_while_a_job_runs_is_refused(server, tmp_path, monkeypatc
 
 def test_failed_job_shows_the_api_error(server, tmp_path):
     run_dir = tmp_path / "run"
-    write_build(run_dir / "build")
+    write_dataset(run_dir / "dataset")
     server.fail_jobs = "The job failed due to an invalid training file: 3 examples exceed the context length."
     with pytest.raises(WebtuneError) as info:
         run_train(pipeline(server, tmp_path), run_dir)
@@ -182,7 +182,7 @@ def test_failed_job_shows_the_api_error(server, tmp_path):
 def test_validation_errors_stop_before_any_upload(server, tmp_path):
     run_dir = tmp_path / "run"
     bad = {"messages": [{"role": "user", "content": "hi"}, {"role": "robot", "content": "beep"}]}
-    write_build(run_dir / "build", bad_line=bad)
+    write_dataset(run_dir / "dataset", bad_line=bad)
     with pytest.raises(WebtuneError) as info:
         run_train(pipeline(server, tmp_path), run_dir)
     assert "train.jsonl:5: messages[1].role" in str(info.value) and "nothing was uploaded" in str(info.value)
@@ -191,7 +191,7 @@ def test_validation_errors_stop_before_any_upload(server, tmp_path):
 
 def test_transient_errors_are_retried(server, tmp_path):
     run_dir = tmp_path / "run"
-    write_build(run_dir / "build")
+    write_dataset(run_dir / "dataset")
     server.inject("files.create", 500)
     server.inject("jobs.create", 429, retry_after="0.05", times=2)
     server.inject("jobs.retrieve", 503, retry_after="0.01")
@@ -205,7 +205,7 @@ def test_transient_errors_are_retried(server, tmp_path):
 
 def test_timeouts_are_retried(server, tmp_path):
     run_dir = tmp_path / "run"
-    write_build(run_dir / "build")
+    write_dataset(run_dir / "dataset")
     server.inject("jobs.list", delay=0.6)
     manifest, _ = run_train(pipeline(server, tmp_path, request_timeout=0.3), run_dir)
     assert server.counts["jobs.list.fault"] == 1 and manifest["stats"]["model_id"].startswith("ft:")
@@ -213,7 +213,7 @@ def test_timeouts_are_retried(server, tmp_path):
 
 def test_auth_error_stops_at_once(server, tmp_path, monkeypatch):
     run_dir = tmp_path / "run"
-    write_build(run_dir / "build")
+    write_dataset(run_dir / "dataset")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong-key-abcdefghijkl")
     with pytest.raises(WebtuneError) as info:
         run_train(pipeline(server, tmp_path), run_dir)
@@ -224,7 +224,7 @@ def test_auth_error_stops_at_once(server, tmp_path, monkeypatch):
 
 def test_missing_key_names_the_variable(server, tmp_path, monkeypatch):
     run_dir = tmp_path / "run"
-    write_build(run_dir / "build")
+    write_dataset(run_dir / "dataset")
     monkeypatch.delenv("OPENAI_API_KEY")
     monkeypatch.setenv("MY_TEAM_KEY", server.api_key)
     with pytest.raises(WebtuneError, match="OPENAI_API_KEY"):
@@ -237,7 +237,7 @@ def test_missing_key_names_the_variable(server, tmp_path, monkeypatch):
 
 def test_cost_ceiling_stops_before_upload(server, tmp_path):
     run_dir = tmp_path / "run"
-    write_build(run_dir / "build")
+    write_dataset(run_dir / "dataset")
     with pytest.raises(WebtuneError, match=r"above train.max_cost_usd"):
         run_train(pipeline(server, tmp_path, max_cost_usd=0.000001), run_dir)
     assert uploads(server) == 0 and server.counts["jobs.create"] == 0
@@ -245,7 +245,7 @@ def test_cost_ceiling_stops_before_upload(server, tmp_path):
 
 def test_base_url_from_environment(server, tmp_path, monkeypatch):
     run_dir = tmp_path / "run"
-    write_build(run_dir / "build")
+    write_dataset(run_dir / "dataset")
     monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
     manifest, _ = run_train(pipeline(server, tmp_path, base_url=None), run_dir)
     assert manifest["stats"]["model_id"].startswith("ft:")
@@ -253,7 +253,7 @@ def test_base_url_from_environment(server, tmp_path, monkeypatch):
 
 def test_watching_survives_an_outage_longer_than_the_sdk_retries(server, tmp_path):
     run_dir = tmp_path / "run"
-    write_build(run_dir / "build")
+    write_dataset(run_dir / "dataset")
     server.inject("jobs.retrieve", 502, times=2)
     manifest, out = run_train(pipeline(server, tmp_path, max_retries=0), run_dir)
     assert "HTTP 502" in out and "trying again" in out
@@ -262,7 +262,7 @@ def test_watching_survives_an_outage_longer_than_the_sdk_retries(server, tmp_pat
 
 def test_watching_gives_up_after_a_long_outage(server, tmp_path):
     run_dir = tmp_path / "run"
-    write_build(run_dir / "build")
+    write_dataset(run_dir / "dataset")
     server.inject("jobs.retrieve", 500, times=50)
     with pytest.raises(WebtuneError, match="HTTP 500"):
         run_train(pipeline(server, tmp_path, max_retries=0), run_dir)
@@ -272,7 +272,7 @@ def test_watching_gives_up_after_a_long_outage(server, tmp_path):
 
 def test_a_job_in_the_state_unknown_to_this_api_is_ignored(server, tmp_path):
     run_dir = tmp_path / "run"
-    write_build(run_dir / "build")
+    write_dataset(run_dir / "dataset")
     state_path = run_dir / ".work" / "train" / STATE_FILE
     state_path.parent.mkdir(parents=True)
     state_path.write_text(json.dumps({"job": {"id": "ftjob-elsewhere", "request_key": "x"}, "files": {}}))

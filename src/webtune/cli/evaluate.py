@@ -14,8 +14,8 @@ from webtune.cli.common import err_console, ForceOption, OutputOption, PipelineO
 def evaluate_command(
     pipeline: Optional[Path] = PipelineOption,
     run_dir: Optional[Path] = RunDirOption,
-    build_dir: Optional[Path] = typer.Option(None, "--build", help="Build output with test.jsonl "
-                                             "(default: <run-dir>/build)."),
+    dataset_dir: Optional[Path] = typer.Option(None, "--dataset", help="Build output with test.jsonl "
+                                             "(default: <run-dir>/dataset)."),
     train_dir: Optional[Path] = typer.Option(None, "--train", help="Train output with train_result.json "
                                              "(default: <run-dir>/train)."),
     output: Optional[Path] = OutputOption,
@@ -38,7 +38,7 @@ def evaluate_command(
     if base_model:
         overrides["base_model"] = base_model
     extra = {"train": train_dir} if train_dir else {}
-    manifest = run_stage_command("evaluate", pipeline_path=pipeline, run_dir=run_dir, input_dir=build_dir,
+    manifest = run_stage_command("evaluate", pipeline_path=pipeline, run_dir=run_dir, input_dir=dataset_dir,
                                  output_dir=output, force=force, overrides=overrides, extra_inputs=extra)
     if manifest.get("skipped"):  # still show the figures of the earlier, unchanged evaluation
         from webtune.evaluate.report import print_table

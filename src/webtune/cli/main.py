@@ -13,7 +13,7 @@ app = new_app("webtune: web data in, a fine-tuned, evaluated, versioned model ou
 
 # Each module has `register(app)`, which adds its command or sub-command group.
 COMMAND_MODULES = (
-    "run", "collect", "clean", "build", "train", "evaluate", "registry", "chat", "serve",
+    "run", "collect", "clean", "dataset", "train", "evaluate", "registry", "chat", "serve",
     "models", "doctor", "schema",
 )
 

@@ -119,7 +119,7 @@ def show_command(ref: str = typer.Argument(..., help="NAME or NAME@VERSION."),
             ("run", lineage.get("run_dir"))]
     for stage, info in (lineage.get("stages") or {}).items():
         rows.append((f"stage {stage}", f"{(info.get('fingerprint') or '')[:16]} · {info.get('finished_at')}"))
-    for split, digest in ((lineage.get("data") or {}).get("build") or {}).items():
+    for split, digest in ((lineage.get("data") or {}).get("dataset") or {}).items():
         rows.append((f"data {split}", digest[:16]))
     for key, value in (lineage.get("train_metrics") or {}).items():
         rows.append((f"train {key}", str(value)))

@@ -1,4 +1,4 @@
-"""`webtune train`: fine-tune the base model on the build stage's examples (local or hosted)."""
+"""`webtune train`: fine-tune the base model on the dataset stage's examples (local or hosted)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _backend(pipeline_path: Path) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add the `train` command group (the callback trains; hosted runs add subcommands)."""
-    train_app = new_app("Fine-tune the base model on the build stage's examples.")
+    train_app = new_app("Fine-tune the base model on the dataset stage's examples.")
     train_app.info.no_args_is_help = False
 
     @train_app.callback(invoke_without_command=True)
@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
             "(DDP, FSDP, DeepSpeed; see examples/accelerate/)."),
         force: bool = ForceOption,
     ) -> None:
-        """Train (LoRA, QLoRA or full) on build/train.jsonl; writes <run-dir>/train/."""
+        """Train (LoRA, QLoRA or full) on dataset/train.jsonl; writes <run-dir>/train/."""
         if ctx.invoked_subcommand is not None:
             return
         overrides = train_overrides(resume, merge, launcher, accelerate_config)

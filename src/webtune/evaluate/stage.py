@@ -1,6 +1,6 @@
 """The evaluate stage: the base model against the tuned one on the held-out split.
 
-Counts: ``in`` is the number of lines in build's ``test.jsonl``. An example is *kept* when it
+Counts: ``in`` is the number of lines in the dataset stage's ``test.jsonl``. An example is *kept* when it
 is evaluated. With a local model every readable example with assistant tokens gets a loss
 (a forward pass is cheap), and the first ``max_examples`` of them are also answered by both
 models and scored by the text metrics: being past ``max_examples`` is therefore *not* a
@@ -29,7 +29,7 @@ from webtune.stage import Counts, StageContext, StageResult
 def read_items(path: Path, ctx: StageContext) -> tuple[int, list[EvalItem]]:
     """(lines seen, usable items) of a test split; unusable lines go to the stage's rejects."""
     if not path.is_file():
-        raise InputError(f"{path}: test split not found (run `webtune build` first)")
+        raise InputError(f"{path}: test split not found (run `webtune dataset` first)")
     seen, items = 0, []
     for line, obj, error in iter_jsonl_lines(path):
         seen += 1
@@ -76,14 +76,14 @@ def make_metrics(config: Any) -> list[Metric]:
 def run_evaluate(ctx: StageContext) -> StageResult:
     """Evaluate base and tuned; write report.json/.md/.html, samples.jsonl and a plot."""
     config = ctx.config
-    test_path = ctx.input("build") / "test.jsonl"
+    test_path = ctx.input("dataset") / "test.jsonl"
     seen, items = read_items(test_path, ctx)
     if not items:  # a report of no figures would pass as an evaluation and fail the gates obscurely
         if seen == 0:
-            raise InputError(f"evaluate: {test_path} is empty: the build made no test split "
-                             "(set build.split.test above 0 and run `webtune build` again)")
+            raise InputError(f"evaluate: {test_path} is empty: the dataset stage made no test split "
+                             "(set dataset.split.test above 0 and run `webtune dataset` again)")
         raise InputError(f"evaluate: none of the {seen} lines of {test_path} is a usable example "
-                         f"(see why with `webtune build --check {test_path}`)")
+                         f"(see why with `webtune dataset --check {test_path}`)")
     train_dir = ctx.input("train")
     train_result = read_train_result(train_dir)
     hosted = bool(train_result.get("model_id"))

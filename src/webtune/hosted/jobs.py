@@ -1,6 +1,6 @@
 """Validate, upload once and create a fine-tuning job once (or reattach to the one that exists).
 
-The order matters for money: the build stage's validator runs first and any error stops the
+The order matters for money: the dataset stage's validator runs first and any error stops the
 run before a byte is uploaded; then the job that may already exist for the same request (in
 the run's state, or found by its metadata when a crash struck between the API's answer and
 the state write) is reattached; only when there is none is the cost shown and confirmed,
@@ -72,20 +72,20 @@ class JobRequest:
 # ---------------------------------------------------------------- validate and prepare
 
 
-def validate_splits(build_dir: Path, console: Console | None = None) -> dict[str, Any]:
-    """Run the build stage's validator on train/validation; raise naming every error found.
+def validate_splits(dataset_dir: Path, console: Console | None = None) -> dict[str, Any]:
+    """Run the dataset stage's validator on train/validation; raise naming every error found.
 
     Warnings (few examples, duplicates) are shown, not fatal: the API accepts such files.
     """
-    from webtune.build.validate import validate_file
+    from webtune.dataset.validate import validate_file
 
     reports: dict[str, Any] = {}
     problems: list[str] = []
     for split, name in SPLITS:
-        path = Path(build_dir) / name
+        path = Path(dataset_dir) / name
         if not path.is_file():
             if split == "train":
-                raise InputError(f"{path}: training file not found; run the build stage first")
+                raise InputError(f"{path}: training file not found; run the dataset stage first")
             continue
         if path.stat().st_size == 0 and split == "validation":
             continue
@@ -120,18 +120,18 @@ def prepare_split(split: str, source: Path, dest: Path, tokens: int | None = Non
     return PreparedSplit(split, Path(source), Path(dest), digest.hexdigest(), dest.stat().st_size, examples, tokens)
 
 
-def prepare_splits(build_dir: Path, upload_dir: Path, reports: dict[str, Any]) -> dict[str, PreparedSplit]:
+def prepare_splits(dataset_dir: Path, upload_dir: Path, reports: dict[str, Any]) -> dict[str, PreparedSplit]:
     """The train (and, when not empty, validation) files ready to upload."""
     prepared = {}
     for split, name in SPLITS:
         if split not in reports:
             continue
-        prepared[split] = prepare_split(split, Path(build_dir) / name, Path(upload_dir) / name,
+        prepared[split] = prepare_split(split, Path(dataset_dir) / name, Path(upload_dir) / name,
                                         tokens=report_tokens(reports[split]))
         prepared[split].tokens_estimated = bool((reports[split].stats or {}).get("tokens_estimated", True))
         if prepared[split].examples == 0:
             if split == "train":
-                raise InputError(f"{Path(build_dir) / name}: no training examples; nothing was uploaded")
+                raise InputError(f"{Path(dataset_dir) / name}: no training examples; nothing was uploaded")
             del prepared[split]
     return prepared
 
@@ -157,11 +157,11 @@ def approx_tokens(path: Path) -> int:
 
 def estimate(prepared: dict[str, PreparedSplit], request: JobRequest,
              prices: dict[str, float] | None = None) -> dict[str, Any]:
-    """Training tokens, epochs and the estimated price (the build stage's ``estimate_cost``).
+    """Training tokens, epochs and the estimated price (the dataset stage's ``estimate_cost``).
 
     Only the training file is billed; validation tokens are not.
     """
-    from webtune.build.validate import estimate_cost
+    from webtune.dataset.validate import estimate_cost
 
     train = prepared["train"]
     tokens = train.tokens if train.tokens is not None else approx_tokens(train.path)

@@ -38,11 +38,11 @@ def stage_summary(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def data_hashes(manifests: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """SHA-256 of the datasets: build's splits and the files collect read."""
+    """SHA-256 of the datasets: the dataset stage's splits and the files collect read."""
     data: dict[str, Any] = {}
-    build = manifests.get("build")
-    if build:
-        data["build"] = {o["path"]: o["sha256"] for o in build.get("outputs", [])
+    dataset = manifests.get("dataset")
+    if dataset:
+        data["dataset"] = {o["path"]: o["sha256"] for o in dataset.get("outputs", [])
                          if o["path"].endswith(".jsonl") and o["path"] != "rejects.jsonl"}
     collect = manifests.get("collect")
     if collect:

@@ -1,4 +1,4 @@
-"""Reading the build stage's splits and tokenizing them for training.
+"""Reading the dataset stage's splits and tokenizing them for training.
 
 Every training example is kept or rejected with a reason (bad JSON, not an Example, no
 assistant reply, nothing of the reply left within ``max_seq_len``). Examples longer than
@@ -56,7 +56,7 @@ def tokenize_split(path: Path, tokenizer: Any, max_len: int, chat_template: str 
     out = SplitData()
     if not path.exists():
         if required:
-            raise InputError(f"{path}: file not found (run `webtune build` first)")
+            raise InputError(f"{path}: file not found (run `webtune dataset` first)")
         return out
     try:
         for line_no, obj, error in iter_jsonl_lines(path):

@@ -1,4 +1,4 @@
-"""The train stage: hand the build stage's splits to the configured trainer backend."""
+"""The train stage: hand the dataset stage's splits to the configured trainer backend."""
 
 from __future__ import annotations
 

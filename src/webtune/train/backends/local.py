@@ -1,6 +1,6 @@
 """The local trainer backend: LoRA, QLoRA or full fine-tuning with transformers + PEFT.
 
-Reads the build stage's ``train.jsonl`` and ``validation.jsonl``, renders them with the base
+Reads the dataset stage's ``train.jsonl`` and ``validation.jsonl``, renders them with the base
 model's chat template (loss on assistant tokens only), packs them padding-free, trains on CPU or
 GPU (in-process, or under ``accelerate launch``), and writes into the stage directory:
 ``train_result.json``, ``adapter/`` and/or ``model/``, ``metrics.jsonl``, ``tensorboard/`` and
@@ -46,14 +46,14 @@ class LocalTrainer:
         seed = config.seed if config.seed is not None else getattr(ctx.pipeline, "seed", 0)
         base_path = resolve_model(base_model)
         tokenizer = load_tokenizer(base_path)
-        build = ctx.input("build")
-        train = tokenize_split(build / "train.jsonl", tokenizer, config.max_seq_len, config.chat_template)
-        val = tokenize_split(build / "validation.jsonl", tokenizer, config.max_seq_len,
+        dataset = ctx.input("dataset")
+        train = tokenize_split(dataset / "train.jsonl", tokenizer, config.max_seq_len, config.chat_template)
+        val = tokenize_split(dataset / "validation.jsonl", tokenizer, config.max_seq_len,
                              config.chat_template, required=False)
         for reject in train.rejects:
             ctx.rejects.write(reject)
         if not train.examples:
-            raise InputError(f"{build / 'train.jsonl'}: no usable training examples "
+            raise InputError(f"{dataset / 'train.jsonl'}: no usable training examples "
                              f"({train.seen} read, {len(train.rejects)} rejected; see rejects.jsonl)")
         data_path = ctx.work_dir / DATA
         save_tokenized(data_path, train.examples, val.examples, tokenizer.pad_token_id)

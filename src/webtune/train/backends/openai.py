@@ -1,6 +1,6 @@
-"""The hosted trainer: fine-tune an OpenAI model on the build stage's splits.
+"""The hosted trainer: fine-tune an OpenAI model on the dataset stage's splits.
 
-validate (build's validator) -> strip ``meta`` -> reattach or (estimate, confirm, upload once,
+validate (the dataset stage's validator) -> strip ``meta`` -> reattach or (estimate, confirm, upload once,
 create once) -> watch -> results. Resume state (uploaded file ids by content hash, the job id)
 lives in ``ctx.work_dir`` so a rerun never uploads or pays twice; see ``webtune.hosted``.
 """
@@ -29,10 +29,10 @@ class OpenAITrainer:
         from webtune.hosted.state import HostedState
 
         config: OpenAITrainConfig = ctx.config
-        build_dir = ctx.input("build")
-        ctx.console.print(f"[bold]train[/bold] (openai): validating {build_dir}")
-        reports = validate_splits(build_dir, ctx.console)  # any error stops here, before a byte is uploaded
-        prepared = prepare_splits(build_dir, ctx.work_dir / "upload", reports)
+        dataset_dir = ctx.input("dataset")
+        ctx.console.print(f"[bold]train[/bold] (openai): validating {dataset_dir}")
+        reports = validate_splits(dataset_dir, ctx.console)  # any error stops here, before a byte is uploaded
+        prepared = prepare_splits(dataset_dir, ctx.work_dir / "upload", reports)
         request = self.request(ctx, prepared)
         client = client_for(config)
         state = HostedState.load(ctx.work_dir)
@@ -68,6 +68,6 @@ class OpenAITrainer:
 
 
 def _build_prices(pipeline: Any) -> dict[str, float]:
-    """Price overrides from the build section (``build.hosted.prices``), when the pipeline has them."""
-    hosted = getattr(getattr(pipeline, "build", None), "hosted", None)
+    """Price overrides from the dataset section (``dataset.hosted.prices``), when the pipeline has them."""
+    hosted = getattr(getattr(pipeline, "dataset", None), "hosted", None)
     return dict(getattr(hosted, "prices", None) or {})

@@ -1,4 +1,4 @@
-"""Fixtures of the build tests."""
+"""Fixtures of the dataset tests."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 @pytest.fixture(scope="session")
 def counter(tiny_model_dir):
     """A TokenCounter on the tiny model's ChatML tokenizer."""
-    from webtune.build.tokens import TokenCounter
+    from webtune.dataset.tokens import TokenCounter
 
     return TokenCounter.for_model(str(tiny_model_dir))
 

@@ -1,9 +1,9 @@
-"""Config of the build stage: templates, Q&A from Markdown, a teacher LLM, splits, mixing, export.
+"""Config of the dataset stage: templates, Q&A from Markdown, a teacher LLM, splits, mixing, export.
 
 Everything here is light (no torch, no transformers, no openai): loading a pipeline file only
 validates settings. Jinja templates are compiled at load time so a syntax error names its key.
 
-    build:
+    dataset:
       templates:
         - name: copywriter
           requires: [title, brand, features, description]
@@ -26,7 +26,7 @@ from pydantic import Field, field_validator, model_validator
 
 from webtune.configbase import RelPath, StrictModel
 
-# Default hosted-training model for the cost estimate (see webtune.build.validate.DEFAULT_PRICES).
+# Default hosted-training model for the cost estimate (see webtune.dataset.validate.DEFAULT_PRICES).
 DEFAULT_HOSTED_MODEL = "gpt-4o-mini-2024-07-18"
 
 # A question heading is the question; another heading is asked about under the document title.
@@ -59,7 +59,7 @@ def _compile(source: str | None) -> str | None:
     """Check that ``source`` is a valid Jinja template; raise ValueError with Jinja's message."""
     if source is None:
         return None
-    from webtune.build.templates import compile_template
+    from webtune.dataset.templates import compile_template
 
     compile_template(source)
     return source
@@ -77,7 +77,7 @@ class Selector(StrictModel):
     @classmethod
     def _check_when(cls, value: str | None) -> str | None:
         if value is not None:
-            from webtune.build.templates import compile_expression
+            from webtune.dataset.templates import compile_expression
 
             compile_expression(value)
         return value
@@ -121,7 +121,7 @@ class TemplateConfig(Selector):
         if not self.messages and not (self.user and self.assistant):
             raise ValueError("a template needs user and assistant (or a messages list)")
         if self.messages:
-            from webtune.build.validate import role_order_errors
+            from webtune.dataset.validate import role_order_errors
 
             problems = role_order_errors([m.role for m in self.messages])
             if problems:
@@ -191,8 +191,8 @@ class TeacherConfig(Selector):
     backoff_initial_s: float = Field(default=1.0, ge=0)
     backoff_max_s: float = Field(default=30.0, ge=0)
     timeout_s: float = Field(default=120.0, gt=0)
-    cache_dir: RelPath | None = None  # None: <run>/.work/build/teacher-cache
-    # USD per 1M tokens; None: webtune.build.teacher.TEACHER_PRICES when the model is listed.
+    cache_dir: RelPath | None = None  # None: <run>/.work/dataset/teacher-cache
+    # USD per 1M tokens; None: webtune.dataset.teacher.TEACHER_PRICES when the model is listed.
     price_input_per_1m: float | None = Field(default=None, ge=0)
     price_output_per_1m: float | None = Field(default=None, ge=0)
 
@@ -263,7 +263,7 @@ class MixSource(StrictModel):
 
 
 class ExportConfig(StrictModel):
-    """Extra copies of the splits in other formats, under ``<build>/export/<format>/``.
+    """Extra copies of the splits in other formats, under ``<dataset>/export/<format>/``.
 
     The splits themselves (``train.jsonl`` ...) are always OpenAI chat JSONL with ``meta``;
     ``openai`` writes messages-only files, ready to upload to a hosted API.
@@ -280,8 +280,8 @@ class HostedCostConfig(StrictModel):
     prices: dict[str, float] = {}  # model -> USD per 1M training tokens
 
 
-class BuildConfig(StrictModel):
-    """The ``build`` section of a pipeline."""
+class DatasetConfig(StrictModel):
+    """The ``dataset`` section of a pipeline."""
 
     templates: list[TemplateConfig] = []
     qa: QAConfig | None = None
@@ -299,7 +299,7 @@ class BuildConfig(StrictModel):
     hosted: HostedCostConfig = HostedCostConfig()
 
     @model_validator(mode="after")
-    def _unique_names(self) -> "BuildConfig":
+    def _unique_names(self) -> "DatasetConfig":
         names = [t.name for t in self.templates]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from webtune.build.mixing import RowError, to_messages
+from webtune.dataset.mixing import RowError, to_messages
 
-from tests.build.helpers import product, read_rejects, read_split, run_build_stage
+from tests.dataset.helpers import product, read_rejects, read_split, run_dataset_stage
 
 TEMPLATE = {"name": "copy", "user": "Describe {{ title }} by {{ brand }}.", "assistant": "{{ description }}"}
 
@@ -35,8 +35,8 @@ def test_ratio_by_examples_is_within_one_example(tmp_path, tiny_model_dir, ratio
     rows[1] = {"text": "not a chat"}  # drawn early by the seeded shuffle or not: either way accounted for
     general.write_text("\n".join(json.dumps(r) for r in rows) + "\n{bad json\n")
     docs = [product(i) for i in range(60)]
-    build = {"templates": [TEMPLATE], "mix": [{"path": str(general), "ratio": ratio, "name": "chat"}]}
-    manifest, out = run_build_stage(tmp_path, tiny_model_dir, build, docs)
+    dataset = {"templates": [TEMPLATE], "mix": [{"path": str(general), "ratio": ratio, "name": "chat"}]}
+    manifest, out = run_dataset_stage(tmp_path, tiny_model_dir, dataset, docs)
     train = read_split(out, "train")
     n_general = sum(e["meta"]["source"] == "general:chat" for e in train)
     n_domain = len(train) - n_general
@@ -64,10 +64,10 @@ def test_ratio_by_tokens_across_two_sets_parquet_and_hf(tmp_path, tiny_model_dir
     alpaca = [{"instruction": f"Translate {i}", "input": "hello", "output": "hola " * (1 + i % 5)} for i in range(300)]
     datasets.DatasetDict({"train": datasets.Dataset.from_list(alpaca)}).save_to_disk(str(tmp_path / "alpaca_hf"))
     docs = [product(i) for i in range(50)]
-    build = {"templates": [TEMPLATE], "split": {"validation": 0.1, "test": 0.1},
+    dataset = {"templates": [TEMPLATE], "split": {"validation": 0.1, "test": 0.1},
              "mix": [{"path": "facts.parquet", "ratio": 0.2, "by": "tokens"},
                      {"path": "alpaca_hf", "ratio": 0.1, "by": "tokens", "into": ["train", "validation"]}]}
-    manifest, out = run_build_stage(tmp_path, tiny_model_dir, build, docs)
+    manifest, out = run_dataset_stage(tmp_path, tiny_model_dir, dataset, docs)
     for split in ("train", "validation"):
         examples = read_split(out, split)
         total = sum(e["meta"]["tokens"] for e in examples)
@@ -89,6 +89,6 @@ def test_ratios_must_leave_room_for_the_domain_set(tmp_path, tiny_model_dir):
 
     general = tmp_path / "g.jsonl"
     general.write_text("\n".join(json.dumps(r) for r in general_rows(20)))
-    build = {"templates": [TEMPLATE], "mix": [{"path": str(general), "ratio": 0.6}, {"path": str(general), "ratio": 0.5}]}
+    dataset = {"templates": [TEMPLATE], "mix": [{"path": str(general), "ratio": 0.6}, {"path": str(general), "ratio": 0.5}]}
     with pytest.raises(WebtuneError, match="sum to less than 1"):
-        run_build_stage(tmp_path, tiny_model_dir, build, [product(i) for i in range(20)])
+        run_dataset_stage(tmp_path, tiny_model_dir, dataset, [product(i) for i in range(20)])

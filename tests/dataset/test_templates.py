@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from webtune.build.config import BuildConfig, TemplateConfig
-from webtune.build.stage import from_templates
-from webtune.build.templates import RenderError, document_context, render, selects
+from webtune.dataset.config import DatasetConfig, TemplateConfig
+from webtune.dataset.stage import from_templates
+from webtune.dataset.templates import RenderError, document_context, render, selects
 from webtune.errors import ConfigError
 from webtune.records import Document
 
-from tests.build.helpers import demo_build_section, product
+from tests.dataset.helpers import demo_dataset_section, product
 
 
 def doc(i: int = 1, **fields) -> Document:
@@ -18,7 +18,7 @@ def doc(i: int = 1, **fields) -> Document:
 
 
 def demo_templates() -> list[TemplateConfig]:
-    return BuildConfig.model_validate(demo_build_section()).templates
+    return DatasetConfig.model_validate(demo_dataset_section()).templates
 
 
 def test_demo_template_renders_title_brand_feature_list_and_description():
@@ -114,11 +114,11 @@ def test_bad_templates_are_config_errors_with_file_line_and_key(tmp_path, templa
     path = tmp_path / "p.yaml"
     import yaml
 
-    path.write_text(yaml.safe_dump({"name": "x", "build": {"templates": [template]}}))
+    path.write_text(yaml.safe_dump({"name": "x", "dataset": {"templates": [template]}}))
     with pytest.raises(ConfigError) as info:
         load_pipeline(path)
     assert message in str(info.value)
-    assert f"{path}:" in str(info.value) and "build.templates.0" in str(info.value)
+    assert f"{path}:" in str(info.value) and "dataset.templates.0" in str(info.value)
 
 
 def test_render_error_reasons():

@@ -7,8 +7,8 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from webtune.build.config import SplitConfig
-from webtune.build.splits import assign_splits, group_key
+from webtune.dataset.config import SplitConfig
+from webtune.dataset.splits import assign_splits, group_key
 
 
 def clustered_metas(n_docs: int = 300, seed: int = 1) -> list[dict]:

@@ -102,5 +102,5 @@ def general_targets(ratios: list[float], domain_amount: float) -> list[float]:
     """How much (examples or tokens) each general set should contribute to a split."""
     rest = 1.0 - sum(ratios)
     if rest <= 0:
-        raise InputError("build.mix: the ratios of the general sets must sum to less than 1")
+        raise InputError("dataset.mix: the ratios of the general sets must sum to less than 1")
     return [r / rest * domain_amount for r in ratios]

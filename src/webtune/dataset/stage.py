@@ -1,4 +1,4 @@
-"""The build stage: clean documents into validated, split, mixed chat training sets.
+"""The dataset stage: clean documents into validated, split, mixed chat training sets.
 
 Reads ``<clean>/documents.jsonl``; writes ``train.jsonl``, ``validation.jsonl``, ``test.jsonl``
 (webtune.records.Example), ``rejects.jsonl``, ``stats.json`` and ``export/<format>/``.
@@ -23,20 +23,20 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from webtune.build import export as export_mod
-from webtune.build import mixing
-from webtune.build.markdown import Chunk, chunk_sections, split_sections
-from webtune.build.splits import SPLITS, assign_splits
-from webtune.build.teacher import QAReply, RewriteReply, TeacherClient, TeacherReplyError, parse_reply, run_requests
-from webtune.build.templates import RenderError, document_context, missing_required, render, render_messages, selects
-from webtune.build.tokens import TokenCounter, distribution, plain_messages
-from webtune.build.validate import check_messages, estimate_cost
+from webtune.dataset import export as export_mod
+from webtune.dataset import mixing
+from webtune.dataset.markdown import Chunk, chunk_sections, split_sections
+from webtune.dataset.splits import SPLITS, assign_splits
+from webtune.dataset.teacher import QAReply, RewriteReply, TeacherClient, TeacherReplyError, parse_reply, run_requests
+from webtune.dataset.templates import RenderError, document_context, missing_required, render, render_messages, selects
+from webtune.dataset.tokens import TokenCounter, distribution, plain_messages
+from webtune.dataset.validate import check_messages, estimate_cost
 from webtune.errors import ConfigError, InputError, StageError
 from webtune.jsonl import atomic_write_json, count_lines, iter_jsonl_lines, write_jsonl
 from webtune.records import Document, Example, Reject, canonical_json
 from webtune.stage import Counts, StageContext, StageResult, sha256_file
 
-STAGE = "build"
+STAGE = "dataset"
 COUNTS_DEFINITION = (
     "in = candidate examples (one per document x applicable template, per Markdown section chunk, "
     "per teacher pair or unparseable teacher reply, per document that yields none, per unreadable "
@@ -59,7 +59,7 @@ class Candidate:
 
 def _reject(step: str, reason: str, meta: dict[str, Any], doc: Document | None = None, *,
             value: Any = None, threshold: Any = None, record: Any = None) -> Reject:
-    """A build reject naming the document (or general-set row) it came from."""
+    """A dataset reject naming the document (or general-set row) it came from."""
     return Reject(stage=STAGE, step=step, reason=reason, id=meta.get("source_id"), value=value,
                   threshold=threshold, source=doc.source if doc else None,
                   record=record if record is not None else {k: v for k, v in meta.items() if k != "source_id"})
@@ -79,7 +79,7 @@ def _drop(cand: Candidate, step: str, reason: str, **kw: Any) -> Candidate:
 def read_documents(path: Path) -> Iterator[tuple[Document | None, Candidate | None]]:
     """Documents of clean's output; an unreadable line yields a rejected candidate instead."""
     if not path.is_file():
-        raise StageError(f"build: {path} not found; run `webtune clean` first")
+        raise StageError(f"dataset: {path} not found; run `webtune clean` first")
     for line_no, obj, error in iter_jsonl_lines(path):
         meta = {"source_id": None, "line": line_no}
         if error is None:
@@ -131,7 +131,7 @@ def has_text(context: dict[str, Any], field_name: str) -> bool:
 
 def doc_chunks(doc: Document, context: dict[str, Any], field_name: str, counter: TokenCounter,
                chunking: Any, max_level: int = 6, questions_only: bool = False) -> list[Chunk]:
-    """The Markdown chunks of a document's ``field_name`` (see webtune.build.markdown)."""
+    """The Markdown chunks of a document's ``field_name`` (see webtune.dataset.markdown)."""
     text = context.get(field_name)
     if not isinstance(text, str) or not text.strip():
         return []
@@ -385,9 +385,9 @@ def _progress(ctx: StageContext) -> Progress:
 
 
 def _check_config(cfg: Any) -> None:
-    """A build with nothing to generate is a config error, not an empty training set."""
+    """A dataset section with nothing to generate is a config error, not an empty training set."""
     if not cfg.templates and cfg.qa is None and not (cfg.teacher and cfg.teacher.mode == "qa"):
-        raise ConfigError("build: nothing to build; give build.templates, build.qa or build.teacher (mode: qa)")
+        raise ConfigError("dataset: nothing to make; give dataset.templates, dataset.qa or dataset.teacher (mode: qa)")
 
 
 def generate(ctx: StageContext, counter: TokenCounter) -> tuple[list[Candidate], dict[str, int]]:
@@ -398,7 +398,7 @@ def generate(ctx: StageContext, counter: TokenCounter) -> tuple[list[Candidate],
     n_lines = 0
     path = ctx.input("clean") / "documents.jsonl"
     with _progress(ctx) as progress:
-        task = progress.add_task("build: documents", total=None)
+        task = progress.add_task("dataset: documents", total=None)
         for doc, bad in read_documents(path):
             n_lines += 1
             progress.advance(task)
@@ -436,17 +436,17 @@ def _reject_unused(candidates: list[Candidate], docs: list[tuple[Document, dict[
 def _check_input(path: Path) -> None:
     """An empty clean store is the user's problem upstream: name it, not "0 train examples"."""
     if path.is_file() and count_lines(path) == 0:
-        raise InputError(f"build: {path} holds no documents: clean kept none (see {path.parent / 'rejects.jsonl'}, "
+        raise InputError(f"dataset: {path} holds no documents: clean kept none (see {path.parent / 'rejects.jsonl'}, "
                          "or `webtune clean --explain ID`)")
 
 
-def run_build(ctx: StageContext) -> StageResult:
+def run_dataset(ctx: StageContext) -> StageResult:
     """Build train/validation/test chat sets from clean's documents (see the module docstring)."""
     cfg = ctx.config
     _check_config(cfg)
     base_model = getattr(ctx.pipeline, "base_model", None)
     if not base_model:
-        raise ConfigError("build: the pipeline has no base_model to count tokens with")
+        raise ConfigError("dataset: the pipeline has no base_model to count tokens with")
     seed = cfg.split.seed if cfg.split.seed is not None else getattr(ctx.pipeline, "seed", 0)
     counter = TokenCounter.for_model(base_model, key="base_model")
     max_tokens = cfg.max_tokens or counter.max_length
@@ -464,8 +464,8 @@ def run_build(ctx: StageContext) -> StageResult:
     candidates.extend(drawn)
 
     if len(splits["train"]) < cfg.min_examples:
-        raise StageError(f"build: only {len(splits['train'])} train examples, at least {cfg.min_examples} are "
-                         f"needed (build.min_examples); see the rejects: {_top_rejects(candidates)}")
+        raise StageError(f"dataset: only {len(splits['train'])} train examples, at least {cfg.min_examples} are "
+                         f"needed (dataset.min_examples); see the rejects: {_top_rejects(candidates)}")
     written = _write_outputs(ctx, candidates, splits)
     stats = _stats(ctx, candidates, splits, doc_stats, provenance, max_tokens, truncated, base_model)
     stats["export"] = written
@@ -538,7 +538,7 @@ def _stats(ctx: StageContext, candidates: list[Candidate], splits: dict[str, lis
 
 def _print_summary(ctx: StageContext, stats: dict[str, Any]) -> None:
     """A table of the splits (examples and token distribution) and the top reject reasons."""
-    table = Table(title="build")
+    table = Table(title="dataset")
     for col in ("split", "examples", "min", "mean", "p50", "p95", "max", "tokens"):
         table.add_column(col, justify="left" if col == "split" else "right")
     for name in (*SPLITS, "all"):

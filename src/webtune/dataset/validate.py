@@ -1,6 +1,6 @@
 """Validate chat training files as strictly as hosted fine-tuning APIs do, and estimate their cost.
 
-    from webtune.build.validate import validate_file, estimate_cost
+    from webtune.dataset.validate import validate_file, estimate_cost
     report = validate_file("train.jsonl", tokenizer=tok, max_tokens=4096)
     if not report.ok:
         for issue in report.errors: print(issue.line, issue.field, issue.message)
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from webtune.build.tokens import TokenCounter, approx_tokens, distribution
+from webtune.dataset.tokens import TokenCounter, approx_tokens, distribution
 from webtune.errors import InputError
 from webtune.records import canonical_json
 
@@ -258,5 +258,5 @@ def estimate_cost(total_tokens: int, epochs: float, model: str, prices: dict[str
         "usd_per_1m_tokens": price,
         "usd": None if price is None else round(billed / 1_000_000 * price, 4),
         "note": "list prices, check the provider's current pricing" if price is not None
-        else f"no price known for {model}; set build.hosted.prices",
+        else f"no price known for {model}; set dataset.hosted.prices",
     }

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from webtune.build.config import BuildConfig, ChunkingConfig, QAConfig
-from webtune.build.markdown import chunk_text, split_sections
-from webtune.build.stage import from_markdown
-from webtune.build.templates import document_context
+from webtune.dataset.config import DatasetConfig, ChunkingConfig, QAConfig
+from webtune.dataset.markdown import chunk_text, split_sections
+from webtune.dataset.stage import from_markdown
+from webtune.dataset.templates import document_context
 from webtune.records import Document
 
 ARTICLE = """\
@@ -111,7 +111,7 @@ def test_one_overlong_sentence_is_cut_into_token_windows(counter):
 def test_chunked_sections_number_their_parts_in_the_prompt(counter):
     long = " ".join(f"Point {i} is an important detail about pens." for i in range(30))
     doc = Document(id="a3", source={"kind": "files", "uri": "x.md"}, text=f"## Why gel pens?\n\n{long}")
-    cfg = BuildConfig.model_validate({"qa": {}, "chunking": {"chunk_tokens": 64, "overlap_tokens": 16}})
+    cfg = DatasetConfig.model_validate({"qa": {}, "chunking": {"chunk_tokens": 64, "overlap_tokens": 16}})
     cands = from_markdown(doc, document_context(doc), cfg.qa, counter, cfg.chunking)
     assert len(cands) > 2
     assert cands[0].messages[0]["content"] == f"Why gel pens? (part 1 of {len(cands)})"

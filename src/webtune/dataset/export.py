@@ -1,6 +1,6 @@
 """Export the splits in other formats: OpenAI JSONL (messages only), ShareGPT, Alpaca, HF, Parquet.
 
-Files land under ``<build>/export/<format>/``: ``<split>.jsonl`` for the JSONL formats,
+Files land under ``<dataset>/export/<format>/``: ``<split>.jsonl`` for the JSONL formats,
 ``<split>.parquet`` for Parquet, and a ``DatasetDict.save_to_disk`` directory for ``hf``.
 """
 

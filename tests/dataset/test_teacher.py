@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from webtune.build.config import TeacherConfig
-from webtune.build.teacher import QAReply, RewriteReply, TeacherClient, TeacherReplyError, parse_reply, run_requests
+from webtune.dataset.config import TeacherConfig
+from webtune.dataset.teacher import QAReply, RewriteReply, TeacherClient, TeacherReplyError, parse_reply, run_requests
 from webtune.errors import StageError
 
-from tests.build.chat_server import ChatServer
-from tests.build.helpers import product, read_rejects, read_split, run_build_stage
+from tests.dataset.chat_server import ChatServer
+from tests.dataset.helpers import product, read_rejects, read_split, run_dataset_stage
 
 SECRET = "sk-test-SECRET-1234567890"
 
@@ -70,7 +70,7 @@ def test_retries_on_429_and_503_then_answers_and_caches(tmp_path, monkeypatch):
 def test_the_servers_retry_after_header_is_honoured():
     import httpx
 
-    from webtune.build.teacher import retry_after_s
+    from webtune.dataset.teacher import retry_after_s
 
     def error(headers):
         return type("E", (Exception,), {"response": httpx.Response(429, headers=headers)})()
@@ -125,9 +125,9 @@ def test_build_with_teacher_qa_rejects_bad_replies_counts_cost_and_reruns_from_c
     monkeypatch.setenv("MY_TEACHER_KEY", SECRET)
     docs = [article(i) for i in range(8)] + [article(8, "MALFORMED"), article(9, "WRONGSHAPE RATE1")]
     with ChatServer() as server:
-        build = {"teacher": teacher_cfg(server, tmp_path, api_key_env="MY_TEACHER_KEY", concurrency=2),
+        dataset = {"teacher": teacher_cfg(server, tmp_path, api_key_env="MY_TEACHER_KEY", concurrency=2),
                  "split": {"validation": 0.1, "test": 0.1}}
-        manifest, out = run_build_stage(tmp_path, tiny_model_dir, build, docs)
+        manifest, out = run_dataset_stage(tmp_path, tiny_model_dir, dataset, docs)
         first_requests = server.requests
         # 10 documents x 2 sections (the H1 has no text of its own) = 20 chunks; one 429 retried
         assert first_requests == 21
@@ -153,7 +153,7 @@ def test_build_with_teacher_qa_rejects_bad_replies_counts_cost_and_reruns_from_c
                 assert SECRET not in path.read_text()
 
         # a rerun is served by the cache: no request reaches the server, same output
-        manifest2, out2 = run_build_stage(tmp_path, tiny_model_dir, build, docs)
+        manifest2, out2 = run_dataset_stage(tmp_path, tiny_model_dir, dataset, docs)
         assert server.requests == first_requests
         assert manifest2["stats"]["teacher"]["cache_hits"] == 20
         assert manifest2["stats"]["teacher"]["requests"] == 0
@@ -166,9 +166,9 @@ def test_build_with_teacher_rewrite_replaces_the_assistant_message(tmp_path, tin
     docs = [product(i) for i in range(16)]
     docs[3]["fields"]["description"] = "MALFORMED text that the teacher cannot rewrite nicely."
     with ChatServer() as server:
-        build = {"templates": [{"name": "copy", "user": "Describe {{ title }}.", "assistant": "{{ description }}"}],
+        dataset = {"templates": [{"name": "copy", "user": "Describe {{ title }}.", "assistant": "{{ description }}"}],
                  "teacher": teacher_cfg(server, tmp_path, mode="rewrite")}
-        manifest, out = run_build_stage(tmp_path, tiny_model_dir, build, docs)
+        manifest, out = run_dataset_stage(tmp_path, tiny_model_dir, dataset, docs)
     examples = [e for s in ("train", "validation", "test") for e in read_split(out, s)]
     assert len(examples) == 15
     for e in examples:

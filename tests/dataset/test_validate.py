@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from webtune.build.validate import DEFAULT_PRICES, estimate_cost, validate_file
+from webtune.dataset.validate import DEFAULT_PRICES, estimate_cost, validate_file
 from webtune.cli.main import app
 
 
@@ -108,27 +108,27 @@ def test_cli_check_prints_every_error_with_its_line_and_exits_non_zero(tmp_path,
     rows.insert(7, "{broken")
     path = write(tmp_path / "user.jsonl", rows)
     runner = CliRunner()
-    result = runner.invoke(app, ["build", "--check", path], terminal_width=250)
+    result = runner.invoke(app, ["dataset", "--check", path], terminal_width=250)
     assert result.exit_code == 1, result.output
     assert f"{path}:4: messages: has no assistant message" in result.output
     assert f"{path}:8: (line): invalid JSON" in result.output
     ok = write(tmp_path / "ok.jsonl", [good(i) for i in range(11)])
-    result = runner.invoke(app, ["build", "--check", ok, "--model", str(tiny_model_dir), "--epochs", "2"],
+    result = runner.invoke(app, ["dataset", "--check", ok, "--model", str(tiny_model_dir), "--epochs", "2"],
                            terminal_width=250)
     assert result.exit_code == 0, result.output
     assert "valid" in result.output and "estimated hosted training cost" in result.output
-    missing = runner.invoke(app, ["build", "--check", str(tmp_path / "nope.jsonl")])
+    missing = runner.invoke(app, ["dataset", "--check", str(tmp_path / "nope.jsonl")])
     assert missing.exit_code != 0 and "not found" in missing.output
 
 
 def test_cli_check_on_a_directory_says_it_is_a_directory(tmp_path):
-    result = CliRunner().invoke(app, ["build", "--check", str(tmp_path)], terminal_width=250)
+    result = CliRunner().invoke(app, ["dataset", "--check", str(tmp_path)], terminal_width=250)
     assert result.exit_code == 1
     assert f"{tmp_path}: is a directory" in result.output and "Traceback" not in result.output
 
 
 def test_cli_check_with_an_unknown_model_names_the_option(tmp_path):
     path = write(tmp_path / "ok.jsonl", [good(i) for i in range(11)])
-    result = CliRunner().invoke(app, ["build", "--check", path, "--model", "no-such-model"], terminal_width=250)
+    result = CliRunner().invoke(app, ["dataset", "--check", path, "--model", "no-such-model"], terminal_width=250)
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "--model: unknown model 'no-such-model'" in result.output

@@ -156,7 +156,7 @@ class TeacherClient:
             key = os.environ.get(self.config.api_key_env, "").strip()
             if not key:
                 if self.config.base_url is None:
-                    raise ConfigError(f"build.teacher: set the environment variable {self.config.api_key_env} "
+                    raise ConfigError(f"dataset.teacher: set the environment variable {self.config.api_key_env} "
                                       "to the API key (or give base_url for a server that needs none)")
                 key = "not-needed"  # local OpenAI-compatible servers (vLLM, webtune serve) accept any key
             self._client = OpenAI(api_key=key, base_url=self.config.base_url, max_retries=0,
@@ -252,7 +252,7 @@ def _fatal(exc: BaseException | None) -> Exception:
     """A StageError for a request that failed for good (message without secrets)."""
     status = getattr(exc, "status_code", None)
     kind = f"HTTP {status}" if status else type(exc).__name__
-    return StageError(f"build.teacher: request failed after retries ({kind}): {str(exc)[:300]}")
+    return StageError(f"dataset.teacher: request failed after retries ({kind}): {str(exc)[:300]}")
 
 
 def run_requests(client: TeacherClient, prompts: Sequence[list[dict[str, str]]],

@@ -1,4 +1,4 @@
-"""Helpers of the build tests: documents like clean's output and a stage runner."""
+"""Helpers of the dataset tests: documents like clean's output and a stage runner."""
 
 from __future__ import annotations
 
@@ -33,19 +33,19 @@ def write_docs(path: Path, docs: list[dict[str, Any]], extra_lines: list[str] = 
     return path
 
 
-def demo_build_section() -> dict[str, Any]:
-    """The demo pipeline's build section, exactly as shipped."""
-    return yaml.safe_load(DEMO_PIPELINE.read_text())["build"]
+def demo_dataset_section() -> dict[str, Any]:
+    """The demo pipeline's dataset section, exactly as shipped."""
+    return yaml.safe_load(DEMO_PIPELINE.read_text())["dataset"]
 
 
-def run_build_stage(tmp_path: Path, model_dir: Path, build: dict[str, Any], docs: list[dict[str, Any]],
+def run_dataset_stage(tmp_path: Path, model_dir: Path, dataset: dict[str, Any], docs: list[dict[str, Any]],
                     extra_lines: list[str] = (), seed: int = 7, name: str = "t") -> tuple[dict[str, Any], Path]:
-    """Run the build stage through the stage contract; return its manifest and output dir."""
+    """Run the dataset stage through the stage contract; return its manifest and output dir."""
     clean = write_docs(tmp_path / "clean", docs, extra_lines)
-    pipeline = validate_pipeline({"name": name, "base_model": str(model_dir), "seed": seed, "build": build},
+    pipeline = validate_pipeline({"name": name, "base_model": str(model_dir), "seed": seed, "dataset": dataset},
                                  base_dir=tmp_path)
-    manifest = run_one_stage(stage_spec("build"), pipeline, tmp_path / "run", inputs={"clean": clean}, force=True)
-    return manifest, tmp_path / "run" / "build"
+    manifest = run_one_stage(stage_spec("dataset"), pipeline, tmp_path / "run", inputs={"clean": clean}, force=True)
+    return manifest, tmp_path / "run" / "dataset"
 
 
 def read_split(out: Path, name: str) -> list[dict[str, Any]]:

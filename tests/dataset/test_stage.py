@@ -1,4 +1,4 @@
-"""The build stage end to end: the demo template, counts, rejects, limits, exports and the CLI."""
+"""The dataset stage end to end: the demo template, counts, rejects, limits, exports and the CLI."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from webtune.cli.main import app
 from webtune.errors import WebtuneError
 from webtune.stage import read_manifest
 
-from tests.build.helpers import demo_build_section, product, read_rejects, read_split, run_build_stage, write_docs
+from tests.dataset.helpers import demo_dataset_section, product, read_rejects, read_split, run_dataset_stage, write_docs
 
 SPLITS = ("train", "validation", "test")
 
@@ -30,7 +30,7 @@ def demo_docs() -> tuple[list[dict], list[str]]:
 
 def test_demo_pipeline_build_section_as_shipped(tmp_path, tiny_model_dir):
     docs, bad_lines = demo_docs()
-    manifest, out = run_build_stage(tmp_path, tiny_model_dir, demo_build_section(), docs, bad_lines)
+    manifest, out = run_dataset_stage(tmp_path, tiny_model_dir, demo_dataset_section(), docs, bad_lines)
     examples = {s: read_split(out, s) for s in SPLITS}
     assert sum(map(len, examples.values())) == 37
     first = examples["train"][0]
@@ -69,7 +69,7 @@ def test_demo_pipeline_build_section_as_shipped(tmp_path, tiny_model_dir):
 
 def test_token_counts_match_the_chat_template(tmp_path, tiny_model_dir, counter):
     docs = [product(i) for i in range(12)]
-    _, out = run_build_stage(tmp_path, tiny_model_dir, demo_build_section(), docs)
+    _, out = run_dataset_stage(tmp_path, tiny_model_dir, demo_dataset_section(), docs)
     rows = [e for s in SPLITS for e in read_split(out, s)]
     assert [e["meta"]["tokens"] for e in rows] == counter.count_chats([e["messages"] for e in rows])
 
@@ -78,13 +78,13 @@ def test_over_length_examples_are_rejected_or_truncated(tmp_path, tiny_model_dir
     docs = [product(i) for i in range(14)]
     for i in (2, 7):
         docs[i]["fields"]["description"] = " ".join(f"Sentence {k} about this pen." for k in range(60))
-    build = {**demo_build_section(), "max_tokens": 300}
-    manifest, out = run_build_stage(tmp_path, tiny_model_dir, build, docs)
+    dataset = {**demo_dataset_section(), "max_tokens": 300}
+    manifest, out = run_dataset_stage(tmp_path, tiny_model_dir, dataset, docs)
     over = [r for r in read_rejects(out) if r["reason"] == "over_max_tokens"]
     assert sorted(r["id"] for r in over) == ["p002", "p007"]
     assert all(r["value"] > 300 and r["threshold"] == 300 for r in over)
 
-    manifest, out = run_build_stage(tmp_path, tiny_model_dir, {**build, "overflow": "truncate"}, docs)
+    manifest, out = run_dataset_stage(tmp_path, tiny_model_dir, {**dataset, "overflow": "truncate"}, docs)
     rows = {e["meta"]["source_id"]: e for s in SPLITS for e in read_split(out, s)}
     assert len(rows) == 14 and manifest["stats"]["truncated"] == 2
     for sid in ("p002", "p007"):
@@ -103,9 +103,9 @@ def test_duplicates_unmatched_documents_and_qa_with_templates(tmp_path, tiny_mod
     docs.append({"id": "note", "source": {"kind": "files", "uri": "notes.txt"}, "text": "plain", "fields": {}})
     docs.append({"id": "guide", "source": {"kind": "files", "uri": "docs/guide.md"},
                  "text": "# Guide\n\n## What is a gel pen?\n\nA gel pen uses water-based gel ink.\n", "fields": {}})
-    build = {"templates": [{**demo_build_section()["templates"][0], "sources": ["data/*"]}],
+    dataset = {"templates": [{**demo_dataset_section()["templates"][0], "sources": ["data/*"]}],
              "qa": {"sources": ["*.md"]}}
-    manifest, out = run_build_stage(tmp_path, tiny_model_dir, build, docs)
+    manifest, out = run_dataset_stage(tmp_path, tiny_model_dir, dataset, docs)
     reasons = {r["id"]: r["reason"] for r in read_rejects(out)}
     assert reasons == {"p-dup": "duplicate_example", "note": "no_generator"}
     qa = [e for s in SPLITS for e in read_split(out, s) if e["meta"]["template"] == "qa"]
@@ -115,9 +115,9 @@ def test_duplicates_unmatched_documents_and_qa_with_templates(tmp_path, tiny_mod
 
 def test_too_few_examples_and_nothing_to_build_are_clear_errors(tmp_path, tiny_model_dir):
     with pytest.raises(WebtuneError, match="only 3 train examples, at least 10"):
-        run_build_stage(tmp_path, tiny_model_dir, demo_build_section(), [product(i) for i in range(5)])
-    with pytest.raises(WebtuneError, match="nothing to build"):
-        run_build_stage(tmp_path, tiny_model_dir, {}, [product(i) for i in range(5)])
+        run_dataset_stage(tmp_path, tiny_model_dir, demo_dataset_section(), [product(i) for i in range(5)])
+    with pytest.raises(WebtuneError, match="nothing to make"):
+        run_dataset_stage(tmp_path, tiny_model_dir, {}, [product(i) for i in range(5)])
 
 
 def test_exports_in_every_format_round_trip(tmp_path, tiny_model_dir):
@@ -125,12 +125,12 @@ def test_exports_in_every_format_round_trip(tmp_path, tiny_model_dir):
     import pyarrow.parquet as pq
 
     docs = [product(i) for i in range(15)]
-    build = {"templates": [{"name": "chat", "messages": [
+    dataset = {"templates": [{"name": "chat", "messages": [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Name?"}, {"role": "assistant", "content": "{{ title }}"},
         {"role": "user", "content": "Describe it."}, {"role": "assistant", "content": "{{ description }}"}]}],
         "export": {"formats": ["openai", "sharegpt", "alpaca", "hf", "parquet"]}}
-    _, out = run_build_stage(tmp_path, tiny_model_dir, build, docs)
+    _, out = run_dataset_stage(tmp_path, tiny_model_dir, dataset, docs)
     train = read_split(out, "train")
     ex = out / "export"
     share = [json.loads(l) for l in (ex / "sharegpt" / "train.jsonl").read_text().splitlines()]
@@ -153,9 +153,9 @@ def test_cli_build_with_input_output_and_skip(tmp_path, tiny_model_dir):
     clean = write_docs(tmp_path / "run" / "clean", docs)
     pipeline = tmp_path / "pipeline.yaml"
     pipeline.write_text(yaml.safe_dump({"name": "cli", "base_model": str(tiny_model_dir), "seed": 3,
-                                        "run_dir": "run", "build": demo_build_section()}))
+                                        "run_dir": "run", "dataset": demo_dataset_section()}))
     runner = CliRunner()
-    args = ["build", "-p", str(pipeline), "-i", str(clean), "-o", str(tmp_path / "out"), "--export", "sharegpt"]
+    args = ["dataset", "-p", str(pipeline), "-i", str(clean), "-o", str(tmp_path / "out"), "--export", "sharegpt"]
     result = runner.invoke(app, args, terminal_width=200)
     assert result.exit_code == 0, result.output
     assert "kept 20" in result.output
@@ -164,7 +164,7 @@ def test_cli_build_with_input_output_and_skip(tmp_path, tiny_model_dir):
                                                         "sharegpt/test.jsonl"]}
     again = runner.invoke(app, args, terminal_width=200)
     assert again.exit_code == 0 and "unchanged, skipped" in again.output
-    bad = runner.invoke(app, ["build", "-p", str(pipeline), "--export", "docx"])
+    bad = runner.invoke(app, ["dataset", "-p", str(pipeline), "--export", "docx"])
     assert bad.exit_code == 2 and "unknown format docx" in bad.output
 
 
@@ -172,21 +172,21 @@ def test_qa_skips_documents_without_text_and_rejects_text_without_sections(tmp_p
     docs = [product(i) for i in range(12)]  # products: no text, so Q&A does not apply to them
     docs.append({"id": "flat", "source": {"kind": "files", "uri": "flat.md"}, "text": "## Only a heading\n",
                  "fields": {}})
-    build = {"templates": [{**demo_build_section()["templates"][0], "sources": ["data/*"]}], "qa": {}}
-    manifest, out = run_build_stage(tmp_path, tiny_model_dir, build, docs)
+    dataset = {"templates": [{**demo_dataset_section()["templates"][0], "sources": ["data/*"]}], "qa": {}}
+    manifest, out = run_dataset_stage(tmp_path, tiny_model_dir, dataset, docs)
     assert [(r["id"], r["reason"]) for r in read_rejects(out)] == [("flat", "no_sections")]
     assert manifest["counts"] == {"in": 13, "kept": 12, "rejected": 1}
 
 
 def test_an_empty_clean_store_is_named_not_reported_as_zero_examples(tmp_path, tiny_model_dir):
     with pytest.raises(WebtuneError, match=r"clean/documents.jsonl holds no documents: clean kept none"):
-        run_build_stage(tmp_path, tiny_model_dir, demo_build_section(), [])
-    assert not (tmp_path / "run" / "build").exists()
+        run_dataset_stage(tmp_path, tiny_model_dir, demo_dataset_section(), [])
+    assert not (tmp_path / "run" / "dataset").exists()
 
 
 def test_an_unknown_base_model_names_the_key(tmp_path):
     with pytest.raises(WebtuneError, match=r"^base_model: unknown model 'no-such-model'"):
-        run_build_stage(tmp_path, "no-such-model", demo_build_section(), [product(i) for i in range(12)])
+        run_dataset_stage(tmp_path, "no-such-model", demo_dataset_section(), [product(i) for i in range(12)])
 
 
 def test_a_page_clean_left_as_html_is_rejected_with_the_fix(tmp_path, tiny_model_dir):
@@ -195,7 +195,7 @@ def test_a_page_clean_left_as_html_is_rejected_with_the_fix(tmp_path, tiny_model
     docs = [{"id": "md", "source": {"kind": "files", "uri": "guide.md"}, "text": guide, "fields": {}},
             {"id": "page", "source": {"kind": "files", "uri": "page.html"}, "fields": {},
              "html": "<html><body><h2>What is ink?</h2><p>Ink is a coloured liquid.</p></body></html>"}]
-    manifest, out = run_build_stage(tmp_path, tiny_model_dir, {"qa": {}, "min_examples": 1}, docs)
+    manifest, out = run_dataset_stage(tmp_path, tiny_model_dir, {"qa": {}, "min_examples": 1}, docs)
     (reject,) = read_rejects(out)
     assert (reject["id"], reject["reason"]) == ("page", "html_not_converted")
     assert "html_to_text" in reject["value"]

@@ -1,4 +1,4 @@
-"""`webtune build`: clean documents into train/validation/test chat sets, or `--check` a JSONL file."""
+"""`webtune dataset`: clean documents into train/validation/test chat sets, or `--check` a JSONL file."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from webtune.cli.common import (
 FORMATS = ("openai", "sharegpt", "alpaca", "hf", "parquet")
 
 
-def build_command(
+def dataset_command(
     pipeline: Optional[Path] = PipelineOption,
     run_dir: Optional[Path] = RunDirOption,
     input_dir: Optional[Path] = InputOption,
@@ -50,16 +50,16 @@ def build_command(
             from webtune.errors import ConfigError
 
             raise ConfigError(f"--export: unknown format {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
-        overrides = {"build": {"export": {"formats": list(dict.fromkeys(export))}}}
-    run_stage_command("build", pipeline_path=pipeline, run_dir=run_dir, input_dir=input_dir,
+        overrides = {"dataset": {"export": {"formats": list(dict.fromkeys(export))}}}
+    run_stage_command("dataset", pipeline_path=pipeline, run_dir=run_dir, input_dir=input_dir,
                       output_dir=output_dir, force=force, overrides=overrides)
 
 
 def check_file(path: Path, pipeline_path: Path | None, model: str | None, max_tokens: int | None,
                hosted_model: str | None, epochs: float | None) -> bool:
     """Validate ``path``, print every error with its line, the stats and the cost; True if valid."""
-    from webtune.build.tokens import TokenCounter
-    from webtune.build.validate import estimate_cost, validate_file
+    from webtune.dataset.tokens import TokenCounter
+    from webtune.dataset.validate import estimate_cost, validate_file
 
     hosted = None
     key = "--model"
@@ -67,8 +67,8 @@ def check_file(path: Path, pipeline_path: Path | None, model: str | None, max_to
         pipe = pipeline_for(pipeline_path)
         key = "--model" if model else f"{pipeline_path}: base_model"
         model = model or pipe.base_model
-        max_tokens = max_tokens or pipe.build.max_tokens
-        hosted = pipe.build.hosted
+        max_tokens = max_tokens or pipe.dataset.max_tokens
+        hosted = pipe.dataset.hosted
     counter = TokenCounter.for_model(model, key=key) if model else None
     report = validate_file(path, tokenizer=counter, max_tokens=max_tokens)
     for kind, issues in (("[red]error[/red]", report.errors), ("[yellow]warning[/yellow]", report.warnings)):
@@ -96,5 +96,7 @@ def check_file(path: Path, pipeline_path: Path | None, model: str | None, max_to
 
 
 def register(app: typer.Typer) -> None:
-    """Add `webtune build`."""
-    app.command("build")(build_command)
+    """Add `webtune dataset` (and the old name `webtune build`, hidden, with a deprecation notice)."""
+    app.command("dataset")(dataset_command)
+    app.command("build", hidden=True, deprecated=True,
+                help="Old name of `webtune dataset`.")(dataset_command)

@@ -1,1 +1,0 @@
-"""build: documents into validated chat training examples, split without leakage."""

@@ -1,0 +1,1 @@
+"""dataset: documents into validated chat training examples, split without leakage."""
