@@ -11,10 +11,10 @@ from rich.console import Console
 from tests.fakes.openai_server import FakeOpenAI
 from webtune.config import validate_pipeline
 from webtune.errors import ConfigError, WebtuneError
-from webtune.hosted.client import redact
 from webtune.hosted.jobs import JobRequest, confirm_cost, prepare_split
 from webtune.hosted.monitor import EventReader
 from webtune.hosted.results import decode_result_file, parse_metrics_csv, plot_loss
+from webtune.openai_client import connect, redact
 from webtune.train.backends.openai_config import OpenAITrainConfig
 
 CSV = "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy\n1,2.0,0.5,,\n2,1.5,0.6,1.7,0.55\n"
@@ -93,16 +93,14 @@ def test_cost_prompt_on_a_terminal(monkeypatch):
 
 
 def test_redact_hides_keys():
-    class Client:
-        _webtune_secret = "custom-secret-value"
-
-    text = redact("failed with custom-secret-value and sk-proj-abcdefghijklmnop", Client())
+    text = redact("failed with custom-secret-value and sk-proj-abcdefghijklmnop", "custom-secret-value")
     assert "custom-secret-value" not in text and "sk-proj-abcdefghijklmnop" not in text
 
 
-def test_event_reader_pages_and_returns_each_event_once_oldest_first():
+def test_event_reader_pages_and_returns_each_event_once_oldest_first(monkeypatch):
     with FakeOpenAI(total_steps=7, steps_per_poll=3) as server:
-        client = openai.OpenAI(base_url=server.base_url, api_key=server.api_key, max_retries=0)
+        monkeypatch.setenv("OPENAI_API_KEY", server.api_key)
+        client = connect(server.base_url)
         data = b'{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"}]}\n'
         file_id = client.files.create(file=("t.jsonl", data), purpose="fine-tune").id
         job = client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=file_id)

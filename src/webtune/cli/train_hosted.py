@@ -26,15 +26,13 @@ BaseUrlOption = typer.Option(None, "--base-url", help="API base URL (default: th
 
 def _client(run: str | Path | None, api_key_env: str | None, base_url: str | None) -> Any:
     """A client for the run's API (its base URL and key variable unless overridden)."""
-    from webtune.hosted.client import DEFAULT_KEY_ENV, make_client
     from webtune.hosted.state import HostedState, state_dir_for
+    from webtune.openai_client import connect
 
     state = None
     if run is not None and (where := state_dir_for(run)) is not None:
         state = HostedState.load(where)
-    key_env = api_key_env or (state.api_key_env if state else None) or DEFAULT_KEY_ENV
-    url = base_url or (state.base_url if state else None)
-    return make_client(key_env, url)
+    return connect(base_url, api_key_env, recorded=state)
 
 
 def _when(stamp: int | None) -> str:
@@ -70,13 +68,12 @@ def status_command(
     as_json: bool = typer.Option(False, "--json", help="Print the job as JSON."),
 ) -> None:
     """Show the hosted fine-tuning job of RUN: status, model, tokens, error, checkpoints."""
-    from webtune.hosted.client import call
     from webtune.hosted.results import checkpoints_table, list_checkpoints
     from webtune.hosted.state import find_job_id
 
     job_id = find_job_id(run)
     client = _client(run, api_key_env, base_url)
-    job = call(f"retrieving job {job_id}", client.fine_tuning.jobs.retrieve, job_id, client=client)
+    job = client.call(f"retrieving job {job_id}", client.fine_tuning.jobs.retrieve, job_id)
     if as_json:
         console.print_json(job.model_dump_json())
         return
@@ -95,7 +92,6 @@ def events_command(
     base_url: Optional[str] = BaseUrlOption,
 ) -> None:
     """Print the latest events of RUN's job, oldest first (with --follow, until it ends)."""
-    from webtune.hosted.client import call
     from webtune.hosted.monitor import JobWatcher, event_dict, format_event
     from webtune.hosted.state import find_job_id
 
@@ -104,8 +100,7 @@ def events_command(
     if follow:
         JobWatcher(client, job_id, err_console, poll_interval).watch()
         return
-    page = call(f"reading events of {job_id}", client.fine_tuning.jobs.list_events, job_id,
-                limit=limit, client=client)
+    page = client.call(f"reading events of {job_id}", client.fine_tuning.jobs.list_events, job_id, limit=limit)
     for event in reversed([event_dict(e) for e in page.data]):
         console.print(format_event(event))
 
@@ -117,16 +112,15 @@ def cancel_command(
 ) -> None:
     """Cancel RUN's fine-tuning job (a rerun of the train stage then starts a new one)."""
     from webtune.errors import WebtuneError
-    from webtune.hosted.client import call
     from webtune.hosted.monitor import TERMINAL, status_markup
     from webtune.hosted.state import HostedState, find_job_id, state_dir_for
 
     job_id = find_job_id(run)
     client = _client(run, api_key_env, base_url)
-    job = call(f"retrieving job {job_id}", client.fine_tuning.jobs.retrieve, job_id, client=client)
+    job = client.call(f"retrieving job {job_id}", client.fine_tuning.jobs.retrieve, job_id)
     if job.status in TERMINAL:
         raise WebtuneError(f"job {job_id} already {job.status}: nothing to cancel")
-    job = call(f"cancelling job {job_id}", client.fine_tuning.jobs.cancel, job_id, client=client)
+    job = client.call(f"cancelling job {job_id}", client.fine_tuning.jobs.cancel, job_id)
     if (where := state_dir_for(run)) is not None:
         HostedState.load(where).update_job(status=job.status)
     console.print(f"job {job_id}: {status_markup(job.status)}")
@@ -140,7 +134,6 @@ def attach_command(
     base_url: Optional[str] = BaseUrlOption,
 ) -> None:
     """Follow a job started elsewhere; on success publish it as the train stage of a run."""
-    from webtune.hosted.client import DEFAULT_KEY_ENV
     from webtune.hosted.results import finish_job
     from webtune.hosted.state import HostedState
     from webtune.pipeline import stage_summary
@@ -151,9 +144,11 @@ def attach_command(
 
     def follow(ctx: Any) -> StageResult:
         state = HostedState.load(ctx.work_dir)
-        state.base_url, state.api_key_env = str(client.base_url), api_key_env or DEFAULT_KEY_ENV
+        state.base_url, state.api_key_env = client.base_url, client.endpoint.api_key_env
         state.remember_job(job_id, request_key="attached", model="")
-        result = finish_job(client, job_id, ctx.output_dir, ctx.console, poll_interval, extra={"attached": True})
+        api = {"base_url": state.base_url, "api_key_env": state.api_key_env}  # where evaluate and chat call
+        result = finish_job(client, job_id, ctx.output_dir, ctx.console, poll_interval,
+                            extra={"attached": True, "api": api})
         state.update_job(status="succeeded", model=result["base_model"], fine_tuned_model=result["model_id"])
         return StageResult(counts=Counts(), stats={"job_id": job_id, "model_id": result["model_id"],
                                                    **result["metrics"]})

@@ -1,6 +1,6 @@
 """Hosted fine-tuning through the OpenAI API: client, job state, monitoring, results.
 
-* ``client``   an ``openai.OpenAI`` client from the environment/config; API errors as WebtuneError
+* ``client``   the trainer's `webtune.openai_client.OpenAIClient`, made from its config
 * ``state``    what is remembered in the run's work directory (uploaded files, the job id)
 * ``jobs``     validate -> strip -> upload (once) -> create (once) -> reattach
 * ``monitor``  status, events and a rich progress display until the job ends

@@ -22,8 +22,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from webtune.errors import InputError, WebtuneError
-from webtune.hosted.client import HostedError, call, is_not_found, translate
 from webtune.hosted.state import HostedState
+from webtune.openai_client import APIError
 from webtune.records import canonical_json
 
 # The keys the fine-tuning API accepts on a chat line; webtune's `meta` is not one of them.
@@ -221,22 +221,20 @@ def confirm_cost(config: Any, cost: dict[str, Any], console: Console) -> None:
 
 def upload_once(client: Any, state: HostedState, split: PreparedSplit, console: Console) -> str:
     """The file id of ``split``'s bytes: reused when uploaded before and still there, else uploaded."""
-    import openai
-
     known = state.files.get(split.sha256)
     if known and known.get("base_url", state.base_url) == state.base_url:
         try:
-            client.files.retrieve(known["file_id"])
+            client.call(f"checking uploaded file {known['file_id']}", client.files.retrieve, known["file_id"])
             console.print(f"  {split.path.name}: already uploaded as {known['file_id']} (unchanged)")
             return known["file_id"]
-        except openai.OpenAIError as exc:
-            if not is_not_found(exc):  # only a 404 means the file is gone and must be sent again
-                raise translate(f"checking uploaded file {known['file_id']}", exc, client) from None
+        except APIError as exc:
+            if exc.status != 404:  # only a 404 means the file is gone and must be sent again
+                raise
             state.forget_file(split.sha256)
     with open(split.path, "rb") as fh:
         # Large files take longer than an ordinary request; give the upload its own limit.
-        uploaded = call(f"uploading {split.path.name}", client.files.create, file=(split.path.name, fh),
-                        purpose="fine-tune", timeout=UPLOAD_TIMEOUT_S, client=client)
+        uploaded = client.call(f"uploading {split.path.name}", client.files.create,
+                               file=(split.path.name, fh), purpose="fine-tune", timeout=UPLOAD_TIMEOUT_S)
     state.remember_file(split.sha256, uploaded.id, split.path.name, split.size)
     console.print(f"  {split.path.name}: uploaded as {uploaded.id} ({split.size:,} bytes)")
     return uploaded.id
@@ -247,24 +245,23 @@ def upload_once(client: Any, state: HostedState, split: PreparedSplit, console: 
 
 def existing_job(client: Any, state: HostedState, request: JobRequest, console: Console) -> Any | None:
     """The job to reattach to for ``request``: from the state, else found by its metadata."""
-    import openai
-
     job = state.job
     current = None
     if job and job.get("id"):
         try:
-            current = client.fine_tuning.jobs.retrieve(job["id"])
-        except openai.NotFoundError:  # another account or base URL: that job is not ours to follow
+            current = client.call(f"retrieving job {job['id']}", client.fine_tuning.jobs.retrieve, job["id"])
+        except APIError as exc:
+            if exc.status != 404:
+                raise
+            # another account or base URL: that job is not ours to follow
             console.print(f"[yellow]job {job['id']} from the run's state is unknown to this API; ignoring it[/yellow]")
-        except openai.OpenAIError as exc:
-            raise translate(f"retrieving job {job['id']}", exc, client) from None
     if current is not None:
         same = job.get("request_key") == request.key
         if same and current.status not in ("failed", "cancelled"):
             console.print(f"reattaching to job [bold]{current.id}[/bold] ({current.status})")
             return current
         if not same and current.status in ACTIVE:
-            raise HostedError(
+            raise APIError(
                 f"job {current.id} (started for other data or settings) is still {current.status}; "
                 "wait for it or cancel it with `webtune train cancel RUN`, then rerun"
             )
@@ -275,7 +272,7 @@ def existing_job(client: Any, state: HostedState, request: JobRequest, console: 
     wanted = {"webtune_request": request.key}
     if request.metadata.get("webtune_run"):
         wanted["webtune_run"] = request.metadata["webtune_run"]
-    found = call("listing jobs", client.fine_tuning.jobs.list, metadata=wanted, limit=20, client=client)
+    found = client.call("listing jobs", client.fine_tuning.jobs.list, metadata=wanted, limit=20)
     for candidate in found.data:
         meta = candidate.metadata or {}
         ours = all(meta.get(k) == v for k, v in wanted.items())
@@ -301,7 +298,7 @@ def create_job(client: Any, state: HostedState, request: JobRequest, file_ids: d
         kwargs["suffix"] = request.suffix
     if request.seed is not None:
         kwargs["seed"] = request.seed
-    job = call("creating the fine-tuning job", client.fine_tuning.jobs.create, client=client, **kwargs)
+    job = client.call("creating the fine-tuning job", client.fine_tuning.jobs.create, **kwargs)
     state.remember_job(job.id, request.key, request.model)  # at once: a rerun must reattach
     console.print(f"created job [bold]{job.id}[/bold] ({job.status})")
     return job

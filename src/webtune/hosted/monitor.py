@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from webtune.hosted.client import HostedAuthError, HostedError, call
+from webtune.openai_client import APIAuthError, APIError
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 STATUS_STYLE = {"validating_files": "cyan", "queued": "cyan", "running": "blue", "succeeded": "green",
@@ -62,8 +62,8 @@ class EventReader:
             kwargs: dict[str, Any] = {"limit": self.page_size}
             if after:
                 kwargs["after"] = after
-            page = call(f"reading events of {self.job_id}", self.client.fine_tuning.jobs.list_events,
-                        self.job_id, client=self.client, **kwargs)
+            page = self.client.call(f"reading events of {self.job_id}",
+                                    self.client.fine_tuning.jobs.list_events, self.job_id, **kwargs)
             items = [event_dict(e) for e in page.data]
             hit_seen = False
             for item in items:
@@ -101,9 +101,8 @@ class JobWatcher:
         self.events: list[dict[str, Any]] = []
 
     def poll(self) -> Any:
-        """The job now (the SDK retries transient errors inside each call)."""
-        return call(f"retrieving job {self.job_id}", self.client.fine_tuning.jobs.retrieve,
-                    self.job_id, client=self.client)
+        """The job now (transient errors are retried inside the call, by the client's policy)."""
+        return self.client.call(f"retrieving job {self.job_id}", self.client.fine_tuning.jobs.retrieve, self.job_id)
 
     def watch(self) -> WatchResult:
         """Follow the job until it succeeds, fails or is cancelled; Ctrl-C leaves it running."""
@@ -120,10 +119,10 @@ class JobWatcher:
                         job = self.poll()
                         new = self.reader.new_events()
                         failures = 0
-                    except HostedAuthError:
+                    except APIAuthError:
                         raise
-                    except HostedError as exc:
-                        # The SDK already retried; a long outage should not lose hours of training.
+                    except APIError as exc:
+                        # The client already retried; a long outage should not lose hours of training.
                         failures += 1
                         if failures >= MAX_POLL_FAILURES:
                             raise

@@ -17,7 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from webtune.hosted.client import HostedError, call
+from webtune.openai_client import APIError
 from webtune.jsonl import atomic_path, atomic_write_json, atomic_write_text, write_jsonl
 
 RESULTS_CSV = "results.csv"
@@ -37,7 +37,7 @@ def decode_result_file(raw: bytes) -> str:
     try:
         decoded = base64.b64decode(text, validate=False).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
-        raise HostedError("the job's result file is neither CSV nor base64-encoded CSV") from None
+        raise APIError("the job's result file is neither CSV nor base64-encoded CSV") from None
     return decoded.strip() + "\n"
 
 
@@ -63,7 +63,7 @@ def download_results(client: Any, job: Any, out_dir: Path) -> list[dict[str, Any
     if not job.result_files:
         return []
     file_id = job.result_files[0]
-    raw = call(f"downloading result file {file_id}", client.files.content, file_id, client=client).read()
+    raw = client.call(f"downloading result file {file_id}", client.files.content, file_id).read()
     text = decode_result_file(raw)
     atomic_write_text(Path(out_dir) / RESULTS_CSV, text)
     return parse_metrics_csv(text)
@@ -100,8 +100,7 @@ def plot_loss(rows: list[dict[str, Any]], path: Path, title: str) -> bool:
 
 def list_checkpoints(client: Any, job_id: str) -> list[dict[str, Any]]:
     """The job's checkpoints, newest first, as plain dicts."""
-    page = call(f"listing checkpoints of {job_id}", client.fine_tuning.jobs.checkpoints.list,
-                job_id, client=client)
+    page = client.call(f"listing checkpoints of {job_id}", client.fine_tuning.jobs.checkpoints.list, job_id)
     return [c.model_dump() for c in page]
 
 
@@ -190,14 +189,14 @@ def finish_job(client: Any, job_id: str, out_dir: Path, console: Console, poll_i
                extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Follow a job to its end; on success write its results and return ``train_result``.
 
-    A failed or cancelled job raises a HostedError with the API's own reason.
+    A failed or cancelled job raises a APIError with the API's own reason.
     """
     from webtune.hosted.monitor import JobWatcher
 
     watched = JobWatcher(client, job_id, console, poll_interval).watch()
     job = watched.job
     if job.status != "succeeded":
-        raise HostedError(failure_message(job))
+        raise APIError(failure_message(job))
     metrics = collect_results(client, job, out_dir, watched.metrics, console)
     write_jsonl(Path(out_dir) / EVENTS, watched.events)  # the job's story, oldest first
     result = train_result(job, metrics, extra)
