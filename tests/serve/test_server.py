@@ -75,12 +75,15 @@ def test_hosted_evaluation_goes_through_the_openai_api(tmp_path, tiny_model_dir,
     assert "test-key" not in (tmp_path / "evaluate/manifest.json").read_text()
 
 
-def test_hosted_model_without_a_key_is_a_clear_error(tmp_path, tiny_model_dir):
-    from webtune.errors import InputError
+def test_hosted_model_without_a_key_is_a_clear_error(tmp_path, tiny_model_dir, monkeypatch):
+    from webtune.openai_client import APIAuthError
 
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     publish_inputs(tmp_path, tiny_model_dir, None, train_result={
-        "backend": "openai", "base_model": "tiny-base", "model_id": "ft:tiny:1"})
-    with pytest.raises(InputError, match="set OPENAI_API_KEY"):
+        "backend": "openai", "base_model": "tiny-base", "model_id": "ft:tiny:1",
+        "api": {"base_url": "http://127.0.0.1:9/v1", "api_key_env": "TEAM_KEY"}})
+    with pytest.raises(APIAuthError, match="no API key for http://127.0.0.1:9/v1: set the environment variable "
+                                           "TEAM_KEY or OPENAI_API_KEY"):
         run_one_stage(stage_spec("evaluate"), make_pipeline(tiny_model_dir, tmp_path / "r"), tmp_path, force=True)
 
 

@@ -171,6 +171,10 @@ def run_hosted(items: list[EvalItem], train_result: dict[str, Any], config: Any,
     if not base_id:
         raise InputError("train_result.json: base_model is not set (the hosted base to compare with)")
     generated = items[:config.max_examples]
+    if client is None:  # both models answer at the endpoint the tuned one was trained on
+        from webtune.openai_client import connect
+
+        client = connect(recorded=train_result.get("api"))
     run = EvalRun(results={}, loss_items=[], generated=generated, models={"base": base_id, "tuned": tuned_id})
     with _progress(console) as progress:
         for label, model_id in (("base", base_id), ("tuned", tuned_id)):

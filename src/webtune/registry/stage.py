@@ -54,6 +54,7 @@ def run_register(ctx: StageContext) -> StageResult:
     record = {
         "kind": kind,
         "model_id": model_id,
+        "api": train_result.get("api") if model_id else None,  # where a hosted model answers (no secret)
         "backend": train_result.get("backend"),
         "method": train_result.get("method"),
         "base_model": train_result.get("base_model"),

@@ -4,8 +4,9 @@ A reference is one of:
 
 * ``NAME`` or ``NAME@VERSION`` (a number, an alias such as ``production``, or ``latest``):
   a version in the model registry; ``NAME`` alone means its ``production`` version;
-* ``ft:...`` (any id with a colon and no such path): a hosted model, answered through the
-  OpenAI-compatible API in ``OPENAI_BASE_URL`` with ``OPENAI_API_KEY``;
+* ``ft:...`` (any id with a colon and no such path): a hosted model, answered at the endpoint
+  recorded when it was trained (a registry version of that id carries it), else the one
+  ``OPENAI_BASE_URL`` names (see ``webtune.openai_client``);
 * a path: a registry version directory (with ``version.json``), a LoRA adapter directory
   (with ``adapter_config.json``, loaded on the base model it names), a transformers model
   directory (with ``config.json``), or a base model name from ``webtune models list``.
@@ -32,6 +33,7 @@ class ModelRef:
     model_path: Path | None = None  # a full model, or the base the adapter goes on
     adapter_path: Path | None = None
     model_id: str | None = None  # hosted
+    endpoint: dict[str, Any] | None = None  # hosted: the recorded ``{"base_url", "api_key_env"}``
     version: dict[str, Any] | None = None  # the registry record, when from the registry
 
     @property
@@ -43,7 +45,7 @@ def ref_from_version(record: dict[str, Any]) -> ModelRef:
     """The reference of a registry version record (as returned by `ModelRegistry.get`)."""
     label = f"{record['name']}@{record['version']}"
     if record.get("kind") == "hosted":
-        return ModelRef(label=label, model_id=record["model_id"], version=record)
+        return ModelRef(label=label, model_id=record["model_id"], endpoint=record.get("api"), version=record)
     artifact = Path(record["path"]) / (record.get("artifact") or "artifact")
     if record.get("kind") == "adapter":
         return ModelRef(label=label, model_path=_base_path(record), adapter_path=artifact, version=record)
@@ -69,7 +71,7 @@ def resolve_ref(text: str, registry: ModelRegistry | None = None) -> ModelRef:
     if path.is_dir():
         return _ref_from_dir(path)
     if text.startswith("ft:") or (":" in text and "/" not in text):
-        return ModelRef(label=text, model_id=text)
+        return ModelRef(label=text, model_id=text, endpoint=recorded_endpoint(registry, text))
     if "/" in text or text.startswith("."):
         raise InputError(f"model {text!r}: no such directory")
     name, selector = parse_reference(text)
@@ -85,6 +87,15 @@ def resolve_ref(text: str, registry: ModelRegistry | None = None) -> ModelRef:
     known = ", ".join(registry.names()) or "none"
     raise InputError(f"model {text!r}: not a directory, not an ft: id, and not in the registry "
                      f"{registry.root} (registered: {known})")
+
+
+def recorded_endpoint(registry: ModelRegistry, model_id: str) -> dict[str, Any] | None:
+    """The endpoint recorded for hosted ``model_id`` by its newest registry version, if any."""
+    for name in registry.names():
+        for record in reversed(registry.versions(name)):
+            if record.get("model_id") == model_id and record.get("api"):
+                return record["api"]
+    return None
 
 
 def _ref_from_dir(path: Path) -> ModelRef:
@@ -155,7 +166,7 @@ def load_chat_model(ref: ModelRef, device: str = "auto") -> Any:
     from webtune.serve.models import HostedChatModel, LocalChatModel, pick_device
 
     if ref.hosted:
-        return HostedChatModel(ref.model_id, name=ref.label)
+        return HostedChatModel(ref.model_id, name=ref.label, endpoint=ref.endpoint)
     assert ref.model_path is not None
     tokenizer = load_tokenizer_from(tokenizer_dir(ref))
     model = load_weights(ref.model_path, ref.adapter_path)

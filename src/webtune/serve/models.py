@@ -2,8 +2,8 @@
 
 `LocalChatModel` generates with transformers (batched, left-padded; greedy unless a
 temperature is given; streaming with `TextIteratorStreamer`). `HostedChatModel` calls an
-OpenAI-compatible chat API through the openai SDK (base URL and key from the environment:
-``OPENAI_BASE_URL``, ``OPENAI_API_KEY``). Evaluation, `webtune chat` and `webtune serve`
+OpenAI-compatible chat API through ``webtune.openai_client`` (at the endpoint recorded when it
+was trained, else the one the environment names). Evaluation, `webtune chat` and `webtune serve`
 all answer through these classes, so they answer alike.
 """
 
@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Generator
 
-from webtune.errors import InputError, StageError
+from webtune.errors import InputError
 
 Messages = list[dict[str, str]]
 
@@ -164,38 +164,33 @@ class LocalChatModel:
 
 
 class HostedChatModel:
-    """A model behind an OpenAI-compatible chat API (OpenAI itself or any compatible server)."""
+    """A model behind an OpenAI-compatible chat API (OpenAI itself or any compatible server).
 
-    def __init__(self, model_id: str, client: Any = None, name: str | None = None):
+    ``endpoint`` is where the model was trained (``train_result.json`` -> ``api``:
+    ``base_url`` and ``api_key_env``); without it the environment decides (see
+    ``webtune.openai_client``).
+    """
+
+    def __init__(self, model_id: str, client: Any = None, name: str | None = None, endpoint: Any = None):
         self.model_id = model_id
         self.name = name or model_id
+        self.endpoint = endpoint
         self._client = client
 
     @property
     def client(self) -> Any:
-        """The openai client, made on first use from ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``."""
+        """The `OpenAIClient`, made on first use for the recorded endpoint."""
         if self._client is None:
-            import os
+            from webtune.openai_client import connect
 
-            if not os.environ.get("OPENAI_API_KEY"):
-                raise InputError(f"model {self.model_id!r} is hosted: set OPENAI_API_KEY "
-                                 "(and OPENAI_BASE_URL for a server other than OpenAI's)")
-            from openai import OpenAI
-
-            self._client = OpenAI()
+            self._client = connect(recorded=self.endpoint)
         return self._client
 
     def complete(self, messages: Messages, max_new_tokens: int = 128, temperature: float = 0.0,
                  top_p: float = 1.0) -> Completion:
-        """One answer from the hosted model; API failures become a StageError."""
-        import openai
-
-        try:
-            response = self.client.chat.completions.create(
-                model=self.model_id, messages=messages, max_tokens=max_new_tokens,
-                temperature=temperature, top_p=top_p)
-        except openai.OpenAIError as exc:
-            raise StageError(f"hosted model {self.model_id!r}: {type(exc).__name__}: {exc}") from exc
+        """One answer from the hosted model; API failures become a one-line APIError."""
+        response = self.client.chat(f"hosted model {self.model_id!r}", model=self.model_id, messages=messages,
+                                    max_tokens=max_new_tokens, temperature=temperature, top_p=top_p)
         choice = response.choices[0]
         usage = response.usage
         return Completion(text=(choice.message.content or "").strip(),
@@ -217,19 +212,13 @@ class HostedChatModel:
     def stream(self, messages: Messages, max_new_tokens: int = 128, temperature: float = 0.0,
                top_p: float = 1.0) -> Generator[str, None, str]:
         """Yield the hosted answer piece by piece; return its finish reason."""
-        import openai
-
         finish = "stop"
-        try:
-            chunks = self.client.chat.completions.create(
-                model=self.model_id, messages=messages, max_tokens=max_new_tokens,
-                temperature=temperature, top_p=top_p, stream=True)
-            for chunk in chunks:
-                if not chunk.choices:
-                    continue
-                finish = chunk.choices[0].finish_reason or finish
-                if chunk.choices[0].delta.content:
-                    yield chunk.choices[0].delta.content
-        except openai.OpenAIError as exc:
-            raise StageError(f"hosted model {self.model_id!r}: {type(exc).__name__}: {exc}") from exc
+        for chunk in self.client.chat_stream(f"hosted model {self.model_id!r}", model=self.model_id,
+                                             messages=messages, max_tokens=max_new_tokens,
+                                             temperature=temperature, top_p=top_p):
+            if not chunk.choices:
+                continue
+            finish = chunk.choices[0].finish_reason or finish
+            if chunk.choices[0].delta.content:
+                yield chunk.choices[0].delta.content
         return finish
