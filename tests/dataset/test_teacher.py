@@ -67,20 +67,6 @@ def test_retries_on_429_and_503_then_answers_and_caches(tmp_path, monkeypatch):
         assert server.requests == 5 and again.usage.cache_hits == 2 and again.usage.requests == 0
 
 
-def test_the_servers_retry_after_header_is_honoured():
-    import httpx
-
-    from webtune.dataset.teacher import retry_after_s
-
-    def error(headers):
-        return type("E", (Exception,), {"response": httpx.Response(429, headers=headers)})()
-
-    assert retry_after_s(error({"retry-after": "2"})) == 2.0
-    assert retry_after_s(error({"retry-after-ms": "250"})) == 0.25
-    assert retry_after_s(error({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"})) is None
-    assert retry_after_s(ValueError("no response")) is None
-
-
 def test_a_429_waits_as_long_as_the_server_asks(tmp_path):
     import time
 
@@ -113,11 +99,12 @@ def test_concurrency_limit_is_respected(tmp_path):
         assert 2 <= server.max_in_flight <= 3
 
 
-def test_openai_without_a_key_is_a_config_error(tmp_path):
+def test_openai_without_a_key_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     cfg = TeacherConfig(model="gpt-4o-mini", cache_dir=tmp_path)
-    from webtune.errors import ConfigError
+    from webtune.openai_client import APIAuthError
 
-    with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
+    with pytest.raises(APIAuthError, match="set the environment variable OPENAI_API_KEY"):
         TeacherClient(cfg, tmp_path).complete([{"role": "user", "content": "x"}])
 
 

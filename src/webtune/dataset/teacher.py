@@ -1,20 +1,21 @@
 """A teacher LLM behind any OpenAI-compatible chat completions endpoint.
 
 * Requests run in a thread pool of ``concurrency`` workers (the openai client is thread-safe).
-* 429s, 5xx, timeouts and connection errors are retried with exponential backoff and jitter
-  (tenacity), up to ``max_retries`` times; the SDK's own retries are off so they are counted.
+* Requests go through ``webtune.openai_client``: 429s, 5xx, timeouts and connection errors are
+  retried by the shared policy of ``webtune.retry`` (Retry-After honoured), up to
+  ``max_retries`` times, and counted; a request that fails for good is a one-line error.
 * Every reply is cached on disk under a hash of the request (model, messages, sampling
   settings): a rerun sends nothing and costs nothing. Unparseable replies are cached too, so a
   rerun makes the same decision.
 * Replies are parsed strictly: JSON (a surrounding code fence is tolerated), exactly the
   expected shape, no empty strings; anything else raises TeacherReplyError and becomes a reject.
-* The API key comes from the environment variable ``api_key_env`` and is never logged.
+* The API key comes from the environment variable ``api_key_env`` (then ``OPENAI_API_KEY``)
+  and is never logged.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +25,6 @@ from typing import Any, Callable, Sequence
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from webtune.errors import ConfigError, StageError
 from webtune.jsonl import atomic_write_json
 from webtune.records import canonical_json, content_id
 
@@ -36,7 +36,6 @@ TEACHER_PRICES: dict[str, tuple[float, float]] = {
     "gpt-4.1-mini": (0.40, 1.60),
     "gpt-4.1": (2.00, 8.00),
 }
-MAX_RETRY_AFTER_S = 60.0
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*)\n\s*```\s*$", re.DOTALL)
 
 
@@ -149,18 +148,19 @@ class TeacherClient:
         self._client = None
 
     def _openai(self):
-        """The openai client, made on first use (a cache-only rerun needs no key)."""
-        if self._client is None:
-            from openai import OpenAI
+        """The `OpenAIClient`, made on first use (a cache-only rerun needs no key).
 
-            key = os.environ.get(self.config.api_key_env, "").strip()
-            if not key:
-                if self.config.base_url is None:
-                    raise ConfigError(f"dataset.teacher: set the environment variable {self.config.api_key_env} "
-                                      "to the API key (or give base_url for a server that needs none)")
-                key = "not-needed"  # local OpenAI-compatible servers (vLLM, webtune serve) accept any key
-            self._client = OpenAI(api_key=key, base_url=self.config.base_url, max_retries=0,
-                                  timeout=self.config.timeout_s)
+        A local OpenAI-compatible server (vLLM, `webtune serve`) named by ``base_url`` needs no key.
+        """
+        if self._client is None:
+            from webtune.openai_client import connect
+            from webtune.retry import RetryPolicy
+
+            c = self.config
+            policy = RetryPolicy(max_attempts=c.max_retries + 1, initial_wait_s=c.backoff_initial_s,
+                                 max_backoff_s=c.backoff_max_s)
+            self._client = connect(c.base_url, c.api_key_env, require_key=c.base_url is None,
+                                   timeout_s=c.timeout_s, policy=policy)
         return self._client
 
     def request_body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
@@ -199,60 +199,9 @@ class TeacherClient:
         return content
 
     def _send(self, body: dict[str, Any]):
-        """POST with retries on 429, 5xx, timeouts and connection errors."""
-        import openai
-        from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
-
-        def retriable(exc: BaseException) -> bool:
-            if isinstance(exc, openai.APIStatusError):
-                return exc.status_code == 429 or exc.status_code >= 500
-            return isinstance(exc, (openai.APIConnectionError, openai.APITimeoutError))
-
-        def count_retry(state) -> None:
-            self.usage.add(retries=1)
-
-        backoff = wait_exponential_jitter(initial=self.config.backoff_initial_s, max=self.config.backoff_max_s,
-                                          jitter=self.config.backoff_initial_s)
-
-        def wait(state) -> float:
-            # the server's Retry-After, when it sends one, beats our own guess (up to a minute)
-            hinted = retry_after_s(state.outcome.exception()) or 0.0
-            return max(backoff(state), min(hinted, MAX_RETRY_AFTER_S))
-
-        client = self._openai()
-        retrying = Retrying(
-            retry=retry_if_exception(retriable),
-            stop=stop_after_attempt(self.config.max_retries + 1),
-            wait=wait,
-            before_sleep=count_retry,
-            reraise=True,
-        )
-        try:
-            return retrying(client.chat.completions.create, **body)
-        except openai.APIError as exc:
-            raise _fatal(exc) from None
-
-
-def retry_after_s(exc: BaseException | None) -> float | None:
-    """Seconds the server asked us to wait (``retry-after-ms`` or ``retry-after`` in seconds)."""
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None) or {}
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            return max(0.0, float(value) * scale)
-        except ValueError:
-            continue  # an HTTP date: rare for APIs; fall back to our own backoff
-    return None
-
-
-def _fatal(exc: BaseException | None) -> Exception:
-    """A StageError for a request that failed for good (message without secrets)."""
-    status = getattr(exc, "status_code", None)
-    kind = f"HTTP {status}" if status else type(exc).__name__
-    return StageError(f"dataset.teacher: request failed after retries ({kind}): {str(exc)[:300]}")
+        """POST with the shared retry policy (429, 5xx, timeouts, connection errors; Retry-After)."""
+        return self._openai().chat("dataset.teacher", on_retry=lambda exc, wait: self.usage.add(retries=1),
+                                   **body)
 
 
 def run_requests(client: TeacherClient, prompts: Sequence[list[dict[str, str]]],
