@@ -63,8 +63,10 @@ class RetryableStatus(Exception):
 class GaveUp(StageError):
     """A call failed for good after its retries; ``last`` is the last failure."""
 
-    def __init__(self, what: str, last: BaseException, attempts: int, elapsed_s: float, why: str):
+    def __init__(self, what: str, last: BaseException, attempts: int, elapsed_s: float, why: str,
+                 out_of_time: bool = False):
         self.what, self.last, self.attempts, self.elapsed_s, self.why = what, last, attempts, elapsed_s, why
+        self.out_of_time = out_of_time  # stopped by max_total_s or the deadline, not by max_attempts
         self.status = status_of(last)
         super().__init__(f"{what}: {describe(last)} ({self.after()})")
 
@@ -275,8 +277,10 @@ class RetryPolicy:
                 run.why = f"{self.max_attempts} failures in a row (max attempts)"
             elif now + upcoming - run.started > self.max_total_s:
                 run.why = f"waiting {upcoming:.1f}s more would pass the limit of {self.max_total_s:g}s"
+                run.out_of_time = True
             elif self.deadline is not None and now + upcoming > self.deadline:
                 run.why = f"waiting {upcoming:.1f}s more would pass the deadline"
+                run.out_of_time = True
             return run.why is not None
 
         def before_sleep(state: Any) -> None:
@@ -286,7 +290,8 @@ class RetryPolicy:
         def give_up(state: Any) -> Any:
             last = state.outcome.exception()
             name = ": ".join(part for part in (what, request_line(last)) if part) or "request"
-            raise GaveUp(name, last, run.attempts, self.clock() - run.started, run.why or "stopped") from last
+            raise GaveUp(name, last, run.attempts, self.clock() - run.started, run.why or "stopped",
+                         run.out_of_time) from last
 
         return {"retry": retry_if_exception(retry_if), "after": after, "wait": wait, "stop": stop,
                 "before_sleep": before_sleep, "retry_error_callback": give_up}
@@ -300,6 +305,7 @@ class _Run:
     attempts: int = 0
     failures: int = 0
     why: str | None = None
+    out_of_time: bool = False
 
 
 def check_status(response: httpx.Response) -> httpx.Response:

@@ -42,6 +42,7 @@ class FakeBrightData:
     body: bytes | None = None              # raw snapshot body (overrides records)
     progress: list[str] = field(default_factory=lambda: ["running", "ready"])
     snapshot_202: int = 1                  # 202 answers before the snapshot is served
+    try_again_in: str | None = None        # the 202's hint, as the real API words it: "10s"
     fail: dict[str, list[int]] = field(default_factory=dict)  # endpoint -> statuses to answer first
     retry_after: str | None = None
     cut_downloads: int = 0                 # downloads that break off mid-body
@@ -106,7 +107,8 @@ class FakeBrightData:
                 if endpoint == "snapshot":
                     if fake.snapshot_202 > 0:
                         fake.snapshot_202 -= 1
-                        return self._send(202, {"status": "building", "message": "Snapshot is building"})
+                        hint = f", try again in {fake.try_again_in}" if fake.try_again_in else ""
+                        return self._send(202, {"status": "building", "message": f"Snapshot is building{hint}"})
                     data = fake.snapshot_body()
                     if fake.cut_downloads > 0:
                         fake.cut_downloads -= 1

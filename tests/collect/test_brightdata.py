@@ -71,15 +71,36 @@ def test_429_with_retry_after_and_5xx_are_retried(brightdata, collect):
 
 
 def test_retry_after_is_honoured(brightdata, collect, monkeypatch):
-    import webtune.collect.retry as retry
-
     sleeps = []
-    monkeypatch.setattr(retry.time, "sleep", lambda s: sleeps.append(s))
+    monkeypatch.setattr("webtune.retry.sleep", sleeps.append)
     brightdata.records = PRODUCTS
     brightdata.fail = {"trigger": [429]}
     brightdata.retry_after = "7"
     collect([source(brightdata)])
     assert sleeps[0] == 7.0
+
+
+def test_the_202_hint_sets_the_wait_before_downloading_again(brightdata, collect, monkeypatch):
+    sleeps = []
+    monkeypatch.setattr("webtune.retry.sleep", sleeps.append)
+    brightdata.records = PRODUCTS
+    brightdata.progress = ["ready"]
+    brightdata.snapshot_202, brightdata.try_again_in = 2, "10s"  # "Snapshot is building, try again in 10s"
+    out = collect([source(brightdata)])  # poll_interval_s is 0.01: the server's 10 s win
+    assert len(out.docs) == 3 and sleeps == [10.0, 10.0] and brightdata.calls["snapshot"] == 3
+
+
+def test_a_202_hint_past_max_wait_stops_at_once_with_a_resume_hint(brightdata, collect, monkeypatch):
+    sleeps = []
+    monkeypatch.setattr("webtune.retry.sleep", sleeps.append)
+    brightdata.progress = ["ready"]
+    brightdata.try_again_in = "10 minutes"
+    with pytest.raises(StageError) as info:
+        collect([source(brightdata, max_wait_s=60)])
+    message = str(info.value)
+    assert "still being built (Snapshot is building, try again in 10 minutes)" in message
+    assert "max_wait_s" in message and "run the same command again to resume" in message
+    assert sleeps == [] and brightdata.calls["snapshot"] == 1
 
 
 def test_401_fails_at_once_without_retries(brightdata, collect, monkeypatch):

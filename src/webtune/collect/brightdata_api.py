@@ -3,10 +3,16 @@
 Resume state (``brightdata.json`` in the source's work directory) records the request
 and its snapshot id the moment the trigger answers; a rerun with the same request polls
 that snapshot again and never triggers a second (paid) collection.
+
+Every call, poll and download runs under one `webtune.retry.RetryPolicy`: transient failures
+are retried (Retry-After honoured), "not ready yet" (a progress status other than ready, or
+the snapshot's 202, whose "try again in 10s" hint is used) waits and asks again, and nothing
+waits past ``max_wait_s`` from the start.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -15,14 +21,14 @@ import httpx
 from rich.console import Console
 
 from webtune.collect.documents import make_document
-from webtune.collect.retry import DeadlineReached, RetryableStatus, RetryPolicy, check_status
+from webtune.retry import GaveUp, RetryableStatus, RetryLater, RetryPolicy, check_status, describe, is_transient
 from webtune.errors import ConfigError, InputError, StageError
 from webtune.jsonl import atomic_write_json
 from webtune.records import content_id, utc_now
 
 STATE_FILE = "brightdata.json"
 READ_FORMAT = {"json": "json", "ndjson": "jsonl", "jsonl": "jsonl", "csv": "csv"}
-TRANSIENT = (httpx.TimeoutException, httpx.TransportError, RetryableStatus)
+DEFAULT_MAX_SINGLE_WAIT_S = 60.0
 # Sent but unanswered: the trigger may have started (and billed) a collection.
 UNSAFE_FOR_TRIGGER = (httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError)
 SAFE_FOR_TRIGGER = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, RetryableStatus)
@@ -38,9 +44,10 @@ class BrightDataJob:
         self.base = config.base_url.rstrip("/")
         self.triggered = False
         self.started = time.monotonic()
-        self.policy = RetryPolicy(max_attempts=config.max_attempts, base_s=config.retry_base_s,
+        self.policy = RetryPolicy(max_attempts=config.max_attempts, initial_wait_s=config.retry_base_s,
                                   max_backoff_s=config.retry_max_s,
-                                  deadline=self.started + config.max_wait_s)
+                                  max_wait_s=max(DEFAULT_MAX_SINGLE_WAIT_S, config.poll_interval_s),
+                                  max_total_s=config.max_wait_s, deadline=self.started + config.max_wait_s)
         self.client = httpx.Client(base_url=self.base, timeout=config.request_timeout_s,
                                    headers={"Authorization": f"Bearer {token}",
                                             "User-Agent": "webtune-collect"})
@@ -77,26 +84,29 @@ class BrightDataJob:
 
     # ------------------------------------------------------------ calls
 
-    def _call(self, method: str, url: str, *, retry_on: tuple = TRANSIENT, passthrough: tuple = (),
-              **kwargs: Any) -> httpx.Response:
-        """One API call with retries; 401/403 and other 4xx fail at once with a clear message."""
+    def _call(self, method: str, url: str, *, retry_if: Any = is_transient, **kwargs: Any) -> httpx.Response:
+        """One API call with retries; 401/403 and other 4xx fail at once with a clear message.
+
+        A transport error ``retry_if`` refuses is raised as it is (the trigger's unanswered request).
+        """
         def attempt() -> httpx.Response:
             return check_status(self.client.request(method, url, **kwargs))
 
         def note(exc: BaseException, sleep: float) -> None:
-            self.console.print(f"[yellow]brightdata[/yellow]: {method} {url}: {_describe(exc)}; "
+            self.console.print(f"[yellow]brightdata[/yellow]: {method} {url}: {describe(exc)}; "
                                f"retrying in {sleep:.1f}s")
 
         try:
-            response = self.policy.call(attempt, retry_on=retry_on, on_retry=note)
-        except DeadlineReached as exc:
-            raise StageError(self._out_of_time(f"{method} {url} kept failing ({_describe(exc.last)})")) from None
-        except passthrough:
-            raise
-        except (httpx.HTTPError, RetryableStatus) as exc:
-            raise StageError(f"Bright Data API: {method} {url} failed after {self.config.max_attempts} "
-                             f"attempts: {_describe(exc)}. {self._resume_hint()}") from None
+            response = self.policy.call(attempt, what="Bright Data API", retry_if=retry_if, on_retry=note)
+        except GaveUp as exc:
+            raise self._gave_up(exc) from None
         return self._check_client_error(response, method, url)
+
+    def _gave_up(self, exc: GaveUp) -> StageError:
+        """The one-line error of retries that ran out, with how to resume."""
+        if exc.out_of_time:
+            return StageError(self._out_of_time(f"{exc.what}: {describe(exc.last)}"))
+        return StageError(f"{exc} {self._resume_hint()}")
 
     def _check_client_error(self, response: httpx.Response, method: str, url: str) -> httpx.Response:
         if response.status_code in (401, 403):
@@ -151,10 +161,10 @@ class BrightDataJob:
             params["limit_multiple_results"] = c.limit_multiple_results
         try:
             response = self._call("POST", "/datasets/v3/trigger", params=params, json=inputs,
-                                  retry_on=SAFE_FOR_TRIGGER, passthrough=UNSAFE_FOR_TRIGGER)
-        except UNSAFE_FOR_TRIGGER as exc:
+                                  retry_if=lambda exc: isinstance(exc, SAFE_FOR_TRIGGER))
+        except httpx.TransportError as exc:  # not retried: UNSAFE_FOR_TRIGGER and the like
             raise StageError(
-                f"Bright Data: the trigger request was sent but not answered ({_describe(exc)}): a collection "
+                f"Bright Data: the trigger request was sent but not answered ({describe(exc)}): a collection "
                 f"may have started and been billed. Look for it with GET {self.base}/datasets/v3/snapshots"
                 f"?dataset_id={c.dataset_id} and collect it with --snapshot-id (snapshot_id:) instead of "
                 "triggering again.") from None
@@ -170,19 +180,36 @@ class BrightDataJob:
 
     def wait_until_ready(self, snapshot_id: str) -> None:
         """Poll GET /datasets/v3/progress/{id} until ready; failed or out of time stops the stage."""
-        status = None
         with self.console.status(f"brightdata: waiting for snapshot {snapshot_id}") as spinner:
-            while True:
+            def poll() -> None:
                 body = _json(self._call("GET", f"/datasets/v3/progress/{snapshot_id}"), "progress")
                 status = str(body.get("status", "")).lower()
                 waited = time.monotonic() - self.started
                 spinner.update(f"brightdata: snapshot {snapshot_id} is {status or '?'} ({waited:.0f}s)")
-                if status == "ready":
-                    self.save_state(status="ready")
-                    return
                 if status == "failed":
                     self._failed(snapshot_id, body)
-                self._sleep_or_give_up(f"snapshot {snapshot_id} is still {status or 'not ready'}")
+                if status != "ready":
+                    raise RetryLater(self.config.poll_interval_s,
+                                     f"snapshot {snapshot_id} is still {status or 'not ready'}")
+
+            self._until_ready(poll)
+        self.save_state(status="ready")
+
+    def _until_ready(self, fn: Any, retry_if: Any = None) -> Any:
+        """``fn()`` again while it raises `RetryLater` (and what ``retry_if`` accepts), up to max_wait_s."""
+        def again(exc: BaseException) -> bool:
+            return isinstance(exc, RetryLater) or bool(retry_if and retry_if(exc))
+
+        try:
+            return self.policy.call(fn, what="Bright Data", retry_if=again, on_retry=self._note_break)
+        except GaveUp as exc:
+            if isinstance(exc.last, RetryLater):
+                raise StageError(self._out_of_time(describe(exc.last))) from None
+            raise self._gave_up(exc) from None
+
+    def _note_break(self, exc: BaseException, sleep: float) -> None:
+        if not isinstance(exc, RetryLater):
+            self.console.print(f"[yellow]brightdata[/yellow]: {describe(exc)}; trying again in {sleep:.1f}s")
 
     def _failed(self, snapshot_id: str, body: dict[str, Any]) -> None:
         detail = body.get("error") or body.get("message") or body.get("error_message") or "no reason given"
@@ -194,11 +221,6 @@ class BrightDataJob:
         raise StageError(f"Bright Data snapshot {snapshot_id} failed: {detail}. Running again "
                          "triggers a new collection.")
 
-    def _sleep_or_give_up(self, what: str) -> None:
-        if time.monotonic() + self.config.poll_interval_s > self.policy.deadline:
-            raise StageError(self._out_of_time(what))
-        time.sleep(self.config.poll_interval_s)
-
     def download(self, snapshot_id: str) -> Path:
         """GET /datasets/v3/snapshot/{id} streamed to the work directory; 202 means not built yet."""
         fmt = self.config.format
@@ -208,48 +230,29 @@ class BrightDataJob:
             return final
         part = final.with_name(final.name + ".part")
         url = f"/datasets/v3/snapshot/{snapshot_id}"
-        breaks = 0
-        while breaks < self.config.max_attempts:
-            try:
-                if self._stream_to(url, {"format": fmt}, part, snapshot_id):
-                    part.replace(final)
-                    self.save_state(downloaded=final.name)
-                    return final
-                continue  # 202: still being built; _stream_to waited (bounded by max_wait_s)
-            except (httpx.TransportError, httpx.TimeoutException, _ShortBody) as exc:
-                breaks += 1
-                self.console.print(f"[yellow]brightdata[/yellow]: download of {snapshot_id} broke off "
-                                   f"({_describe(exc)}); downloading again")
-                part.unlink(missing_ok=True)
-                self._sleep_or_give_up(f"the download of snapshot {snapshot_id} keeps breaking off")
-        raise StageError(f"Bright Data: could not download snapshot {snapshot_id} after "
-                         f"{self.config.max_attempts} tries. {self._resume_hint()}")
 
-    def _stream_to(self, url: str, params: dict[str, Any], part: Path, snapshot_id: str) -> bool:
-        """Stream one download attempt to ``part``; False when the API answers 202 (building)."""
+        def broken(exc: BaseException) -> bool:  # a body cut short is downloaded again, from the start
+            return isinstance(exc, (_ShortBody, httpx.TransportError)) or is_transient(exc)
+
+        self._until_ready(lambda: self._stream_to(url, {"format": fmt}, part, snapshot_id), retry_if=broken)
+        part.replace(final)
+        self.save_state(downloaded=final.name)
+        return final
+
+    def _stream_to(self, url: str, params: dict[str, Any], part: Path, snapshot_id: str) -> None:
+        """Stream one download attempt to ``part``; 202 (still being built) raises `RetryLater`."""
         from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-        def attempt() -> httpx.Response:
-            request = self.client.build_request("GET", url, params=params)
-            response = self.client.send(request, stream=True)
-            if response.status_code in (429,) or response.status_code >= 500:
+        response = self.client.send(self.client.build_request("GET", url, params=params), stream=True)
+        try:
+            if response.status_code == 429 or response.status_code >= 500:
                 response.read()
-                response.close()
                 raise RetryableStatus(response)
-            return response
-
-        try:
-            response = self.policy.call(attempt, retry_on=TRANSIENT)
-        except DeadlineReached as exc:
-            raise StageError(self._out_of_time(f"GET {url} kept failing ({_describe(exc.last)})")) from None
-        except RetryableStatus as exc:
-            raise StageError(f"Bright Data API: GET {url}: {_describe(exc)}. {self._resume_hint()}") from None
-        try:
             if response.status_code == 202:
                 response.read()
                 message = _json_or_text(response)
-                self._sleep_or_give_up(f"snapshot {snapshot_id} is still being built ({message})")
-                return False
+                raise RetryLater(try_again_in_s(message) or self.config.poll_interval_s,
+                                 f"snapshot {snapshot_id} is still being built ({message})", response)
             if response.status_code != 200:
                 response.read()
                 self._check_client_error(response, "GET", url)
@@ -265,10 +268,9 @@ class BrightDataJob:
                     written += len(block)
                     progress.update(task, completed=written)
             if expected is not None and _identity(response) and written != expected:
-                raise _ShortBody(f"got {written} of {expected} bytes")
+                raise _ShortBody(f"the download of snapshot {snapshot_id} broke off: got {written} of {expected} bytes")
         finally:
             response.close()
-        return True
 
     def read_into(self, path: Path, snapshot_id: str, sink: Any) -> dict[str, Any]:
         """Read the downloaded snapshot: records to documents, API error records to rejects."""
@@ -305,6 +307,17 @@ class BrightDataJob:
 
 class _ShortBody(Exception):
     """The body ended before Content-Length bytes arrived."""
+
+
+def try_again_in_s(message: str) -> float | None:
+    """Seconds in Bright Data's 202 hint ("Snapshot is building, try again in 10s"), else None."""
+    found = re.search(r"try again in\s+(\d+(?:\.\d+)?)\s*([a-z]*)", message, re.IGNORECASE)
+    if not found:
+        return None
+    unit = found.group(2).lower()
+    scale = 0.001 if unit in ("ms", "millisecond", "milliseconds") else (
+        60.0 if unit in ("m", "min", "mins", "minute", "minutes") else 1.0)
+    return float(found.group(1)) * scale
 
 
 def _identity(response: httpx.Response) -> bool:
@@ -370,11 +383,3 @@ def _body_text(response: httpx.Response, limit: int = 300) -> str:
         return "(no body)"
     text = " ".join(text.split())
     return text[:limit] + ("…" if len(text) > limit else "") if text else "(empty body)"
-
-
-def _describe(exc: BaseException | None) -> str:
-    if exc is None:
-        return "unknown error"
-    if isinstance(exc, RetryableStatus):
-        return f"HTTP {exc.response.status_code} {_body_text(exc.response, 120)}"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
