@@ -161,6 +161,7 @@ class LocalSite:
     base_url: str = ""
     slow_s: float = 1.5
     extra: dict[str, bytes] = field(default_factory=dict)
+    fail: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)  # path -> answers first
 
     def routes(self) -> dict[str, Callable[[], tuple[int, dict[str, str], bytes]]]:
         html = {"Content-Type": "text/html; charset=utf-8"}
@@ -203,6 +204,9 @@ class LocalSite:
                 site.starts.append((self.path, time.monotonic()))
                 route = site.routes().get(path)
                 status, headers, body = route() if route else (404, {"Content-Type": "text/html"}, b"<h1>404</h1>")
+                if site.fail.get(path):
+                    status, headers = site.fail[path].pop(0)
+                    body = b"<h1>try later</h1>"
                 try:
                     self.send_response(status)
                     for k, v in headers.items():

@@ -113,3 +113,31 @@ def test_only_unreadable_sitemaps_is_a_clear_error(site, collect, tmp_path):
     with pytest.raises(InputError, match=r"crawl: nothing to crawl: sitemap .*/no-such-sitemap.xml: HTTP 404"):
         collect([crawl_source(site, urls=[], sitemaps=[site.base_url + "/no-such-sitemap.xml"])])
     assert not (tmp_path / "run" / "collect").exists()
+
+
+def test_429_and_5xx_wait_as_long_as_retry_after_asks_in_seconds_or_as_a_date(site, collect, monkeypatch):
+    import email.utils
+    import time
+
+    waits = []
+
+    async def fake_sleep(seconds):
+        waits.append(seconds)
+
+    monkeypatch.setattr("webtune.retry.async_sleep", fake_sleep)
+    date = email.utils.formatdate(time.time() + 20, usegmt=True)
+    site.fail = {"/": [(503, {"Retry-After": "7"}), (429, {"Retry-After": date})]}
+    out = collect([crawl_source(site, sitemaps=[], max_depth=0, retries=2)])
+    assert [d["fields"]["url"] for d in out.docs] == [site.base_url + "/"] and site.hits["/"] == 3
+    assert waits[0] == 7.0 and 17.0 <= waits[1] <= 20.0
+
+
+def test_a_server_error_that_outlasts_the_retries_is_the_pages_outcome(site, collect, monkeypatch):
+    async def fake_sleep(seconds):
+        pass
+
+    monkeypatch.setattr("webtune.retry.async_sleep", fake_sleep)
+    site.fail = {"/": [(503, {})] * 3}
+    out = collect([crawl_source(site, sitemaps=[], max_depth=0, retries=2)])
+    assert [r["reason"] for r in out.rejects] == ["http_503"] and site.hits["/"] == 3
+

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import random
 import re
 import time
 from dataclasses import dataclass, field
@@ -25,12 +24,14 @@ from webtune.collect.documents import make_document
 from webtune.collect.urls import host_of, in_domains, is_private_ip, normalize_url, site_domain
 from webtune.jsonl import atomic_write_json
 from webtune.records import content_id, utc_now
+from webtune.retry import GaveUp, RetryableStatus, RetryPolicy, describe
 
 LOG = "crawl-log.jsonl"
 STATE = "crawl-state.json"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 MAX_SITEMAPS = 50
-MAX_CRAWL_DELAY_S = 30.0
+MAX_CRAWL_DELAY_S = 30.0  # the longest Crawl-delay or Retry-After a site gets from us
+MAX_RETRY_TOTAL_S = 120.0  # the longest one URL is retried
 
 
 @dataclass
@@ -100,6 +101,8 @@ class Crawler:
         self.sitemap_problems: list[str] = []
         self.stats = {"resumed": 0, "links_out_of_scope": 0, "not_fetched_max_pages": 0, "sitemap_urls": 0}
         self._log_fh: Any = None
+        self.policy = RetryPolicy(max_attempts=config.retries + 1, initial_wait_s=0.2, max_backoff_s=10.0,
+                                  max_wait_s=MAX_CRAWL_DELAY_S, max_total_s=MAX_RETRY_TOTAL_S)
 
     # ------------------------------------------------------------ resume log
 
@@ -218,29 +221,28 @@ class Crawler:
         return self.gates[site]
 
     async def _get_with_retries(self, client: httpx.AsyncClient, url: str, budget: int) -> Fetched:
-        """GET with per-host politeness; retries timeouts, connection errors, 429 and 5xx."""
-        last: str = ""
-        for attempt in range(self.c.retries + 1):
-            if attempt:
-                await asyncio.sleep(min(10.0, 0.2 * 2 ** attempt) * random.uniform(0.5, 1.0))
+        """GET with per-host politeness, retried by the shared policy (timeouts, connection errors,
+        429 and 5xx, waiting as long as Retry-After asks, up to MAX_CRAWL_DELAY_S).
+
+        When the retries run out on a 429/5xx, that last answer is returned (and logged as the
+        URL's outcome, ``http_503``...); on a timeout or connection error the URL is skipped.
+        """
+        async def attempt() -> Fetched:
             gate = self.gate(url)
             async with gate.semaphore:
                 await gate.turn()
-                try:
-                    response = await self._fetch_capped(client, url, budget)
-                except httpx.TimeoutException:
-                    last = f"timed out after {self.c.timeout_s:g}s"
-                    continue
-                except httpx.TransportError as exc:
-                    last = f"connection error: {type(exc).__name__}"
-                    continue
+                response = await self._fetch_capped(client, url, budget)
             if response.status_code == 429 or response.status_code >= 500:
-                last = f"HTTP {response.status_code}"
-                if attempt < self.c.retries:
-                    continue
+                raise RetryableStatus(response)
             return response
-        reason = "timeout" if last.startswith("timed out") else "fetch_error"
-        raise Skip(reason, f"{last} ({self.c.retries + 1} attempts)")
+
+        try:
+            return await self.policy.acall(attempt, what=f"GET {url}")
+        except GaveUp as exc:
+            if isinstance(exc.last, RetryableStatus):
+                return exc.last.response
+            reason = "timeout" if isinstance(exc.last, httpx.TimeoutException) else "fetch_error"
+            raise Skip(reason, f"{describe(exc.last)} ({exc.after()})") from None
 
     async def _fetch_capped(self, client: httpx.AsyncClient, url: str, budget: int) -> "Fetched":
         """Fetch ``url`` reading at most ``budget`` bytes of body; a bigger body is flagged too_large."""
