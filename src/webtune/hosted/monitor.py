@@ -111,25 +111,11 @@ class JobWatcher:
                             TextColumn("{task.fields[losses]}"), TimeElapsedColumn(),
                             console=self.console, transient=False)
         task = progress.add_task(f"{self.job_id}", total=None, losses="", steps="")
-        status, failures = None, 0
+        status = None
         try:
             with progress:
                 while True:
-                    try:
-                        job = self.poll()
-                        new = self.reader.new_events()
-                        failures = 0
-                    except APIAuthError:
-                        raise
-                    except APIError as exc:
-                        # The client already retried; a long outage should not lose hours of training.
-                        failures += 1
-                        if failures >= MAX_POLL_FAILURES:
-                            raise
-                        wait = min(60.0, self.poll_interval * 2 ** failures)
-                        progress.console.print(f"[yellow]{escape(str(exc))}; trying again in {wait:.0f}s[/yellow]")
-                        time.sleep(wait)
-                        continue
+                    job, new = self._poll_through_outages(progress)
                     self._show_events(new, progress, task)
                     if job.status != status:
                         status = job.status
@@ -146,6 +132,23 @@ class JobWatcher:
             raise
         rows = [self.metrics[k] for k in sorted(self.metrics)]
         return WatchResult(job=job, metrics=rows, events=self.events)
+
+    def _poll_through_outages(self, progress: Progress) -> tuple[Any, list[dict[str, Any]]]:
+        """The job and its new events; a poll that failed for good is tried again, up to
+        MAX_POLL_FAILURES times in a row (each poll was retried by the client already, but a
+        long outage should not lose hours of training). A refused key stops at once."""
+        from webtune.retry import GaveUp, RetryPolicy
+
+        def note(exc: BaseException, wait: float) -> None:
+            progress.console.print(f"[yellow]{escape(str(exc))}; trying again in {wait:.0f}s[/yellow]")
+
+        outages = RetryPolicy(max_attempts=MAX_POLL_FAILURES, initial_wait_s=2 * self.poll_interval,
+                              max_backoff_s=60.0, max_total_s=float("inf"))
+        try:
+            return outages.call(lambda: (self.poll(), self.reader.new_events()), on_retry=note,
+                                retry_if=lambda exc: isinstance(exc, APIError) and not isinstance(exc, APIAuthError))
+        except GaveUp as exc:
+            raise exc.last from None
 
     def _show_events(self, events: list[dict[str, Any]], progress: Progress, task: Any) -> None:
         for event in events:
