@@ -21,6 +21,7 @@ from typing import Annotated, Any, Callable, Generic, TypeVar, Union
 from pydantic import Field
 
 from webtune.errors import ConfigError
+from webtune.extras import check_needs
 
 T = TypeVar("T")
 
@@ -28,8 +29,9 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """A name -> backend mapping with helpful errors for unknown names."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, label: str | None = None):
         self.kind = kind
+        self.label = label or kind  # how errors name it: "clean step 'dedup'"
         self._items: dict[str, T] = {}
         self._plugins_loaded = False
 
@@ -49,11 +51,16 @@ class Registry(Generic[T]):
         return decorate
 
     def get(self, name: str) -> T:
-        """Return the backend called ``name`` or raise a ConfigError listing the choices."""
+        """Return the backend called ``name``, ready to run.
+
+        Raises a ConfigError listing the choices for an unknown name, and a one-line
+        MissingExtraError when the backend's declared `Needs` are not installed.
+        """
         if name not in self._items:
             self._load_plugins()
         if name not in self._items:
             raise ConfigError(self.unknown_message(name))
+        check_needs(self._items[name], f"{self.label} '{name}'")
         return self._items[name]
 
     def unknown_message(self, name: str) -> str:

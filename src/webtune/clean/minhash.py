@@ -6,8 +6,10 @@ import hashlib
 import re
 import zlib
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy comes with the clean extra; imported where used
+    import numpy as np
 
 _NON_WORD = re.compile(r"[^\w]+")
 
@@ -29,6 +31,8 @@ def shingle_hashes(text: str, n: int) -> np.ndarray:
     hashes with numpy, instead of hashing every n-gram string in Python. A text shorter
     than n words is one shingle.
     """
+    import numpy as np
+
     words = normalize_for_hash(text).split()
     if not words:
         return np.zeros(0, dtype=np.uint64)
@@ -54,6 +58,7 @@ def _identity(value):
 
 def signature(hashes: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
     """The MinHash (datasketch) of a set of shingle hashes, as uint32 values."""
+    import numpy as np
     from datasketch import MinHash
 
     template = _template(num_perm, seed)
@@ -65,6 +70,8 @@ def signature(hashes: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     """Estimated Jaccard similarity of two signatures: the share of equal hash values."""
+    import numpy as np
+
     return float(np.count_nonzero(a == b)) / len(a)
 
 

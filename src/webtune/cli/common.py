@@ -13,6 +13,7 @@ from typer.core import TyperGroup
 
 from webtune.config import PipelineConfig, deep_merge, load_pipeline, validate_pipeline
 from webtune.errors import ConfigError, WebtuneError
+from webtune.extras import missing_extra_error
 
 console = Console()
 err_console = Console(stderr=True)
@@ -32,16 +33,32 @@ class WebtuneGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except WebtuneError as exc:
-            if state["debug"]:
+            self._fail(exc)
+        except ModuleNotFoundError as exc:
+            # An optional library that no `Needs` declared: still one line naming the extra.
+            missing = missing_extra_error(exc, _command_name(ctx))
+            if missing is None or state["debug"]:
                 raise
-            err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from None
+            self._fail(missing)
         except KeyboardInterrupt:
             if state["debug"]:
                 raise
             err_console.print("[yellow]interrupted[/yellow]: partial output was discarded; "
                               "run the same command again to resume")
             raise typer.Exit(130) from None
+
+    @staticmethod
+    def _fail(exc: WebtuneError) -> None:
+        if state["debug"]:
+            raise exc
+        err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def _command_name(ctx) -> str:
+    """``webtune <sub command>`` for the command being run (whatever the program was called)."""
+    words = ctx.command_path.split()[1:] + ([ctx.invoked_subcommand] if ctx.invoked_subcommand else [])
+    return " ".join(["webtune", *words])
 
 
 def new_app(help_text: str) -> typer.Typer:

@@ -9,6 +9,7 @@ import typer
 
 from webtune.cli.common import err_console
 from webtune.errors import InputError
+from webtune.extras import require
 
 
 def serve_command(
@@ -25,6 +26,7 @@ def serve_command(
     from webtune.serve.loader import load_chat_model
     from webtune.serve.server import serve
 
+    require("webtune serve", "serve", "fastapi", "uvicorn")
     check_port(host, port)  # before loading models, which can take minutes
     reg = ModelRegistry(registry)
     models, names = {}, {}

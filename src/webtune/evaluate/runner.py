@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from webtune.errors import InputError
+from webtune.extras import require
 from webtune.evaluate.metrics.base import ModelResult
 from webtune.records import Reject
 from webtune.serve.models import HostedChatModel, LocalChatModel
@@ -69,8 +70,10 @@ def run_local(items: list[EvalItem], train_dir: Path, train_result: dict[str, An
     The base weights are loaded once: after the base run the LoRA adapter is merged into them.
     """
     from webtune.models import resolve_model
-    from webtune.serve.loader import ModelRef, load_tokenizer_from, tokenizer_dir
+    from webtune.serve.loader import LOCAL_MODEL_MODULES, ModelRef, load_tokenizer_from, tokenizer_dir
     from webtune.serve.models import pick_device
+
+    require("evaluate of a local model", "train", *LOCAL_MODEL_MODULES)
 
     trained_on = train_result.get("base_model")
     if trained_on and str(trained_on) != str(base_model):

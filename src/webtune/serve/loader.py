@@ -20,9 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from webtune.errors import InputError
+from webtune.extras import require
 from webtune.registry.store import VERSION_FILE, ModelRegistry, parse_reference
 
 TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json")
+# What running a local model (a base, an adapter on it, or a full fine-tune) imports.
+LOCAL_MODEL_MODULES = ("torch", "transformers", "peft")
 
 
 @dataclass
@@ -166,8 +169,10 @@ def load_chat_model(ref: ModelRef, device: str = "auto") -> Any:
     from webtune.serve.models import HostedChatModel, LocalChatModel, pick_device
 
     if ref.hosted:
+        require(f"the hosted model {ref.label}", "hosted", "openai")
         return HostedChatModel(ref.model_id, name=ref.label, endpoint=ref.endpoint)
     assert ref.model_path is not None
+    require(f"the local model {ref.label}", "train", *LOCAL_MODEL_MODULES)
     tokenizer = load_tokenizer_from(tokenizer_dir(ref))
     model = load_weights(ref.model_path, ref.adapter_path)
     return LocalChatModel(model, tokenizer, name=ref.label, device=pick_device(device))

@@ -11,7 +11,7 @@ import importlib
 
 from webtune.plugins import Registry
 
-STEPS: Registry = Registry("step")
+STEPS: Registry = Registry("step", label="clean step")
 
 # The built-in steps, imported when the clean config is loaded (their modules are light:
 # heavy libraries are imported inside the step functions).

@@ -20,15 +20,18 @@ Similarity:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 from pydantic import Field
 
 from webtune.clean import minhash, text as textlib
 from webtune.clean.steps import STEPS
 from webtune.clean.steps.base import Drop, GlobalStep, TargetConfig
+from webtune.extras import Needs
 from webtune.records import Document
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class DedupConfig(TargetConfig):
@@ -88,6 +91,7 @@ class Dedup(GlobalStep):
     """Reason codes: exact_duplicate (value 1.0), near_duplicate (value: estimated similarity)."""
 
     Config = DedupConfig
+    needs = Needs("clean", "numpy", "datasketch")
 
     def _parts(self, doc: Document) -> list[str]:
         names = self.config.target_names()

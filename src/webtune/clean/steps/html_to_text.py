@@ -7,6 +7,7 @@ from typing import Any, Literal
 from webtune.clean import text as textlib
 from webtune.clean.steps import STEPS
 from webtune.clean.steps.base import Drop, TargetConfig, TextStep, bump
+from webtune.extras import Needs
 from webtune.records import Document
 
 
@@ -28,6 +29,7 @@ class HtmlToText(TextStep):
     with ``fields``, HTML inside those fields (a product description) becomes clean text."""
 
     Config = HtmlToTextConfig
+    needs = Needs("clean", "trafilatura", "lxml")
 
     def apply(self, doc: Document, stats: dict[str, Any]) -> Drop | None:
         if self.config.target_names() is not None:

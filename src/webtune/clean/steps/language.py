@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from webtune.clean.steps import STEPS
 from webtune.clean.steps.base import Drop, TargetConfig, TextStep
 from webtune.errors import ConfigError
+from webtune.extras import Needs
 from webtune.records import Document
 
 # Detecting among a handful of likely languages is far faster (and, on short product text,
@@ -68,6 +69,7 @@ class Language(TextStep):
     """Reason codes: wrong_language (value: detected language and confidence), unsure_language."""
 
     Config = LanguageConfig
+    needs = Needs("clean", "lingua")
 
     def apply(self, doc: Document, stats: dict[str, Any]) -> Drop | None:
         cfg = self.config

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from webtune.clean import text as textlib
 from webtune.clean.steps import STEPS
 from webtune.clean.steps.base import Drop, TargetConfig, TextStep, bump
+from webtune.extras import Needs
 from webtune.records import Document
 
 
@@ -26,6 +27,7 @@ class Normalize(TextStep):
     """Fix encoding damage and invisible noise without changing what the text says."""
 
     Config = NormalizeConfig
+    needs = Needs("clean", "ftfy")
 
     def apply(self, doc: Document, stats: dict[str, Any]) -> Drop | None:
         def fix(value: str) -> str:

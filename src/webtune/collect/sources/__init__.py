@@ -2,7 +2,7 @@
 
 from webtune.plugins import Registry
 
-SOURCES: Registry = Registry("source")
+SOURCES: Registry = Registry("source", label="collect source")
 
 # Importing the built-in sources registers them.
 from webtune.collect.sources import files  # noqa: E402,F401

@@ -23,6 +23,7 @@ from pydantic import Field, model_validator
 
 from webtune.collect.sources import SOURCES
 from webtune.configbase import PatternList, StrictModel
+from webtune.extras import Needs
 
 DEFAULT_USER_AGENT = "webtune-crawler/0.1 (+https://github.com/webtune/webtune)"
 
@@ -72,6 +73,7 @@ class CrawlSource:
     """Crawls the configured site(s) into HTML documents."""
 
     Config = CrawlSourceConfig
+    needs = Needs("collect", "lxml", "protego")
 
     def __init__(self, config: CrawlSourceConfig):
         self.config = config

@@ -6,7 +6,7 @@ A metric is a class in its own module with a ``Config`` (discriminator ``metric`
 
 from webtune.plugins import Registry
 
-METRICS: Registry = Registry("metric")
+METRICS: Registry = Registry("metric", label="evaluate metric")
 
 # Importing the built-in metrics registers them (rouge-score is imported lazily).
 from webtune.evaluate.metrics import exact_match, length, loss, rouge_l  # noqa: E402,F401

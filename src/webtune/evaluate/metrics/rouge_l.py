@@ -7,6 +7,7 @@ from typing import Literal
 from webtune.configbase import StrictModel
 from webtune.evaluate.metrics import METRICS
 from webtune.evaluate.metrics.base import TextMetric
+from webtune.extras import Needs
 
 
 class RougeLMetricConfig(StrictModel):
@@ -19,6 +20,7 @@ class RougeLMetric(TextMetric):
     """Longest-common-subsequence overlap of words, the usual summary/description metric."""
 
     Config = RougeLMetricConfig
+    needs = Needs("evaluate", "rouge_score")
     directions = {"rouge_l": "higher"}
 
     def __init__(self, config: RougeLMetricConfig | None = None):

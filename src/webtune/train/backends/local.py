@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from webtune.errors import InputError
+from webtune.extras import Needs
 from webtune.jsonl import atomic_write_json
 from webtune.records import canonical_json
 from webtune.stage import Counts, StageContext, StageResult, sha256_file
@@ -30,6 +31,7 @@ class LocalTrainer:
     """Fine-tune ``ctx.pipeline.base_model`` on this machine."""
 
     Config = LocalTrainConfig
+    needs = Needs("train", "torch", "transformers", "peft", "accelerate")
 
     def train(self, ctx: StageContext) -> StageResult:
         """Tokenize, train (resuming when asked) and write the stage's outputs."""

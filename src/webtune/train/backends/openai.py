@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from webtune.extras import Needs
 from webtune.stage import Counts, StageContext, StageResult
 from webtune.train.backends import TRAINERS
 from webtune.train.backends.openai_config import OpenAITrainConfig
@@ -20,6 +21,7 @@ class OpenAITrainer:
     """Hosted supervised fine-tuning through the official ``openai`` SDK."""
 
     Config = OpenAITrainConfig
+    needs = Needs("hosted", "openai")
 
     def train(self, ctx: StageContext) -> StageResult:
         """Run (or reattach to) the fine-tuning job and write ``train_result.json``."""
