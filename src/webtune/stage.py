@@ -17,7 +17,9 @@ A stage function takes a `StageContext` and returns a `StageResult`:
 * it writes ``manifest.json`` (inputs with hashes, config, counts, timings, library
   versions) and checks that ``in == kept + rejected``;
 * ``<run_dir>/.work/<stage>/`` survives between attempts, for resume state such as a
-  Bright Data snapshot id, an OpenAI job id or training checkpoints.
+  Bright Data snapshot id, an OpenAI job id or training checkpoints; it is cleared only
+  after the stage's output is published (but for what the stage lists in
+  ``StageResult.keep_work``), so a stage that fails half-way keeps everything done so far.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from webtune.records import canonical_json, utc_now
 MANIFEST = "manifest.json"
 REJECTS = "rejects.jsonl"
 KEY_LIBRARIES = (
-    "torch", "transformers", "peft", "trl", "accelerate", "datasets", "trafilatura",
+    "torch", "transformers", "peft", "accelerate", "datasets", "trafilatura",
     "datasketch", "openai", "httpx", "pydantic",
 )
 _SECRET_KEY = re.compile(r"(token|secret|password|api_?key)$", re.IGNORECASE)
@@ -77,6 +79,9 @@ class StageResult:
 
     counts: Counts = field(default_factory=Counts)
     stats: dict[str, Any] = field(default_factory=dict)
+    # Names in ``ctx.work_dir`` that outlive publishing: state that costs money to redo (a
+    # hosted job's id and uploads, teacher answers). The rest of the work dir is cleared.
+    keep_work: tuple[str, ...] = ()
 
 
 @dataclass
@@ -257,6 +262,21 @@ def publish(tmp_dir: Path, final_dir: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def clear_work_dir(work_dir: Path, keep: tuple[str, ...] = ()) -> None:
+    """Remove a published stage's resume state: everything in ``work_dir`` but the names in ``keep``."""
+    if not work_dir.is_dir():
+        return
+    for path in work_dir.iterdir():
+        if path.name in keep:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    if not any(work_dir.iterdir()):
+        work_dir.rmdir()
+
+
 def run_stage(
     stage: str,
     fn: StageFn,
@@ -324,8 +344,11 @@ def run_stage(
         atomic_write_json(tmp_dir / MANIFEST, manifest)
         publish(tmp_dir, final_dir)
     except BaseException:
-        # Ctrl-C, kill or an error: drop the partial output, keep the earlier result intact.
+        # Ctrl-C, kill or an error: drop the partial output, keep the earlier result intact
+        # and the resume state in the work dir for the next attempt.
         ctx.close(ok=False)
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
+    # Only now is the resume state worth nothing: the output it led to is published.
+    clear_work_dir(work_dir, keep=tuple(result.keep_work))
     return manifest

@@ -121,3 +121,29 @@ def test_redact_secrets_is_recursive():
     cfg = {"a": {"OPENAI_API_KEY": "k", "api_key_env": "OPENAI_API_KEY"}, "l": [{"password": "p"}]}
     assert redact_secrets(cfg) == {"a": {"OPENAI_API_KEY": "***", "api_key_env": "OPENAI_API_KEY"},
                                    "l": [{"password": "***"}]}
+
+
+def test_work_dir_is_cleared_only_after_the_output_is_published(tmp_path, source):
+    work = tmp_path / "run" / ".work" / "upper"
+    seen_on_entry = []
+
+    def resumable(fail: bool):
+        def stage(ctx):
+            seen_on_entry.append(sorted(p.name for p in ctx.work_dir.iterdir()))
+            (ctx.work_dir / "progress.json").write_text("{}")
+            (ctx.work_dir / "checkpoints").mkdir(exist_ok=True)
+            (ctx.work_dir / "paid-cache.json").write_text("{}")
+            if fail:
+                raise StageError("a later part failed")
+            write_jsonl(ctx.output_dir / "docs.jsonl", [])
+            return StageResult(Counts(), keep_work=("paid-cache.json",))
+        return stage
+
+    with pytest.raises(StageError):
+        run_stage("upper", resumable(fail=True), run_dir=tmp_path / "run", config={}, inputs={"src": source})
+    assert sorted(p.name for p in work.iterdir()) == ["checkpoints", "paid-cache.json", "progress.json"]
+
+    run_stage("upper", resumable(fail=False), run_dir=tmp_path / "run", config={}, inputs={"src": source})
+    assert seen_on_entry[1] == ["checkpoints", "paid-cache.json", "progress.json"]  # the retry resumed
+    assert read_manifest(tmp_path / "run" / "upper") is not None
+    assert sorted(p.name for p in work.iterdir()) == ["paid-cache.json"]  # kept on request, the rest cleared

@@ -151,7 +151,7 @@ def attach_command(
                             extra={"attached": True, "api": api})
         state.update_job(status="succeeded", model=result["base_model"], fine_tuned_model=result["model_id"])
         return StageResult(counts=Counts(), stats={"job_id": job_id, "model_id": result["model_id"],
-                                                   **result["metrics"]})
+                                                   **result["metrics"]}, keep_work=(state.path.name,))
 
     manifest = run_stage("train", follow, run_dir=where, config={"backend": "openai", "attach": job_id},
                          console=err_console, force=True)

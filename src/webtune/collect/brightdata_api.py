@@ -298,10 +298,16 @@ class BrightDataJob:
                              f"{self.config.format}: {exc}") from None
         return {"bytes": path.stat().st_size, "api_errors": api_errors, "format": self.config.format}
 
+    def downloaded_copy(self, snapshot_id: str) -> Path | None:
+        """The snapshot already downloaded by an earlier attempt of this stage, if any."""
+        final = self.work_dir / f"snapshot-{snapshot_id}.{self.config.format}"
+        state = self.load_state() or {}
+        return final if final.is_file() and state.get("downloaded") == final.name else None
+
     def finish(self, snapshot_id: str, path: Path) -> None:
-        """Mark the snapshot collected and drop the downloaded copy (its data is in documents.jsonl)."""
-        self.save_state(status="collected", collected_at=utc_now(), downloaded=None)
-        path.unlink(missing_ok=True)
+        """Mark the snapshot collected. The downloaded copy stays until the stage publishes
+        (the stage clears its work dir then): a later source that fails must not cost a download."""
+        self.save_state(status="collected", collected_at=utc_now())
         self.client.close()
 
 

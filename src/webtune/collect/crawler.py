@@ -131,6 +131,17 @@ class Crawler:
                 pending.extend((link, entry["depth"] + 1) for link in entry.get("links", []))
         return pending
 
+    def finished(self) -> bool:
+        """Whether the log holds a whole crawl of this config (a later source of the collect failed)."""
+        state = _read_json(self.state_path)
+        return bool(state and state.get("key") == self._key() and state.get("finished_at")
+                    and state.get("max_pages") == self.c.max_pages)  # a bigger budget crawls on
+
+    def mark_finished(self) -> None:
+        """Record that the crawl is complete; the stage clears the log once its output is published."""
+        atomic_write_json(self.state_path, {**(_read_json(self.state_path) or {}), "finished_at": utc_now(),
+                                            "max_pages": self.c.max_pages})
+
     def log(self, entry: dict[str, Any]) -> None:
         """Append one settled URL to the log, flushed at once (the resume state)."""
         if self._log_fh is None:
@@ -492,12 +503,14 @@ def crawl(config: Any, run: Any) -> dict[str, Any]:
     crawler = Crawler(config, run.work_dir, run.console)
     started = time.perf_counter()
     columns = (TextColumn("[bold]crawl[/bold] pages"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=run.console, transient=True) as progress:
-        asyncio.run(crawler.run(progress))
+    if crawler.finished():  # nothing to fetch again: replay the log for its figures
+        crawler.load_log()
+    else:
+        with Progress(*columns, console=run.console, transient=True) as progress:
+            asyncio.run(crawler.run(progress))
+        crawler.mark_finished()
     seconds = time.perf_counter() - started
     emit(crawler.log_path, run.sink)
-    crawler.log_path.unlink(missing_ok=True)
-    crawler.state_path.unlink(missing_ok=True)
     pages = run.sink.kept
     return {**crawler.stats, "fetched": crawler.fetched, "pages": pages, "seconds": round(seconds, 3),
             "pages_per_s": round(crawler.fetched / seconds, 2) if seconds > 0 else None}

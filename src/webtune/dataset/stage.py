@@ -37,6 +37,7 @@ from webtune.records import Document, Example, Reject, canonical_json
 from webtune.stage import Counts, StageContext, StageResult, sha256_file
 
 STAGE = "dataset"
+TEACHER_CACHE = "teacher-cache"  # in the work dir, kept after publishing
 COUNTS_DEFINITION = (
     "in = candidate examples (one per document x applicable template, per Markdown section chunk, "
     "per teacher pair or unparseable teacher reply, per document that yields none, per unreadable "
@@ -184,7 +185,7 @@ def from_markdown(doc: Document, context: dict[str, Any], qa: Any, counter: Toke
 def teacher_client(ctx: StageContext) -> TeacherClient:
     """The teacher client with its cache under the configured dir or the stage's work dir."""
     cfg = ctx.config.teacher
-    cache = Path(cfg.cache_dir) if cfg.cache_dir else ctx.work_dir / "teacher-cache"
+    cache = Path(cfg.cache_dir) if cfg.cache_dir else ctx.work_dir / TEACHER_CACHE
     return TeacherClient(cfg, cache)
 
 
@@ -473,7 +474,9 @@ def run_dataset(ctx: StageContext) -> StageResult:
     _print_summary(ctx, stats)
     kept = sum(len(v) for v in splits.values())
     rejected = sum(1 for c in candidates if c.reject is not None)
-    return StageResult(counts=Counts(seen=len(candidates), kept=kept, rejected=rejected), stats=stats)
+    # Teacher answers are paid for: they outlive publishing, so a changed template reuses them.
+    return StageResult(counts=Counts(seen=len(candidates), kept=kept, rejected=rejected), stats=stats,
+                       keep_work=(TEACHER_CACHE,))
 
 
 def _top_rejects(candidates: list[Candidate]) -> str:

@@ -93,8 +93,10 @@ class BrightDataSource:
         job = BrightDataJob(self.config, token, run.work_dir, run.console)
         started = time.perf_counter()
         snapshot_id = job.snapshot_id()
-        job.wait_until_ready(snapshot_id)
-        path = job.download(snapshot_id)
+        path = job.downloaded_copy(snapshot_id)
+        if path is None:
+            job.wait_until_ready(snapshot_id)
+            path = job.download(snapshot_id)
         stats = job.read_into(path, snapshot_id, run.sink)
         job.finish(snapshot_id, path)
         return {**stats, "snapshot_id": snapshot_id, "dataset_id": self.config.dataset_id,

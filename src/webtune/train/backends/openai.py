@@ -51,7 +51,9 @@ class OpenAITrainer:
         stats = {"job_id": result["job_id"], "model_id": result["model_id"], "base_model": result["base_model"],
                  "examples": {k: v.examples for k, v in prepared.items()},
                  "estimated_cost_usd": estimate(prepared, request, prices)["estimated_usd"], **result["metrics"]}
-        return StageResult(counts=Counts(seen=seen, kept=seen, rejected=0), stats=stats)
+        # The job's state outlives publishing: a forced rerun reattaches instead of paying again.
+        return StageResult(counts=Counts(seen=seen, kept=seen, rejected=0), stats=stats,
+                           keep_work=(state.path.name,))
 
     @staticmethod
     def request(ctx: StageContext, prepared: dict[str, Any]) -> Any:
