@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from webtune.train.modeling import load_tokenizer
+    from webtune.models import load_tokenizer
 
     if args.threads:
         torch.set_num_threads(args.threads)

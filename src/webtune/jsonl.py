@@ -96,32 +96,51 @@ def write_jsonl(path: str | Path, objs: Iterable[Any]) -> int:
         return writer.count
 
 
+def json_error(exc: json.JSONDecodeError) -> str:
+    """``invalid JSON: <what> at column N``; some of json's messages already end in "at"."""
+    return f"invalid JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}"
+
+
+def parse_json_line(text: str | bytes) -> tuple[Any, str | None]:
+    """``(object, None)`` for one JSON line, ``(None, "invalid JSON: ...")`` for a bad one.
+
+    The one place a JSONL line is parsed: every reader (stores, collect's JSON Lines reader,
+    the clean workers, crawl and metrics logs) shares its error text.
+    """
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as exc:
+        return None, json_error(exc)
+
+
 def iter_jsonl_lines(path: str | Path) -> Iterator[tuple[int, Any | None, str | None]]:
     """Yield ``(line_number, object, error)`` for each non-blank line; never raises on bad JSON.
 
-    Used where a bad line must become a reject instead of stopping the stage.
+    Used where a bad line must become a reject instead of stopping the stage. Text that is
+    not UTF-8 raises UnicodeDecodeError.
     """
     path = Path(path)
     with open(path, "r", encoding="utf-8", errors="strict") as fh:
         for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield line_no, json.loads(line), None
-            except json.JSONDecodeError as exc:
-                yield line_no, None, f"invalid JSON: {exc.msg} at column {exc.colno}"
+            if line.strip():
+                obj, error = parse_json_line(line)
+                yield line_no, obj, error
 
 
-def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Yield the objects of a JSONL file; a bad line is an InputError naming file and line."""
+def read_jsonl(path: str | Path, *, skip_invalid: bool = False) -> Iterator[Any]:
+    """Yield the objects of a JSONL file; a bad line is an InputError naming file and line.
+
+    ``skip_invalid`` passes over bad lines instead: for logs whose last line a kill may cut off.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file not found")
     try:
         for line_no, obj, error in iter_jsonl_lines(path):
-            if error:
+            if error is None:
+                yield obj
+            elif not skip_invalid:
                 raise InputError(f"{path}:{line_no}: {error}")
-            yield obj
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
 

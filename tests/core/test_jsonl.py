@@ -42,3 +42,22 @@ def test_bad_line_names_file_and_line(tmp_path):
 def test_atomic_json(tmp_path):
     atomic_write_json(tmp_path / "a" / "m.json", {"x": [1, 2]})
     assert (tmp_path / "a" / "m.json").read_text().startswith("{")
+
+
+def test_every_jsonl_reader_shares_one_line_parser(tmp_path):
+    """The stores, collect's JSON Lines reader, the clean workers and lenient logs read a bad line alike."""
+    from webtune.clean.runner import parse
+    from webtune.collect.readers.json_reader import read_jsonl as collect_read_jsonl
+    from webtune.jsonl import parse_json_line
+
+    bad = '{"a": 1,}'
+    _, expected = parse_json_line(bad)
+    assert expected.startswith("invalid JSON: ") and "at column" in expected
+    path = tmp_path / "mixed.jsonl"
+    path.write_text(f'{{"a": 1}}\n{bad}\n{{"a": 2}}\n')
+    assert [error for _, _, error in iter_jsonl_lines(path)] == [None, expected, None]
+    assert [item.detail for item in collect_read_jsonl(path, None, {}) if item.problem] == [expected]
+    assert parse(2, bad)[1].drop.value == expected
+    assert list(read_jsonl(path, skip_invalid=True)) == [{"a": 1}, {"a": 2}]
+    with pytest.raises(InputError, match=f"mixed.jsonl:2: {expected}"):
+        list(read_jsonl(path))

@@ -13,7 +13,7 @@ from webtune.config import validate_pipeline
 from webtune.errors import ConfigError, WebtuneError
 from webtune.hosted.jobs import JobRequest, confirm_cost, prepare_split
 from webtune.hosted.monitor import EventReader
-from webtune.hosted.results import decode_result_file, parse_metrics_csv, plot_loss
+from webtune.hosted.results import decode_result_file, parse_metrics_csv
 from webtune.openai_client import connect, redact
 from webtune.train.backends.openai_config import OpenAITrainConfig
 
@@ -41,13 +41,6 @@ def test_result_file_decoding_and_parsing():
     assert rows[1]["valid_loss"] == 1.7
     with pytest.raises(WebtuneError, match="neither CSV"):
         decode_result_file(b"\x00not base64 at all!!")
-
-
-def test_plot_loss(tmp_path):
-    assert plot_loss(parse_metrics_csv(CSV), tmp_path / "loss.png", "t")
-    assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not plot_loss([{"step": 1, "train_loss": None}], tmp_path / "none.png", "t")
-    assert not (tmp_path / "none.png").exists()
 
 
 def test_prepare_split_strips_meta_and_hashes_content(tmp_path):

@@ -142,3 +142,31 @@ def test_loaders(tiny, home):
         load_causal_lm(tiny, dtype="int3")
     with pytest.raises(WebtuneError, match="unknown model"):
         load_tokenizer("foo")
+
+
+def test_load_tokenizer_of_an_adapter_directory_gets_a_pad_token(tiny, tmp_path):
+    from webtune.errors import InputError
+
+    tokenizer = load_tokenizer(tiny)
+    tokenizer.pad_token = None
+    adapter = tmp_path / "adapter"  # tokenizer files beside an adapter: no config.json
+    tokenizer.save_pretrained(adapter)
+    loaded = load_tokenizer(adapter)
+    assert loaded.pad_token == loaded.eos_token == "<|im_end|>"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match=r"empty: cannot load its tokenizer"):
+        load_tokenizer(tmp_path / "empty")
+
+
+def test_pick_device_names_the_setting(monkeypatch):
+    import torch
+
+    from webtune.errors import ConfigError
+    from webtune.models import pick_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert pick_device() == "cpu" and pick_device("cpu", "train.device") == "cpu"
+    with pytest.raises(ConfigError, match=r"^evaluate.device: cuda was asked for, but torch sees no CUDA GPU$"):
+        pick_device("cuda", "evaluate.device")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device("auto") == "cuda"

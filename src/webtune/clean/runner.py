@@ -11,6 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from webtune.clean.steps import STEPS
 from webtune.clean.steps.base import Drop, GlobalStep, Step
+from webtune.jsonl import parse_json_line
 from webtune.records import Document
 
 
@@ -83,11 +84,10 @@ class Outcome:
 
 def parse(line_no: int, line: str) -> tuple[Document | None, Outcome | None]:
     """A Document from a JSONL line, or the Outcome that rejects the line."""
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
+    obj, error = parse_json_line(line)
+    if error is not None:
         return None, Outcome(False, label="read", step="read", line=line_no, raw=line[:1000],
-                             drop=Drop("invalid_json", f"{exc.msg} at column {exc.colno}", None))
+                             drop=Drop("invalid_json", error, None))
     try:
         return Document.model_validate(obj), None
     except ValidationError as exc:

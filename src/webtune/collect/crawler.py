@@ -22,7 +22,7 @@ import httpx
 
 from webtune.collect.documents import make_document
 from webtune.collect.urls import host_of, in_domains, is_private_ip, normalize_url, site_domain
-from webtune.jsonl import atomic_write_json
+from webtune.jsonl import atomic_write_json, read_jsonl
 from webtune.records import content_id, utc_now
 from webtune.retry import GaveUp, RetryableStatus, RetryPolicy, describe
 
@@ -464,14 +464,8 @@ def parse_sitemap(data: bytes) -> tuple[list[str], list[str]]:
 
 def iter_log(path: Path):
     """Entries of a crawl log; a line cut by a crash is ignored."""
-    if not path.is_file():
-        return
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                yield json.loads(line)
-            except ValueError:
-                continue
+    if path.is_file():
+        yield from read_jsonl(path, skip_invalid=True)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

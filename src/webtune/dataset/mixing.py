@@ -13,12 +13,12 @@ at the example that brings the total closest to the target.
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 from typing import Any, Iterator
 
 from webtune.errors import InputError
+from webtune.jsonl import iter_jsonl_lines
 
 SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant",
                   "assistant": "assistant", "model": "assistant"}
@@ -67,13 +67,8 @@ def iter_rows(path: Path, hf_split: str = "train") -> Iterator[tuple[int, Any]]:
 
         yield from enumerate(pq.read_table(path).to_pylist(), start=1)
     else:
-        with open(path, "r", encoding="utf-8") as fh:
-            for line_no, line in enumerate(fh, start=1):
-                if line.strip():
-                    try:
-                        yield line_no, json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        yield line_no, RowError(f"invalid JSON: {exc.msg}")
+        for line_no, obj, error in iter_jsonl_lines(path):
+            yield line_no, (RowError(error) if error is not None else obj)
 
 
 def _load_hf(path: Path, split: str) -> list[dict[str, Any]]:

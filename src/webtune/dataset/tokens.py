@@ -8,6 +8,7 @@ When a tokenizer has no chat template, messages are counted as ``role: content``
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from webtune.errors import WebtuneError
@@ -118,6 +119,13 @@ def approx_tokens(messages: Sequence[Any]) -> int:
     """A tokenizer-free estimate (about 4 characters per token plus 4 per message)."""
     plain = plain_messages(messages)
     return sum(math.ceil(len(m.get("content") or "") / 4) + 4 for m in plain) + 2
+
+
+def approx_file_tokens(path: str | Path) -> int:
+    """`approx_tokens` summed over the examples of a chat JSONL file (at least 1)."""
+    from webtune.jsonl import read_jsonl
+
+    return max(1, sum(approx_tokens(obj.get("messages") or []) for obj in read_jsonl(path)))
 
 
 def distribution(values: Sequence[int]) -> dict[str, float | int]:

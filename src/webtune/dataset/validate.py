@@ -17,13 +17,13 @@ assistant, exact duplicate examples, keys other than messages and meta.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from webtune.dataset.tokens import TokenCounter, approx_tokens, distribution
 from webtune.errors import InputError
+from webtune.jsonl import iter_jsonl_lines
 from webtune.records import canonical_json
 
 ROLES = ("system", "user", "assistant")
@@ -134,16 +134,11 @@ def _parse_lines(path: Path, report: ValidationReport) -> list[tuple[int, Any]]:
     """(line, object) for each non-blank line; bad JSON and non-objects become errors."""
     rows = []
     try:
-        with open(path, "r", encoding="utf-8") as fh:
-            for line_no, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    report.errors.append(ValidationIssue(line_no, "(line)", f"invalid JSON: {exc.msg} at column {exc.colno}"))
-                    continue
-                rows.append((line_no, obj))
+        for line_no, obj, error in iter_jsonl_lines(path):
+            if error is not None:
+                report.errors.append(ValidationIssue(line_no, "(line)", error))
+                continue
+            rows.append((line_no, obj))
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     return rows

@@ -69,9 +69,8 @@ def run_local(items: list[EvalItem], train_dir: Path, train_result: dict[str, An
 
     The base weights are loaded once: after the base run the LoRA adapter is merged into them.
     """
-    from webtune.models import resolve_model
-    from webtune.serve.loader import LOCAL_MODEL_MODULES, ModelRef, load_tokenizer_from, tokenizer_dir
-    from webtune.serve.models import pick_device
+    from webtune.models import load_tokenizer, pick_device, resolve_model
+    from webtune.serve.loader import LOCAL_MODEL_MODULES, ModelRef, tokenizer_dir
 
     require("evaluate of a local model", "train", *LOCAL_MODEL_MODULES)
 
@@ -81,7 +80,7 @@ def run_local(items: list[EvalItem], train_dir: Path, train_result: dict[str, An
                          f"{trained_on!r}, but the pipeline's base_model is {base_model!r}")
     base_path = resolve_model(base_model)
     adapter, full = _model_paths(train_dir, train_result)
-    tokenizer = load_tokenizer_from(tokenizer_dir(ModelRef("tuned", model_path=full or base_path,
+    tokenizer = load_tokenizer(tokenizer_dir(ModelRef("tuned", model_path=full or base_path,
                                                            adapter_path=adapter)))
     if chat_template:  # the template training rendered with, for the loss and the prompts alike
         tokenizer.chat_template = chat_template
@@ -90,7 +89,7 @@ def run_local(items: list[EvalItem], train_dir: Path, train_result: dict[str, An
                   else f"{train_dir.name}/{full.name}")
     run = EvalRun(results={}, loss_items=loss_items, generated=loss_items[:config.max_examples],
                   rejects=rejects, models={"base": str(base_model), "tuned": tuned_name})
-    _run_both(run, base_path, adapter, full, tokenizer, encoded, config, pick_device(config.device), console)
+    _run_both(run, base_path, adapter, full, tokenizer, encoded, config, pick_device(config.device, "evaluate.device"), console)
     return run
 
 

@@ -147,11 +147,6 @@ def report_tokens(report: Any) -> int | None:
     return None
 
 
-def approx_tokens(path: Path) -> int:
-    """A rough token count (4 characters a token) when the validator gives none."""
-    return max(1, path.stat().st_size // 4)
-
-
 # ---------------------------------------------------------------- cost
 
 
@@ -161,10 +156,11 @@ def estimate(prepared: dict[str, PreparedSplit], request: JobRequest,
 
     Only the training file is billed; validation tokens are not.
     """
+    from webtune.dataset.tokens import approx_file_tokens
     from webtune.dataset.validate import estimate_cost
 
     train = prepared["train"]
-    tokens = train.tokens if train.tokens is not None else approx_tokens(train.path)
+    tokens = train.tokens if train.tokens is not None else approx_file_tokens(train.path)
     epochs = request.hyperparameters.get("n_epochs")
     epochs_n = AUTO_EPOCHS_FOR_ESTIMATE if epochs in (None, "auto") else int(epochs)
     usd = estimate_cost(tokens, epochs_n, request.model, prices=prices or None)

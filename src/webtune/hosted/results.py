@@ -17,8 +17,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from webtune.jsonl import atomic_write_json, atomic_write_text, write_jsonl
 from webtune.openai_client import APIError
-from webtune.jsonl import atomic_path, atomic_write_json, atomic_write_text, write_jsonl
+from webtune.train.monitor import plot_loss
 
 RESULTS_CSV = "results.csv"
 LOSS_PLOT = "loss.png"
@@ -26,7 +27,8 @@ METRICS = "metrics.jsonl"
 CHECKPOINTS = "checkpoints.json"
 EVENTS = "events.jsonl"
 TRAIN_RESULT = "train_result.json"
-LOSS_COLUMNS = ("train_loss", "valid_loss", "full_valid_loss")
+# The result file's loss columns and how the plot names them.
+LOSS_COLUMNS = {"train_loss": "train loss", "valid_loss": "valid loss", "full_valid_loss": "full valid loss"}
 
 
 def decode_result_file(raw: bytes) -> str:
@@ -67,35 +69,6 @@ def download_results(client: Any, job: Any, out_dir: Path) -> list[dict[str, Any
     text = decode_result_file(raw)
     atomic_write_text(Path(out_dir) / RESULTS_CSV, text)
     return parse_metrics_csv(text)
-
-
-def plot_loss(rows: list[dict[str, Any]], path: Path, title: str) -> bool:
-    """Plot train (and validation) loss by step into ``path``; False when there is nothing to plot."""
-    series = {col: [(r["step"], r[col]) for r in rows if r.get(col) is not None and r.get("step") is not None]
-              for col in LOSS_COLUMNS}
-    series = {k: v for k, v in series.items() if v}
-    if not series:
-        return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    styles = {"train_loss": "-", "valid_loss": "--", "full_valid_loss": "o"}
-    for col, points in series.items():
-        xs, ys = zip(*points, strict=True)
-        ax.plot(xs, ys, styles[col], label=col.replace("_", " "))
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return True
 
 
 def list_checkpoints(client: Any, job_id: str) -> list[dict[str, Any]]:
@@ -147,7 +120,7 @@ def collect_results(client: Any, job: Any, out_dir: Path, event_rows: list[dict[
     out_dir = Path(out_dir)
     rows = download_results(client, job, out_dir)
     write_jsonl(out_dir / METRICS, rows or event_rows)
-    if plot_loss(rows or event_rows, out_dir / LOSS_PLOT, f"{job.fine_tuned_model or job.id}"):
+    if plot_loss(rows or event_rows, LOSS_COLUMNS, out_dir / LOSS_PLOT, f"{job.fine_tuned_model or job.id}"):
         console.print(f"loss curve written: {LOSS_PLOT}")
     checkpoints = list_checkpoints(client, job.id)
     atomic_write_json(out_dir / CHECKPOINTS, checkpoints)

@@ -12,6 +12,7 @@ from webtune.models.resolve import (
     load_causal_lm,
     load_tokenizer,
     models_dir,
+    pick_device,
     resolve_model,
     webtune_home,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "load_tokenizer",
     "locate_gguf",
     "models_dir",
+    "pick_device",
     "prepare_model",
     "read_marker",
     "resolve_model",

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from webtune.errors import WebtuneError
+from webtune.errors import ConfigError, InputError, WebtuneError
 from webtune.models.catalog import CATALOG, catalog_names
 
 MARKER = "webtune_model.json"
@@ -168,11 +168,36 @@ def _torch_dtype(dtype: Any):
     return getattr(torch, str(dtype))
 
 
-def load_tokenizer(path: str | os.PathLike):
-    """The tokenizer of a model given by path or name (see `resolve_model`), local files only."""
+def load_tokenizer(name_or_path: str | os.PathLike) -> Any:
+    """The tokenizer of a model name or directory, or of any directory holding tokenizer files
+    (an adapter saves one beside itself), from local files only.
+
+    A tokenizer without a pad token gets its eos token as one, as batching and generation need.
+    """
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(str(resolve_model(path)), local_files_only=True)
+    path = Path(name_or_path).expanduser()
+    where = path if path.is_dir() and not is_model_dir(path) else resolve_model(name_or_path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(where), local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{where}: cannot load its tokenizer: {exc}") from None
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def pick_device(requested: str = "auto", setting: str = "device") -> str:
+    """``cpu`` or ``cuda``: ``auto`` takes CUDA when torch sees a GPU; asking for an absent
+    GPU is a ConfigError naming ``setting`` (``train.device``, ``--device``, ...)."""
+    import torch
+
+    has_cuda = torch.cuda.is_available()
+    if requested == "auto":
+        return "cuda" if has_cuda else "cpu"
+    if requested == "cuda" and not has_cuda:
+        raise ConfigError(f"{setting}: cuda was asked for, but torch sees no CUDA GPU")
+    return requested
 
 
 def load_causal_lm(path: str | os.PathLike, dtype: Any = None, device: Any = None):

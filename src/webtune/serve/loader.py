@@ -130,16 +130,6 @@ def tokenizer_dir(ref: ModelRef) -> Path:
     return ref.model_path
 
 
-def load_tokenizer_from(path: Path) -> Any:
-    """The tokenizer saved in ``path`` (a model or an adapter directory), from local files only."""
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot load its tokenizer: {exc}") from None
-
-
 def load_weights(model_path: Path, adapter_path: Path | None = None, base_model: Any = None) -> Any:
     """The causal LM at ``model_path`` (or ``base_model``, already loaded), with the adapter merged.
 
@@ -166,13 +156,14 @@ def load_weights(model_path: Path, adapter_path: Path | None = None, base_model:
 
 def load_chat_model(ref: ModelRef, device: str = "auto") -> Any:
     """A `LocalChatModel` or `HostedChatModel` for ``ref``."""
-    from webtune.serve.models import HostedChatModel, LocalChatModel, pick_device
+    from webtune.models import load_tokenizer, pick_device
+    from webtune.serve.models import HostedChatModel, LocalChatModel
 
     if ref.hosted:
         require(f"the hosted model {ref.label}", "hosted", "openai")
         return HostedChatModel(ref.model_id, name=ref.label, endpoint=ref.endpoint)
     assert ref.model_path is not None
     require(f"the local model {ref.label}", "train", *LOCAL_MODEL_MODULES)
-    tokenizer = load_tokenizer_from(tokenizer_dir(ref))
+    tokenizer = load_tokenizer(tokenizer_dir(ref))
     model = load_weights(ref.model_path, ref.adapter_path)
     return LocalChatModel(model, tokenizer, name=ref.label, device=pick_device(device))

@@ -28,17 +28,6 @@ class Completion:
     finish_reason: str = "stop"
 
 
-def pick_device(device: str = "auto") -> str:
-    """``cuda`` when asked for or available under ``auto``, else ``cpu``."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("device 'cuda' was asked for, but torch sees no CUDA device")
-    return device
-
-
 class LocalChatModel:
     """A transformers causal LM and its chat tokenizer, answering chat conversations."""
 

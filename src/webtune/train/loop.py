@@ -93,9 +93,10 @@ class Trainer:
     def _accelerator(self) -> Any:
         from accelerate import Accelerator
 
-        from webtune.train.modeling import pick_device, pick_precision
+        from webtune.models import pick_device
+        from webtune.train.modeling import pick_precision
 
-        device = pick_device(self.config.device)
+        device = pick_device(self.config.device, "train.device")
         if self.launched:
             # accelerate launch's config file decides the precision (through the environment);
             # its use_cpu does not reach the processes, so the device is chosen here as well.
@@ -108,7 +109,8 @@ class Trainer:
         from transformers import get_scheduler
 
         from webtune.train.data import load_tokenized
-        from webtune.train.modeling import load_for_training, load_tokenizer
+        from webtune.models import load_tokenizer
+        from webtune.train.modeling import load_for_training
 
         cfg = self.config
         acc = self.accelerator = self._accelerator()

@@ -32,18 +32,6 @@ def default_target_modules(model_type: str) -> list[str] | str:
     return DEFAULT_TARGET_MODULES.get(model_type, "all-linear")
 
 
-def pick_device(requested: str) -> str:
-    """``cpu`` or ``cuda``: ``auto`` takes CUDA when present; asking for absent CUDA is an error."""
-    import torch
-
-    has_cuda = torch.cuda.is_available()
-    if requested == "cuda" and not has_cuda:
-        raise ConfigError("train.device: cuda was asked for but no CUDA GPU is available")
-    if requested == "auto":
-        return "cuda" if has_cuda else "cpu"
-    return requested
-
-
 def pick_precision(requested: str, device: str) -> str:
     """Accelerate's mixed-precision mode: ``no`` (fp32), ``bf16`` or ``fp16``.
 
@@ -88,16 +76,6 @@ def attention_implementation(device: str, model_config: Any = None) -> str:
         if segment_attention.supports_segments(model_config):
             return segment_attention.register()
     return "sdpa"
-
-
-def load_tokenizer(base_path: Path) -> Any:
-    """The base model's tokenizer, with a pad token (eos when it has none)."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(base_path), local_files_only=True)
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
 
 
 def load_for_training(base_path: Path, config: Any, device: str, precision: str,

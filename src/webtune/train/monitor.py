@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 
+from webtune.jsonl import atomic_path, read_jsonl
+
 METRICS = "metrics.jsonl"
 TENSORBOARD = "tensorboard"
 
@@ -40,15 +42,10 @@ class MetricsLog:
         """Keep only the records of steps up to ``resume_step`` (all of them when 0 = fresh)."""
         if not self.path.exists():
             return
-        kept = []
-        if resume_step:
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                try:
-                    if json.loads(line).get("step", 0) <= resume_step:
-                        kept.append(line)
-                except ValueError:
-                    continue  # a line cut off by a kill
-        self.path.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+        # A line cut off by a kill is dropped with the steps after the checkpoint.
+        kept = [r for r in read_jsonl(self.path, skip_invalid=True) if r.get("step", 0) <= resume_step] \
+            if resume_step else []
+        self.path.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
 
     def log(self, record: dict[str, Any]) -> None:
         """Write one record (``step`` plus scalars) to both sinks, flushed at once."""
@@ -125,47 +122,57 @@ class TrainProgress:
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     """The records of a metrics.jsonl (unreadable lines skipped)."""
-    out = []
-    if not Path(path).exists():
-        return out
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
+    return list(read_jsonl(path, skip_invalid=True)) if Path(path).exists() else []
 
 
-def plot_loss(metrics: list[dict[str, Any]], png: Path, title: str = "training loss") -> None:
-    """Training loss per step (and a moving average) with validation loss points, as a PNG."""
+# metrics.jsonl columns of the local trainer and how the plot names them.
+LOCAL_LOSS_COLUMNS = {"loss": "train loss", "val_loss": "validation loss"}
+
+
+def plot_loss(rows: list[dict[str, Any]], columns: dict[str, str], png: Path, title: str) -> bool:
+    """Loss by optimizer step as a PNG (written atomically), for local and hosted training alike.
+
+    ``rows`` are metric records with a ``step``; ``columns`` maps each loss column to its
+    label. The first column is drawn as a line (with its moving average when long), the
+    others as points joined by lines. False, and no file, when there is nothing to plot.
+    """
+    series = {label: [(r["step"], r[col]) for r in rows if r.get(col) is not None and r.get("step") is not None]
+              for col, label in columns.items()}
+    series = {label: points for label, points in series.items() if points}
+    if not series:
+        return False
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers
     import matplotlib.pyplot as plt
 
-    train = [(m["step"], m["loss"]) for m in metrics if "loss" in m]
-    val = [(m["step"], m["val_loss"]) for m in metrics if "val_loss" in m]
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
-    if train:
-        steps, losses = zip(*train)
-        ax.plot(steps, losses, color="#9ecae1", linewidth=1, label="train loss")
-        k = max(1, len(losses) // 20)
-        if k > 1:
-            smooth = [sum(losses[max(0, i - k + 1):i + 1]) / len(losses[max(0, i - k + 1):i + 1])
-                      for i in range(len(losses))]
-            ax.plot(steps, smooth, color="#3182bd", linewidth=2, label=f"train loss (mean of {k})")
-    if val:
-        steps, losses = zip(*val)
-        ax.plot(steps, losses, "o-", color="#e6550d", linewidth=2, label="validation loss")
+    for index, (label, points) in enumerate(series.items()):
+        steps, losses = zip(*points, strict=True)
+        if index == 0:
+            ax.plot(steps, losses, color="#9ecae1", linewidth=1, label=label)
+            _plot_moving_average(ax, steps, losses, label)
+        else:
+            ax.plot(steps, losses, "o-", linewidth=2, markersize=3, label=label)
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("loss (mean NLL per assistant token)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png)
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
+    return True
+
+
+def _plot_moving_average(ax: Any, steps: tuple, losses: tuple, label: str) -> None:
+    """A mean over a twentieth of the points, when that is more than one point."""
+    k = max(1, len(losses) // 20)
+    if k > 1:
+        smooth = [sum(losses[max(0, i - k + 1):i + 1]) / len(losses[max(0, i - k + 1):i + 1])
+                  for i in range(len(losses))]
+        ax.plot(steps, smooth, color="#3182bd", linewidth=2, label=f"{label} (mean of {k})")
 
 
 class StepTimer:

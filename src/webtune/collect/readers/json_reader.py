@@ -14,6 +14,7 @@ from typing import Any, BinaryIO, Iterator
 
 from webtune.collect.readers.base import Item, looks_binary, open_binary
 from webtune.errors import InputError
+from webtune.jsonl import json_error, parse_json_line
 
 CHUNK = 1 << 20
 # Keys that usually hold the records when a JSON file is an object wrapping an array.
@@ -32,7 +33,6 @@ def read_jsonl(path: Path, compression: str | None, options: dict[str, Any]) -> 
 
 def iter_jsonl(fh: BinaryIO, first_line: int = 1) -> Iterator[Item]:
     """Items from a binary stream of JSON lines (shared with the Bright Data download)."""
-    loads = json.loads
     for line_no, raw in enumerate(fh, start=first_line):
         if not raw.strip():
             continue
@@ -44,11 +44,9 @@ def iter_jsonl(fh: BinaryIO, first_line: int = 1) -> Iterator[Item]:
             continue
         if line_no == first_line:
             text = text.lstrip("\ufeff")
-        try:
-            obj = loads(text)
-        except json.JSONDecodeError as exc:
-            yield Item(line=line_no, problem="invalid_json", raw=text.rstrip("\r\n"),
-                       detail=json_error(exc))
+        obj, error = parse_json_line(text)
+        if error is not None:
+            yield Item(line=line_no, problem="invalid_json", raw=text.rstrip("\r\n"), detail=error)
             continue
         yield _record_item(obj, line=line_no, offset=None, raw=text.rstrip("\r\n"))
 
@@ -208,11 +206,6 @@ def _broken(name: str, line: int, index: int, detail: str) -> Item:
 def _truncated(name: str, line: int, index: int) -> Item:
     return Item(line=line, offset=index, problem="truncated",
                 detail="the JSON array ends without ']' (file cut off?); items before it were kept")
-
-
-def json_error(exc: json.JSONDecodeError) -> str:
-    """``invalid JSON: <what> at column N``; some of json's messages already end in "at"."""
-    return f"invalid JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}"
 
 
 def _wrapped_array(text: str, name: str) -> Iterator[Item]:

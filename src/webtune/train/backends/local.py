@@ -37,11 +37,12 @@ class LocalTrainer:
         """Tokenize, train (resuming when asked) and write the stage's outputs."""
         from webtune.models import resolve_model
         from webtune.train.data import save_tokenized, tokenize_split
-        from webtune.train.modeling import check_qlora_possible, load_tokenizer, pick_device
+        from webtune.models import load_tokenizer, pick_device
+        from webtune.train.modeling import check_qlora_possible
 
         config: LocalTrainConfig = ctx.config
         if config.method == "qlora" and config.launcher == "none":
-            check_qlora_possible(pick_device(config.device))  # before the slow parts
+            check_qlora_possible(pick_device(config.device, "train.device"))  # before the slow parts
         base_model = ctx.pipeline.base_model if ctx.pipeline is not None else None
         if not base_model:
             raise InputError("train: no base model (set base_model in the pipeline file)")
@@ -95,7 +96,7 @@ class LocalTrainer:
     def _write_outputs(self, ctx: StageContext, config: LocalTrainConfig, base_model: str,
                        base_path: Path, result: dict[str, Any]) -> None:
         """train_result.json, metrics.jsonl, TensorBoard events and loss.png in the output dir."""
-        from webtune.train.monitor import METRICS, TENSORBOARD, plot_loss, read_metrics
+        from webtune.train.monitor import LOCAL_LOSS_COLUMNS, METRICS, TENSORBOARD, plot_loss, read_metrics
 
         out, work = ctx.output_dir, ctx.work_dir
         if (work / METRICS).exists():
@@ -103,7 +104,7 @@ class LocalTrainer:
         if (work / TENSORBOARD).is_dir():
             shutil.copytree(work / TENSORBOARD, out / TENSORBOARD, dirs_exist_ok=True)
         metrics = read_metrics(out / METRICS)
-        plot_loss(metrics, out / "loss.png", title=f"{config.method} on {base_model}")
+        plot_loss(metrics, LOCAL_LOSS_COLUMNS, out / "loss.png", title=f"{config.method} on {base_model}")
         atomic_write_json(out / "train_result.json", {
             "backend": "local", "method": config.method, "base_model": base_model,
             "base_model_path": str(base_path), "adapter_dir": result.get("adapter_dir"),
