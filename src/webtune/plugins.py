@@ -15,8 +15,9 @@ the registry is asked for a name it does not know.
 from __future__ import annotations
 
 import difflib
+import importlib
 from importlib.metadata import entry_points
-from typing import Annotated, Any, Callable, Generic, TypeVar, Union
+from typing import Annotated, Any, Callable, Generic, Iterable, TypeVar, Union
 
 from pydantic import Field
 
@@ -29,11 +30,14 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """A name -> backend mapping with helpful errors for unknown names."""
 
-    def __init__(self, kind: str, label: str | None = None):
+    def __init__(self, kind: str, label: str | None = None, builtins: Iterable[str] = ()):
         self.kind = kind
         self.label = label or kind  # how errors name it: "clean step 'dedup'"
         self._items: dict[str, T] = {}
         self._plugins_loaded = False
+        # Modules whose import registers the built-in backends, imported on first use: the
+        # package holding the registry never imports its backends (which import the registry).
+        self._builtins = tuple(builtins)
 
     def register(self, name: str) -> Callable[[T], T]:
         """Class decorator: register the decorated backend under ``name``."""
@@ -50,12 +54,20 @@ class Registry(Generic[T]):
 
         return decorate
 
+    def load_builtins(self) -> "Registry[T]":
+        """Import the built-in backend modules (once); return the registry."""
+        modules, self._builtins = self._builtins, ()
+        for module in modules:
+            importlib.import_module(module)
+        return self
+
     def get(self, name: str) -> T:
         """Return the backend called ``name``, ready to run.
 
         Raises a ConfigError listing the choices for an unknown name, and a one-line
         MissingExtraError when the backend's declared `Needs` are not installed.
         """
+        self.load_builtins()
         if name not in self._items:
             self._load_plugins()
         if name not in self._items:
@@ -69,13 +81,13 @@ class Registry(Generic[T]):
         return f"unknown {self.kind} '{name}'{hint}; choose one of: {', '.join(self.names())}"
 
     def names(self) -> list[str]:
-        return sorted(self._items)
+        return sorted(self.load_builtins()._items)
 
     def items(self) -> list[tuple[str, T]]:
-        return sorted(self._items.items())
+        return sorted(self.load_builtins()._items.items())
 
     def __contains__(self, name: object) -> bool:
-        return name in self._items
+        return name in self.load_builtins()._items
 
     def _load_plugins(self) -> None:
         if self._plugins_loaded:

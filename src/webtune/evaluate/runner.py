@@ -114,7 +114,7 @@ def _run_both(run: EvalRun, base_path: Path, adapter: Path | None, full: Path | 
               encoded: list[dict[str, list[int]]], config: Any, device: str, console: Console) -> None:
     """Evaluate the base model, then turn it into the tuned one (or load that) and evaluate it."""
     from webtune.models import load_causal_lm
-    from webtune.models.resolve import progress_bars
+    from webtune.models.prepare import progress_bars
     from webtune.serve.loader import load_weights
 
     with _progress(console) as progress:

@@ -8,6 +8,7 @@ renamed into place, so a directory with the marker is always complete.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -24,7 +25,36 @@ from typing import Any
 
 from webtune.errors import WebtuneError
 from webtune.models.catalog import CatalogEntry, get_entry
-from webtune.models.resolve import MARKER, is_prepared, models_dir, progress_bars
+from webtune.models.home import MARKER, is_prepared, models_dir
+
+
+@contextlib.contextmanager
+def progress_bars(enabled: bool):
+    """Turn transformers' progress bars off inside the block unless `enabled`.
+
+    The GGUF loader uses a plain tqdm that ignores transformers' switch, so it is swapped
+    for a disabled one for the duration.
+    """
+    import functools
+
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    gguf_tqdm = getattr(gguf_utils, "tqdm", None)
+    if not enabled:
+        hf_logging.disable_progress_bar()
+        if gguf_tqdm is not None:
+            gguf_utils.tqdm = functools.partial(gguf_tqdm, disable=True)
+    try:
+        yield
+    finally:
+        if not enabled:
+            if gguf_tqdm is not None:
+                gguf_utils.tqdm = gguf_tqdm
+            if was_enabled:
+                hf_logging.enable_progress_bar()
+
 
 # Conversations on which a catalog chat template must render exactly like the GGUF's own.
 _PROBES = [

@@ -6,37 +6,16 @@ module stays cheap for the CLI.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 from typing import Any
 
 from webtune.errors import ConfigError, InputError, WebtuneError
 from webtune.models.catalog import CATALOG, catalog_names
+from webtune.models.home import MARKER, is_model_dir, is_prepared, models_dir
+from webtune.models import prepare
 
-MARKER = "webtune_model.json"
 DTYPES = ("float32", "bfloat16", "float16")
-
-
-def webtune_home() -> Path:
-    """webtune's data directory: $WEBTUNE_HOME, or ~/.cache/webtune when unset or empty."""
-    env = os.environ.get("WEBTUNE_HOME", "").strip()
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "webtune"
-
-
-def models_dir(home: str | os.PathLike | None = None) -> Path:
-    """Where prepared models live: `<home>/models` (home defaults to `webtune_home()`)."""
-    return (Path(home).expanduser() if home is not None else webtune_home()) / "models"
-
-
-def is_model_dir(path: Path) -> bool:
-    """Whether `path` is a directory holding a transformers `config.json`."""
-    return (path / "config.json").is_file()
-
-
-def is_prepared(path: Path) -> bool:
-    """Whether `path` is a complete prepared model (checkpoint plus webtune marker)."""
-    return is_model_dir(path) and (path / MARKER).is_file()
 
 
 def _local_names(home: str | os.PathLike | None = None) -> list[str]:
@@ -87,9 +66,7 @@ def _resolve_catalog(name: str, auto_prepare: bool, home: str | os.PathLike | No
         raise WebtuneError(
             f"model {name!r} is not prepared yet (no {target / MARKER}); prepare it first"
         )
-    from webtune.models.prepare import prepare_model
-
-    return prepare_model(name, home=home)
+    return prepare.prepare_model(name, home=home)
 
 
 def dir_size(path: Path) -> int:
@@ -125,34 +102,6 @@ def _row(name: str, source: str, prepared: bool, path: Path, description: str) -
         "size_bytes": dir_size(path) if prepared else 0,
         "description": description,
     }
-
-
-@contextlib.contextmanager
-def progress_bars(enabled: bool):
-    """Turn transformers' progress bars off inside the block unless `enabled`.
-
-    The GGUF loader uses a plain tqdm that ignores transformers' switch, so it is swapped
-    for a disabled one for the duration.
-    """
-    import functools
-
-    from transformers import modeling_gguf_pytorch_utils as gguf_utils
-    from transformers.utils import logging as hf_logging
-
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    gguf_tqdm = getattr(gguf_utils, "tqdm", None)
-    if not enabled:
-        hf_logging.disable_progress_bar()
-        if gguf_tqdm is not None:
-            gguf_utils.tqdm = functools.partial(gguf_tqdm, disable=True)
-    try:
-        yield
-    finally:
-        if not enabled:
-            if gguf_tqdm is not None:
-                gguf_utils.tqdm = gguf_tqdm
-            if was_enabled:
-                hf_logging.enable_progress_bar()
 
 
 def _torch_dtype(dtype: Any):

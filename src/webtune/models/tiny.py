@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterable
 
 from webtune.models.catalog import chatml_template
-from webtune.models.resolve import progress_bars
+from webtune.models.prepare import progress_bars
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 TINY_SYSTEM_PROMPT = "You are a tiny test assistant."

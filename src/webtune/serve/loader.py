@@ -138,7 +138,7 @@ def load_weights(model_path: Path, adapter_path: Path | None = None, base_model:
     import warnings
 
     from webtune.models import load_causal_lm
-    from webtune.models.resolve import progress_bars
+    from webtune.models.prepare import progress_bars
 
     with progress_bars(False):
         model = base_model if base_model is not None else load_causal_lm(model_path)

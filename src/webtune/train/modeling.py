@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from webtune.errors import ConfigError, WebtuneError
-from webtune.models.resolve import progress_bars
+from webtune.models.prepare import progress_bars
 
 # LoRA on every linear projection of attention and MLP (what QLoRA's paper found best), per
 # architecture; architectures not listed fall back to PEFT's "all-linear".

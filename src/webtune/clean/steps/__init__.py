@@ -7,22 +7,18 @@ the driver over all signatures, ``finish`` per document), such as deduplication.
 
 from __future__ import annotations
 
-import importlib
-
 from webtune.plugins import Registry
 
-STEPS: Registry = Registry("step", label="clean step")
-
-# The built-in steps, imported when the clean config is loaded (their modules are light:
+# The built-in steps, imported when the registry is first used (their modules are light:
 # heavy libraries are imported inside the step functions).
 BUILTIN_STEP_MODULES = (
     "html_to_text", "normalize", "boilerplate", "field_presence", "length", "language",
     "gopher_quality", "gopher_repetition", "c4", "fineweb", "url", "regex", "pii", "dedup",
 )
+STEPS: Registry = Registry("step", label="clean step",
+                           builtins=tuple(f"webtune.clean.steps.{name}" for name in BUILTIN_STEP_MODULES))
 
 
 def load_builtin_steps() -> Registry:
     """Import every built-in step module so that each registers itself; return `STEPS`."""
-    for name in BUILTIN_STEP_MODULES:
-        importlib.import_module(f"webtune.clean.steps.{name}")
-    return STEPS
+    return STEPS.load_builtins()

@@ -6,7 +6,7 @@ import gzip
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO
 
 from webtune.errors import InputError
 
@@ -85,21 +85,3 @@ def looks_binary(head: bytes) -> bool:
     if head.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
         return False
     return b"\x00" in head
-
-
-Reader = Callable[[Path, str | None, dict[str, Any]], Iterator[Item]]
-
-
-def read_items(path: Path, fmt: str, compression: str | None, options: dict[str, Any] | None = None) -> Iterator[Item]:
-    """Yield the items of ``path`` read as ``fmt``; InputError if it is not that format."""
-    from webtune.collect.readers import json_reader, tabular, textual, warc
-
-    readers: dict[str, Reader] = {
-        "json": json_reader.read_json, "jsonl": json_reader.read_jsonl,
-        "csv": tabular.read_csv, "tsv": tabular.read_csv, "parquet": tabular.read_parquet,
-        "html": textual.read_document, "markdown": textual.read_document, "text": textual.read_document,
-        "srt": textual.read_transcript, "vtt": textual.read_transcript, "warc": warc.read_warc,
-    }
-    if fmt not in readers:
-        raise InputError(f"{path}: unknown format '{fmt}'; formats are: {', '.join(FORMATS)}")
-    return readers[fmt](path, compression, {**(options or {}), "format": fmt})

@@ -2,9 +2,6 @@
 
 from webtune.plugins import Registry
 
-SOURCES: Registry = Registry("source", label="collect source")
-
-# Importing the built-in sources registers them.
-from webtune.collect.sources import files  # noqa: E402,F401
-from webtune.collect.sources import brightdata  # noqa: E402,F401
-from webtune.collect.sources import crawl  # noqa: E402,F401
+# The built-in sources register themselves when the registry is first used.
+SOURCES: Registry = Registry("source", label="collect source", builtins=(
+    "webtune.collect.sources.files", "webtune.collect.sources.brightdata", "webtune.collect.sources.crawl"))

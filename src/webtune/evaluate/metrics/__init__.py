@@ -6,7 +6,7 @@ A metric is a class in its own module with a ``Config`` (discriminator ``metric`
 
 from webtune.plugins import Registry
 
-METRICS: Registry = Registry("metric", label="evaluate metric")
-
-# Importing the built-in metrics registers them (rouge-score is imported lazily).
-from webtune.evaluate.metrics import exact_match, length, loss, rouge_l  # noqa: E402,F401
+# The built-in metrics register themselves when the registry is first used (rouge-score is
+# imported lazily).
+METRICS: Registry = Registry("metric", label="evaluate metric", builtins=tuple(
+    f"webtune.evaluate.metrics.{name}" for name in ("exact_match", "length", "loss", "rouge_l")))

@@ -6,7 +6,7 @@ A backend is a class with ``train(ctx: StageContext) -> StageResult`` that write
 
 from webtune.plugins import Registry
 
-TRAINERS: Registry = Registry("trainer backend", label="train backend")
-
-# Importing the built-in backends registers them (they import torch/openai lazily).
-from webtune.train.backends import local, openai  # noqa: E402,F401
+# The built-in backends register themselves when the registry is first used (they import
+# torch/openai lazily).
+TRAINERS: Registry = Registry("trainer backend", label="train backend",
+                              builtins=("webtune.train.backends.local", "webtune.train.backends.openai"))
