@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +83,31 @@ def test_concurrent_registers_get_distinct_complete_versions(tmp_path):
         assert (folder / "artifact/adapter_model.safetensors").read_text() == v["src"].removeprefix("art-")
     assert not [p for p in (tmp_path / "reg/m").iterdir() if p.name.startswith(".tmp")]
     assert len(reg.state("m")["events"]) == 8
+
+
+_HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from webtune.registry.store import ModelRegistry
+
+root, log = Path(sys.argv[1]), Path(sys.argv[2])
+with ModelRegistry(root).lock("m"):
+    with open(log, "a") as fh:
+        fh.write(f"start {time.monotonic()}\\n")
+    time.sleep(0.4)
+    with open(log, "a") as fh:
+        fh.write(f"end {time.monotonic()}\\n")
+"""
+
+
+def test_two_processes_serialise_on_the_registry_lock(tmp_path):
+    src = Path(__file__).resolve().parents[2] / "src"
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    log = tmp_path / "log"
+    procs = [subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(tmp_path / "reg"), str(log)], env=env)
+             for _ in range(2)]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0]
+    events = [line.split() for line in log.read_text().splitlines()]
+    # One holder at a time: start, end, start, end; the second starts after the first ended.
+    assert [kind for kind, _ in events] == ["start", "end", "start", "end"]
+    assert float(events[2][1]) >= float(events[1][1])

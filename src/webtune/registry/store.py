@@ -6,7 +6,7 @@ Layout under the registry root (default ``$WEBTUNE_HOME/registry``)::
       v1/  version.json  artifact/      # a copy of the adapter or model: runs/ may be deleted
       v2/  ...
       state.json                        # aliases ({"production": 2}), promotion stack, events
-      .lock                             # flock: one writer at a time
+      .lock                             # filelock: one writer at a time
 
 A version directory appears complete or not at all (built under a temporary name, renamed
 into place while holding the lock that also hands out the version number), and
@@ -15,7 +15,6 @@ into place while holding the lock that also hands out the version number), and
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -24,6 +23,8 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
+
+from filelock import FileLock
 
 from webtune.errors import ConfigError, InputError
 from webtune.jsonl import atomic_write_json
@@ -138,15 +139,12 @@ class ModelRegistry:
     # ------------------------------------------------------------------ writing
     @contextmanager
     def lock(self, name: str) -> Iterator[None]:
-        """Hold ``<name>/.lock`` exclusively (other processes and threads wait)."""
+        """Hold ``<name>/.lock`` exclusively (other processes and threads wait), on any OS."""
         folder = self.model_dir(name)
         folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / ".lock", "a+") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        # A lock object per call: threads of one process wait for each other as processes do.
+        with FileLock(folder / ".lock"):
+            yield
 
     def register(self, name: str, record: dict[str, Any], artifact: Path | None = None) -> dict[str, Any]:
         """Add a version of ``name`` holding a copy of ``artifact`` (a directory) and ``record``.
