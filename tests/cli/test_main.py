@@ -15,6 +15,17 @@ def test_help_lists_every_stage_command():
         assert f" {command} " in result.output, command
 
 
+def test_help_lists_commands_as_the_road_runs():
+    import re
+
+    result = runner.invoke(app, ["--help"], terminal_width=200)
+    listed = re.findall(r"^│ ([a-z][a-z-]*)\s{2,}", result.output, flags=re.MULTILINE)
+    road = ["run", "collect", "clean", "dataset", "train", "evaluate", "register", "chat", "serve"]
+    tools = ["registry", "models", "doctor", "schema"]
+    assert listed[:len(road)] == road  # typer alone lists groups (collect, train, ...) last
+    assert [name for name in listed if name in tools] == tools and listed.index("registry") > listed.index("serve")
+
+
 def test_doctor_reports_tokens_without_printing_them(monkeypatch, tmp_path):
     monkeypatch.setenv("WEBTUNE_HOME", str(tmp_path))
     monkeypatch.setenv("OPENAI_API_KEY", "sk-very-secret-value")

@@ -29,6 +29,15 @@ ForceOption = typer.Option(False, "--force", help="Rerun even if inputs and conf
 class WebtuneGroup(TyperGroup):
     """A click group that turns expected errors into one clear line and an exit code."""
 
+    # Names listed first, in this order, by --help; the others follow as registered. Typer
+    # itself lists plain commands before sub-command groups, whatever the order they were added.
+    order: tuple[str, ...] = ()
+
+    def list_commands(self, ctx) -> list[str]:  # noqa: D401 - click API
+        names = super().list_commands(ctx)
+        rank = {name: i for i, name in enumerate(self.order)}
+        return sorted(names, key=lambda name: (rank.get(name, len(rank)), names.index(name)))
+
     def invoke(self, ctx):  # noqa: D401 - click API
         try:
             return super().invoke(ctx)
@@ -61,9 +70,9 @@ def _command_name(ctx) -> str:
     return " ".join(["webtune", *words])
 
 
-def new_app(help_text: str) -> typer.Typer:
-    """A typer app (or sub-app) with webtune's error handling."""
-    return typer.Typer(help=help_text, cls=WebtuneGroup, no_args_is_help=True,
+def new_app(help_text: str, cls: type[WebtuneGroup] = WebtuneGroup) -> typer.Typer:
+    """A typer app (or sub-app) with webtune's error handling (``cls``: a `WebtuneGroup`)."""
+    return typer.Typer(help=help_text, cls=cls, no_args_is_help=True,
                        pretty_exceptions_enable=False, add_completion=False)
 
 

@@ -7,9 +7,21 @@ import importlib
 import typer
 
 from webtune import __version__
-from webtune.cli.common import new_app, state
+from webtune.cli.common import WebtuneGroup, new_app, state
 
-app = new_app("webtune: web data in, a fine-tuned, evaluated, versioned model out.")
+# `webtune --help` lists the commands as the road runs: `run` (the whole road) first, then
+# each stage in order, then the tools.
+HELP_ORDER = (
+    "run", "collect", "clean", "dataset", "train", "evaluate", "register", "chat", "serve",
+    "registry", "models", "doctor", "schema", "plugins",
+)
+
+
+class MainGroup(WebtuneGroup):
+    order = HELP_ORDER
+
+
+app = new_app("webtune: web data in, a fine-tuned, evaluated, versioned model out.", cls=MainGroup)
 
 # Each module has `register(app)`, which adds its command or sub-command group.
 COMMAND_MODULES = (
