@@ -79,18 +79,14 @@ def gopher_repetition(text: str, cfg: GopherRepetitionConfig) -> Drop | None:
     if not text.strip():
         return Drop("empty", 0, 1)
     size = len(text)
-    paragraphs = _PARAGRAPHS.split(text.strip())
-    n_dup, chars = find_duplicates(paragraphs)
-    if cfg.dup_para_frac is not None and n_dup / len(paragraphs) > cfg.dup_para_frac:
-        return Drop("dup_para_frac", round(n_dup / len(paragraphs), 4), cfg.dup_para_frac)
-    if cfg.dup_para_char_frac is not None and chars / size > cfg.dup_para_char_frac:
-        return Drop("dup_para_char_frac", round(chars / size, 4), cfg.dup_para_char_frac)
-    lines = _LINES.split(text)
-    n_dup, chars = find_duplicates(lines)
-    if cfg.dup_line_frac is not None and n_dup / len(lines) > cfg.dup_line_frac:
-        return Drop("dup_line_frac", round(n_dup / len(lines), 4), cfg.dup_line_frac)
-    if cfg.dup_line_char_frac is not None and chars / size > cfg.dup_line_char_frac:
-        return Drop("dup_line_char_frac", round(chars / size, 4), cfg.dup_line_char_frac)
+    for unit, parts, frac_limit, char_limit in (
+            ("para", _PARAGRAPHS.split(text.strip()), cfg.dup_para_frac, cfg.dup_para_char_frac),
+            ("line", _LINES.split(text), cfg.dup_line_frac, cfg.dup_line_char_frac)):
+        n_dup, chars = find_duplicates(parts)
+        if frac_limit is not None and n_dup / len(parts) > frac_limit:
+            return Drop(f"dup_{unit}_frac", round(n_dup / len(parts), 4), frac_limit)
+        if char_limit is not None and chars / size > char_limit:
+            return Drop(f"dup_{unit}_char_frac", round(chars / size, 4), char_limit)
     word_list = textlib.tokens(text)
     for n, limit in cfg.top_n_grams:
         ratio = top_ngram_chars(word_list, n) / size
