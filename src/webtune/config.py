@@ -147,7 +147,14 @@ def renamed_sections(data: Any, source: str = "<config>") -> Any:
 def validate_pipeline(
     data: dict[str, Any], *, source: str = "<config>", base_dir: Path | None = None, yaml_root: Any = None
 ) -> PipelineConfig:
-    """Validate a pipeline dict; errors name ``source`` and the key path."""
+    """Validate a pipeline dict; errors name ``source`` and the key path.
+
+    Every backend (built-in or installed plugin) is registered first, so a plugin's
+    ``step: shout`` is validated by its own config like a built-in one.
+    """
+    from webtune.plugins import load_plugins
+
+    load_plugins()
     data = renamed_sections(data, source)
     try:
         return PipelineConfig.model_validate(data, context={"base_dir": base_dir})

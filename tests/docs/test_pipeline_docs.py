@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from webtune.config import PipelineConfig, validate_pipeline
+from webtune.plugins import RegistryConfig
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "pipeline.md"
 HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
@@ -46,6 +47,9 @@ def _models_in(annotation) -> tuple[list[type[BaseModel]], str | None]:
             for extra in extras:
                 if isinstance(extra, FieldInfo) and isinstance(extra.discriminator, str):
                     tag = extra.discriminator
+                if isinstance(extra, RegistryConfig):  # a backend list: every built-in config
+                    tag = extra.registry.spec.tag
+                    found.extend(e.cls.Config for e in extra.registry.entries() if e.origin.startswith("built-in"))
             visit(inner)
         elif isinstance(tp, type) and issubclass(tp, BaseModel):
             found.append(tp)
@@ -65,7 +69,8 @@ def documented_sections() -> list[tuple[str, type[BaseModel], str | None]]:
         for name, field in model.model_fields.items():
             key = field.alias or name
             sub_path = f"{path}.{key}" if path else key
-            models, tag = _models_in(field.annotation)
+            models, tag = _models_in(typing.Annotated[(field.annotation, *field.metadata)]
+                                     if field.metadata else field.annotation)
             tag = tag or (field.discriminator if isinstance(field.discriminator, str) else None)
             for sub in models:
                 if tag and len(models) > 1:
@@ -142,7 +147,8 @@ def test_every_registered_backend_has_a_section(registry, tag):
         from webtune.clean.steps import load_builtin_steps
 
         load_builtin_steps()
-    names = getattr(importlib.import_module(module), name).names()
+    entries = getattr(importlib.import_module(module), name).entries()
+    names = [e.name for e in entries if e.origin.startswith("built-in")]  # not a plugin installed here
     assert names, f"{registry} is empty"
     text = doc_text()
     for backend in names:

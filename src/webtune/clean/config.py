@@ -20,12 +20,12 @@ from typing import Literal
 
 from pydantic import Field
 
-from webtune.clean.steps import load_builtin_steps
+from webtune.clean.steps import STEPS
 from webtune.configbase import StrictModel
-from webtune.plugins import config_union
+from webtune.plugins import config_field
 
-STEP_CONFIGS = [cls.Config for _, cls in load_builtin_steps().items()]
-StepConfigUnion = config_union(STEP_CONFIGS, "step")
+# One step's settings: the registered step (built-in or plugin) that ``step`` names.
+StepConfigUnion = config_field(STEPS)
 
 
 def _default_steps() -> list:

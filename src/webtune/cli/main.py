@@ -26,7 +26,7 @@ app = new_app("webtune: web data in, a fine-tuned, evaluated, versioned model ou
 # Each module has `register(app)`, which adds its command or sub-command group.
 COMMAND_MODULES = (
     "run", "collect", "clean", "dataset", "train", "evaluate", "registry", "chat", "serve",
-    "models", "doctor", "schema",
+    "models", "doctor", "schema", "plugins",
 )
 
 
@@ -54,3 +54,7 @@ for _name in COMMAND_MODULES:
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":  # `python -m webtune.cli.main ...`
+    main()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from webtune.collect.sources import SOURCES
 from webtune.configbase import StrictModel
-from webtune.plugins import config_union
+from webtune.plugins import config_field
 
-SourceConfig = config_union([cls.Config for _, cls in SOURCES.items()], "kind")
+# One source's settings: the registered source (built-in or plugin) that ``kind`` names.
+SourceConfig = config_field(SOURCES)
 
 
 class CollectConfig(StrictModel):

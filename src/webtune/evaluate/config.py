@@ -8,10 +8,11 @@ from pydantic import Field, field_validator
 
 from webtune.configbase import StrictModel
 from webtune.evaluate.metrics import METRICS
-from webtune.plugins import config_union
+from webtune.plugins import config_field
 
-# A metric by name (``rouge_l``) or as a mapping with its settings (``{metric: rouge_l, ...}``).
-MetricConfig = config_union([cls.Config for _, cls in METRICS.items()], "metric")
+# A metric by name (``rouge_l``) or as a mapping with its settings (``{metric: rouge_l, ...}``):
+# the registered metric (built-in or plugin) that ``metric`` names.
+MetricConfig = config_field(METRICS)
 
 
 class EvaluateConfig(StrictModel):

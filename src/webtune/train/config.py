@@ -6,12 +6,13 @@ torch import), so that loading a pipeline file stays fast.
 
 from __future__ import annotations
 
-from webtune.plugins import config_union
+from webtune.plugins import config_field
+from webtune.train.backends import TRAINERS
 from webtune.train.backends.local_config import LocalTrainConfig
 from webtune.train.backends.openai_config import OpenAITrainConfig
 
-# The pipeline's ``train`` section: ``backend`` picks the config (``local`` when left out,
-# filled in by PipelineConfig before validation).
-TrainConfig = config_union([LocalTrainConfig, OpenAITrainConfig], "backend")
+# The pipeline's ``train`` section: ``backend`` picks the registered trainer's config (built-in
+# or plugin; ``local`` when left out, filled in by PipelineConfig before validation).
+TrainConfig = config_field(TRAINERS)
 
 __all__ = ["LocalTrainConfig", "OpenAITrainConfig", "TrainConfig"]

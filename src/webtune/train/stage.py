@@ -8,5 +8,5 @@ from webtune.train.backends import TRAINERS
 
 def run_train(ctx: StageContext) -> StageResult:
     """Train with ``ctx.config.backend``; the backend writes ``train_result.json`` and its outputs."""
-    trainer = TRAINERS.get(ctx.config.backend)()
+    trainer = TRAINERS.get(ctx.config.backend)(ctx.config)
     return trainer.train(ctx)

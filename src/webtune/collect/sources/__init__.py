@@ -1,7 +1,13 @@
-"""Sources, registered by name. Each source is a class in its own module."""
+"""Sources, registered by name in `SOURCES`; each source is a class in its own module.
+
+A source has the shape of every backend (`webtune.plugins.Backend`): ``Source(config)`` with a
+``Config`` (tag ``kind``) and one method, ``collect(run: SourceRun) -> dict`` (see
+`webtune.collect.base`). The built-ins below are loaded through the same path as plugins of
+the entry-point group ``webtune.sources``.
+"""
 
 from webtune.plugins import Registry
 
-# The built-in sources register themselves when the registry is first used.
-SOURCES: Registry = Registry("source", label="collect source", builtins=(
-    "webtune.collect.sources.files", "webtune.collect.sources.brightdata", "webtune.collect.sources.crawl"))
+BUILTIN_SOURCE_MODULES = tuple(f"webtune.collect.sources.{name}" for name in ("files", "brightdata", "crawl"))
+
+SOURCES: Registry = Registry("source", builtins=BUILTIN_SOURCE_MODULES, label="collect source")

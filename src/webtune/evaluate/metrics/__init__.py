@@ -1,12 +1,12 @@
 """Evaluation metrics, registered by name: ``loss``, ``rouge_l``, ``exact_match``, ``length``.
 
-A metric is a class in its own module with a ``Config`` (discriminator ``metric``) and
-``aggregate(result: ModelResult) -> dict[str, float]``; see `webtune.evaluate.metrics.base`.
+A metric has the shape of every backend (`webtune.plugins.Backend`): ``Metric(config)`` with a
+``Config`` (tag ``metric``) and one method, ``aggregate(result: ModelResult) -> dict[str, float]``;
+see `webtune.evaluate.metrics.base`. The built-ins (rouge-score is imported lazily) load through
+the same path as plugins of the entry-point group ``webtune.metrics``.
 """
 
 from webtune.plugins import Registry
 
-# The built-in metrics register themselves when the registry is first used (rouge-score is
-# imported lazily).
-METRICS: Registry = Registry("metric", label="evaluate metric", builtins=tuple(
-    f"webtune.evaluate.metrics.{name}" for name in ("exact_match", "length", "loss", "rouge_l")))
+METRICS: Registry = Registry("metric", builtins=tuple(
+    f"webtune.evaluate.metrics.{name}" for name in ("exact_match", "length", "loss", "rouge_l")), label="evaluate metric")

@@ -20,14 +20,14 @@ from webtune.extras import Needs
 from webtune.jsonl import atomic_write_json
 from webtune.records import canonical_json
 from webtune.stage import Counts, StageContext, StageResult, sha256_file
-from webtune.train.backends import TRAINERS
+from webtune.train.backends import TRAINERS, TrainerBackend
 from webtune.train.backends.local_config import LocalTrainConfig
 
 DATA = "data.json"
 
 
 @TRAINERS.register("local")
-class LocalTrainer:
+class LocalTrainer(TrainerBackend):
     """Fine-tune ``ctx.pipeline.base_model`` on this machine."""
 
     Config = LocalTrainConfig

@@ -12,12 +12,12 @@ from typing import Any
 
 from webtune.extras import Needs
 from webtune.stage import Counts, StageContext, StageResult
-from webtune.train.backends import TRAINERS
+from webtune.train.backends import TRAINERS, TrainerBackend
 from webtune.train.backends.openai_config import OpenAITrainConfig
 
 
 @TRAINERS.register("openai")
-class OpenAITrainer:
+class OpenAITrainer(TrainerBackend):
     """Hosted supervised fine-tuning through the official ``openai`` SDK."""
 
     Config = OpenAITrainConfig
