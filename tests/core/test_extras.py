@@ -12,10 +12,12 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from pydantic import create_model
 
 from webtune.errors import ConfigError
 from webtune.extras import OPTIONAL_MODULES, MissingExtraError, Needs, missing_extra_error, require
@@ -133,13 +135,17 @@ def test_require_names_only_the_missing_modules():
 def test_registry_checks_needs_when_a_backend_is_fetched():
     reg = Registry("widget", label="demo widget")
 
+    def config(name):  # every backend has a Config tagged with its name (webtune.plugins)
+        return create_model(f"{name}Config", widget=(Literal[name], name))
+
     @reg.register("heavy")
     class Heavy:
+        Config = config("heavy")
         needs = Needs("train", "no_such_module_xyz")
 
     @reg.register("light")
     class Light:
-        pass
+        Config = config("light")
 
     assert reg.get("light") is Light
     assert reg.names() == ["heavy", "light"]  # listing never checks: config loading stays core-only
