@@ -51,10 +51,10 @@ def test_run_end_to_end_then_skip_then_rerun_from_train(small_pipeline):
     manifests = {stage: read_manifest(run_dir / stage) for stage in STAGES}
     for stage, manifest in manifests.items():
         assert manifest is not None, stage
-        counts = manifest["counts"]
-        assert counts["in"] == counts["kept"] + counts["rejected"], stage
-    assert manifests["collect"]["counts"]["kept"] == 120
-    assert manifests["clean"]["counts"]["rejected"] > 0  # the snapshot has noise to drop
+        counts = manifest.counts
+        assert counts.seen == counts.kept + counts.rejected, stage
+    assert manifests["collect"].counts.kept == 120
+    assert manifests["clean"].counts.rejected > 0  # the snapshot has noise to drop
     example = json.loads((run_dir / "dataset" / "train.jsonl").read_text().splitlines()[0])
     assert [m["role"] for m in example["messages"]] == ["system", "user", "assistant"]
     assert example["meta"]["template"] == "copywriter"
@@ -72,4 +72,4 @@ def test_run_end_to_end_then_skip_then_rerun_from_train(small_pipeline):
                           terminal_width=200)
     assert third.exit_code == 0, third.output
     assert third.output.count("unchanged, skipped") == 3  # collect, clean, dataset
-    assert read_manifest(run_dir / "train")["fingerprint"] == manifests["train"]["fingerprint"]
+    assert read_manifest(run_dir / "train").fingerprint == manifests["train"].fingerprint

@@ -16,12 +16,18 @@ from rich.table import Table
 
 from webtune.config import PipelineConfig
 from webtune.errors import ConfigError, InputError
+from webtune.handoffs import Manifest
 from webtune.stage import StageFn, read_manifest, run_stage
 
 
 @dataclass(frozen=True)
 class StageSpec:
-    """How the runner calls a stage: its function, the stages it reads, its config section."""
+    """How the runner calls a stage: its function, the stages it reads, its config section.
+
+    ``section`` and ``shared`` are all the settings the stage function gets (``ctx.config``
+    and ``ctx.shared``) and both are fingerprinted: a setting a stage uses but does not
+    declare here would not rerun it when changed.
+    """
 
     name: str
     target: str  # "module:function", imported only when the stage runs (torch is slow to import)
@@ -45,11 +51,21 @@ def _source_files(p: PipelineConfig) -> list[Path]:
     return found
 
 
+def _train_shared(p: PipelineConfig) -> dict[str, Any]:
+    """Base model and seed; a hosted job also names itself after the pipeline and prices its cost
+    with ``dataset.hosted.prices`` (so changing them reruns train, which reattaches to its job)."""
+    shared: dict[str, Any] = {"base_model": p.base_model, "seed": p.seed}
+    if getattr(p.train, "backend", "local") == "openai":
+        shared.update(name=p.name, prices=dict(p.dataset.hosted.prices))
+    return shared
+
+
 def _register_shared(p: PipelineConfig) -> dict[str, Any]:
     """The registry's resolved location is part of the fingerprint: a moved registry re-registers."""
     from webtune.registry.store import ModelRegistry
 
-    return {"name": p.name, "base_model": p.base_model, "registry": str(ModelRegistry(p.register_.path).root)}
+    return {"name": p.name, "description": p.description, "base_model": p.base_model,
+            "registry": str(ModelRegistry(p.register_.path).root)}
 
 
 STAGES: tuple[StageSpec, ...] = (
@@ -60,7 +76,7 @@ STAGES: tuple[StageSpec, ...] = (
               shared=lambda p: {"base_model": p.base_model, "seed": p.seed},
               external_inputs=lambda p: p.dataset.input_paths()),
     StageSpec("train", "webtune.train.stage:run_train", ("dataset",), section=lambda p: p.train,
-              shared=lambda p: {"base_model": p.base_model, "seed": p.seed}),
+              shared=_train_shared),
     StageSpec("evaluate", "webtune.evaluate.stage:run_evaluate", ("dataset", "train"),
               section=lambda p: p.evaluate, shared=lambda p: {"base_model": p.base_model}),
     StageSpec("register", "webtune.registry.stage:run_register", ("dataset", "train", "evaluate"),
@@ -86,7 +102,7 @@ def run_one_stage(
     output_dir: Path | None = None,
     force: bool = False,
     console: Console | None = None,
-) -> dict[str, Any]:
+) -> Manifest:
     """Run a single stage; inputs default to the published outputs of earlier stages in ``run_dir``."""
     resolved = {name: run_dir / name for name in spec.inputs}
     resolved.update(inputs or {})
@@ -99,7 +115,7 @@ def run_one_stage(
     config = spec.section(pipeline)
     return run_stage(
         spec.name, spec.function(), run_dir=run_dir, config=config, inputs=resolved,
-        external_inputs=spec.external_inputs(pipeline), pipeline=pipeline,
+        external_inputs=spec.external_inputs(pipeline),
         output_dir=output_dir, force=force, console=console, shared=spec.shared(pipeline),
     )
 
@@ -112,7 +128,7 @@ def run_pipeline(
     from_stage: str | None = None,
     to_stage: str | None = None,
     console: Console | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Manifest]:
     """Run every stage in order; ``from_stage`` forces that stage and the ones after it to rerun."""
     console = console or Console(stderr=True)
     names = list(STAGE_NAMES)
@@ -130,21 +146,21 @@ def run_pipeline(
     return manifests
 
 
-def stage_summary(manifest: dict[str, Any]) -> str:
+def stage_summary(manifest: Manifest) -> str:
     """One line: the stage, its counts and time, or that it was skipped."""
-    counts = manifest.get("counts", {})
-    state = "[dim]skipped (unchanged)[/dim]" if manifest.get("skipped") else f"{manifest.get('duration_s', 0):.1f}s"
-    return (f"[green]✓[/green] [bold]{manifest['stage']}[/bold]  in {counts.get('in', 0)} · "
-            f"kept {counts.get('kept', 0)} · rejected {counts.get('rejected', 0)}  {state}")
+    counts = manifest.counts
+    state = "[dim]skipped (unchanged)[/dim]" if manifest.skipped else f"{manifest.duration_s:.1f}s"
+    return (f"[green]✓[/green] [bold]{manifest.stage}[/bold]  in {counts.seen} · "
+            f"kept {counts.kept} · rejected {counts.rejected}  {state}")
 
 
-def summary_table(manifests: list[dict[str, Any]]) -> Table:
+def summary_table(manifests: list[Manifest]) -> Table:
     """A table of all stages of a run: counts, time and where the output is."""
     table = Table(title="webtune run")
     for column in ("stage", "in", "kept", "rejected", "time", "status"):
         table.add_column(column, justify="right" if column in ("in", "kept", "rejected", "time") else "left")
     for m in manifests:
-        c = m.get("counts", {})
-        table.add_row(m["stage"], str(c.get("in", 0)), str(c.get("kept", 0)), str(c.get("rejected", 0)),
-                      f"{m.get('duration_s', 0):.1f}s", "skipped" if m.get("skipped") else "done")
+        c = m.counts
+        table.add_row(m.stage, str(c.seen), str(c.kept), str(c.rejected),
+                      f"{m.duration_s:.1f}s", "skipped" if m.skipped else "done")
     return table

@@ -14,8 +14,11 @@ A stage function takes a `StageContext` and returns a `StageResult`:
 * it gives the function a fresh temporary output directory and publishes it as
   ``<run_dir>/<stage>/`` only when the function returns, so an interrupted stage
   leaves nothing a later run would trust;
-* it writes ``manifest.json`` (inputs with hashes, config, counts, timings, library
-  versions) and checks that ``in == kept + rejected``;
+* it writes ``manifest.json`` (a `webtune.handoffs.Manifest`: inputs with hashes, config,
+  counts, timings, library versions) and checks that ``in == kept + rejected``;
+* the function sees its own config section (``ctx.config``), the pipeline-wide settings
+  its `StageSpec` declares (``ctx.shared``) and its inputs: exactly what the fingerprint
+  covers, never the whole pipeline;
 * ``<run_dir>/.work/<stage>/`` survives between attempts, for resume state such as a
   Bright Data snapshot id, an OpenAI job id or training checkpoints; it is cleared only
   after the stage's output is published (but for what the stage lists in
@@ -40,37 +43,18 @@ from pydantic import BaseModel
 from rich.console import Console
 
 import webtune
-from webtune.errors import InputError, StageError
-from webtune.jsonl import JsonlWriter, atomic_write_json
+from webtune.errors import InputError
+from webtune.handoffs import Counts, FileEntry, InputRef, Manifest
+from webtune.jsonl import JsonlWriter
 from webtune.records import canonical_json, utc_now
 
-MANIFEST = "manifest.json"
+MANIFEST = Manifest.FILE
 REJECTS = "rejects.jsonl"
 KEY_LIBRARIES = (
     "torch", "transformers", "peft", "accelerate", "datasets", "trafilatura",
     "datasketch", "openai", "httpx", "pydantic",
 )
 _SECRET_KEY = re.compile(r"(token|secret|password|api_?key)$", re.IGNORECASE)
-
-
-@dataclass
-class Counts:
-    """How many records entered a stage, and how many it kept and rejected."""
-
-    seen: int = 0
-    kept: int = 0
-    rejected: int = 0
-
-    def check(self, stage: str) -> None:
-        """Raise if records were lost or invented: every record is kept or rejected."""
-        if self.seen != self.kept + self.rejected:
-            raise StageError(
-                f"{stage}: counts do not add up: in={self.seen} kept={self.kept} "
-                f"rejected={self.rejected}"
-            )
-
-    def to_json(self) -> dict[str, int]:
-        return {"in": self.seen, "kept": self.kept, "rejected": self.rejected}
 
 
 @dataclass
@@ -86,7 +70,13 @@ class StageResult:
 
 @dataclass
 class StageContext:
-    """Everything a stage function may use. Stages never look at each other's internals."""
+    """Everything a stage function may use. Stages never look at each other's internals.
+
+    ``config`` (the stage's section) and ``shared`` (the pipeline-wide settings its
+    `StageSpec` declares, such as ``base_model`` and ``seed``) are all the settings a stage
+    gets: both are part of its fingerprint. What another stage decided comes from that
+    stage's output (e.g. `webtune.handoffs.TrainResult`), never from its config.
+    """
 
     stage: str
     run_dir: Path
@@ -94,7 +84,7 @@ class StageContext:
     work_dir: Path
     inputs: dict[str, Path]
     config: Any
-    pipeline: Any = None
+    shared: dict[str, Any] = field(default_factory=dict)
     console: Console = field(default_factory=lambda: Console(stderr=True))
     force: bool = False
     _rejects: JsonlWriter | None = None
@@ -178,7 +168,7 @@ def config_to_json(config: Any) -> Any:
     return redact_secrets(config)
 
 
-def outputs_changed(stage_dir: Path, manifest: dict[str, Any]) -> list[dict[str, Any]] | None:
+def outputs_changed(stage_dir: Path, manifest: Manifest) -> list[dict[str, Any]] | None:
     """The current files of a published stage when they differ from what its manifest lists.
 
     Cheap first: the same file names and sizes, none modified after the manifest was written,
@@ -186,16 +176,16 @@ def outputs_changed(stage_dir: Path, manifest: dict[str, Any]) -> list[dict[str,
     when that check fails are the files hashed, so a copied run directory (new times, same
     bytes) still counts as unchanged. None: unchanged.
     """
-    listed = {o["path"]: o for o in manifest.get("outputs", [])}
+    listed = {o.path: o for o in manifest.outputs}
     written = (stage_dir / MANIFEST).stat().st_mtime_ns
     files = [p for p in sorted(stage_dir.rglob("*")) if p.is_file() and p != stage_dir / MANIFEST]
     names = {str(p.relative_to(stage_dir)) for p in files}
     if names == set(listed) and all(
-            p.stat().st_size == listed[str(p.relative_to(stage_dir))]["bytes"]
+            p.stat().st_size == listed[str(p.relative_to(stage_dir))].bytes
             and p.stat().st_mtime_ns <= written for p in files):
         return None
     current = describe_files(stage_dir)
-    return None if current == manifest.get("outputs") else current
+    return None if current == [o.model_dump() for o in manifest.outputs] else current
 
 
 def input_description(inputs: dict[str, Path], external: list[Path],
@@ -210,8 +200,8 @@ def input_description(inputs: dict[str, Path], external: list[Path],
         manifest = read_manifest(path)
         edited = outputs_changed(path, manifest) if manifest is not None else None
         if manifest is not None and edited is None:
-            described.append({"stage": name, "path": str(path), "fingerprint": manifest["fingerprint"],
-                              "outputs": manifest.get("outputs", [])})
+            described.append({"stage": name, "path": str(path), "fingerprint": manifest.fingerprint,
+                              "outputs": [o.model_dump() for o in manifest.outputs]})
         else:
             if edited is not None and console is not None:
                 console.print(f"[yellow]{path}: changed since the {name} stage wrote it; "
@@ -228,18 +218,19 @@ def fingerprint(stage: str, config_json: Any, inputs: list[dict[str, Any]]) -> s
     return hashlib.sha256(canonical_json([stage, config_json, stable_inputs]).encode()).hexdigest()
 
 
-def read_manifest(stage_dir: Path) -> dict[str, Any] | None:
-    """The manifest of a published, complete stage directory, or None."""
-    import json
+def read_manifest(stage_dir: Path) -> Manifest | None:
+    """The manifest of a published, complete stage directory; None when there is none.
 
+    An unreadable or incomplete manifest counts as none: the stage is not trusted and runs
+    again. (`Manifest.read` is the strict reader, with an error naming the file.)
+    """
     path = Path(stage_dir) / MANIFEST
     if not path.is_file():
         return None
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return Manifest.read(path)
+    except (OSError, InputError):
         return None
-    return manifest if manifest.get("status") == "complete" else None
 
 
 def clean_stale(run_dir: Path) -> None:
@@ -285,18 +276,17 @@ def run_stage(
     config: Any,
     inputs: dict[str, Path] | None = None,
     external_inputs: list[Path] | None = None,
-    pipeline: Any = None,
     output_dir: Path | None = None,
     force: bool = False,
     console: Console | None = None,
     shared: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> Manifest:
     """Run one stage with the contract above and return its manifest.
 
     ``output_dir`` defaults to ``run_dir/stage``. The stage is skipped (and its existing
-    manifest returned with ``"skipped": True``) when its fingerprint is unchanged.
+    manifest returned with ``skipped`` set) when its fingerprint is unchanged.
     ``shared`` holds pipeline-wide settings the stage depends on (base model, seed); they
-    are part of the fingerprint and the manifest.
+    are part of the fingerprint and the manifest, and the function gets them as ``ctx.shared``.
     """
     console = console or Console(stderr=True)
     run_dir = Path(run_dir)
@@ -309,9 +299,9 @@ def run_stage(
     stage_fingerprint = fingerprint(stage, config_json, described_inputs)
 
     existing = read_manifest(final_dir)
-    if not force and existing and existing.get("fingerprint") == stage_fingerprint:
+    if not force and existing and existing.fingerprint == stage_fingerprint:
         console.print(f"[dim]{stage}: unchanged, skipped ({final_dir})[/dim]")
-        return {**existing, "skipped": True}
+        return existing.model_copy(update={"skipped": True})
 
     final_dir.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(final_dir.parent)
@@ -320,28 +310,21 @@ def run_stage(
     work_dir = run_dir / ".work" / stage
     work_dir.mkdir(parents=True, exist_ok=True)
     ctx = StageContext(stage=stage, run_dir=run_dir, output_dir=tmp_dir, work_dir=work_dir,
-                       inputs=inputs, config=config, pipeline=pipeline, console=console, force=force)
+                       inputs=inputs, config=config, shared=dict(shared or {}), console=console,
+                       force=force)
     started, t0 = utc_now(), time.perf_counter()
     try:
         result = fn(ctx)
         ctx.close(ok=True)
         result.counts.check(stage)
-        manifest = {
-            "stage": stage,
-            "status": "complete",
-            "fingerprint": stage_fingerprint,
-            "run_dir": str(run_dir),
-            "config": config_json,
-            "inputs": described_inputs,
-            "outputs": describe_files(tmp_dir),
-            "counts": result.counts.to_json(),
-            "stats": result.stats,
-            "started_at": started,
-            "finished_at": utc_now(),
-            "duration_s": round(time.perf_counter() - t0, 3),
-            "versions": library_versions(),
-        }
-        atomic_write_json(tmp_dir / MANIFEST, manifest)
+        manifest = Manifest(
+            stage=stage, fingerprint=stage_fingerprint, run_dir=str(run_dir), config=config_json,
+            inputs=[InputRef.model_validate(item) for item in described_inputs],
+            outputs=[FileEntry.model_validate(item) for item in describe_files(tmp_dir)],
+            counts=result.counts, stats=result.stats, started_at=started, finished_at=utc_now(),
+            duration_s=round(time.perf_counter() - t0, 3), versions=library_versions(),
+        )
+        manifest.write(tmp_dir / MANIFEST)
         publish(tmp_dir, final_dir)
     except BaseException:
         # Ctrl-C, kill or an error: drop the partial output, keep the earlier result intact

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 
 from typer.testing import CliRunner
 
 from tests.clean.helpers import doc, read, write_collect
 from webtune.cli.main import app
+from webtune.handoffs import Manifest
 
 TEXT = "The bakery on the corner now sells rye bread every morning, and the queue starts before seven."
 
@@ -23,8 +23,8 @@ def test_clean_then_explain(tmp_path):
     assert result.exit_code == 0, result.output
     out = tmp_path / "run" / "clean"
     assert len(read(out / "documents.jsonl")) == 1 and len(read(out / "rejects.jsonl")) == 2
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["counts"] == {"in": 3, "kept": 1, "rejected": 2} and manifest["stats"]["workers"] == 1
+    manifest = Manifest.read(out)
+    assert manifest.counts.to_json() == {"in": 3, "kept": 1, "rejected": 2} and manifest.stats["workers"] == 1
 
     short_id = docs[2].id
     result = runner.invoke(app, ["clean", "--explain", short_id[:8], "-p", str(pipeline)])

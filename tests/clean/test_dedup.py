@@ -30,7 +30,7 @@ def test_near_duplicate_families_precision_and_recall(tmp_path):
     assert {family_of[k["id"]] for k in kept} == set(range(50))  # no family lost
     assert {r["reason"] for r in rejects} <= {"near_duplicate", "exact_duplicate"}
     assert all(r["threshold"] == 0.8 and r["value"] >= 0.6 for r in rejects if r["reason"] == "near_duplicate")
-    assert manifest["counts"] == {"in": len(docs), "kept": len(kept), "rejected": len(rejects)}
+    assert manifest.counts.to_json() == {"in": len(docs), "kept": len(kept), "rejected": len(rejects)}
 
 
 def test_exact_duplicates_keep_the_first_and_clusters_are_recorded(tmp_path):

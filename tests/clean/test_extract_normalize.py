@@ -78,4 +78,4 @@ def test_boilerplate_lines_shared_by_many_documents_are_removed(tmp_path):
     manifest, kept, rejects = run(tmp_path, docs, [{"step": "boilerplate", "min_docs": 5}], workers=1)
     assert [k["text"] for k in kept][:2] == ["Story number 0 is about topic 0.", "Story number 1 is about topic 7."]
     assert len(kept) == 8 and rejects[0]["reason"] == "only_boilerplate"
-    assert manifest["stats"]["steps"]["boilerplate"]["lines_removed"] == 18
+    assert manifest.stats["steps"]["boilerplate"]["lines_removed"] == 18

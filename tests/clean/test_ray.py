@@ -23,7 +23,7 @@ def test_ray_executor_matches_local(tmp_path, local_ray):
              {"step": "pii"}, {"step": "dedup"}, {"step": "length", "min_words": 20}]
     local, _, _ = run(tmp_path, docs, steps, workers=1, batch_size=8, out="local")
     distributed, kept, _ = run(tmp_path, docs, steps, executor="ray", batch_size=8, out="ray")
-    assert distributed["stats"]["executor"] == "ray"
+    assert distributed.stats["executor"] == "ray"
     for name in ("documents.jsonl", "rejects.jsonl"):
         assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "ray" / name).read_bytes()
-    assert local["counts"] == distributed["counts"] and kept
+    assert local.counts == distributed.counts and kept

@@ -42,8 +42,8 @@ def messy_docs():
 def test_counts_add_up_on_messy_input(tmp_path):
     extra = ["{not json", json.dumps({"source": {"kind": "x", "uri": "y"}}), "", "[1, 2]"]
     manifest, kept, rejects = run(tmp_path, messy_docs(), STEPS, extra_lines=extra, workers=1)
-    counts = manifest["counts"]
-    assert counts == {"in": 10, "kept": len(kept), "rejected": len(rejects)} and counts["kept"] + counts["rejected"] == 10
+    counts = manifest.counts
+    assert counts.to_json() == {"in": 10, "kept": len(kept), "rejected": len(rejects)} and counts.kept + counts.rejected == 10
     by_line = {(r["step"], r["reason"]): r for r in rejects}
     assert set(by_line) == {("read", "invalid_json"), ("read", "invalid_record"), ("length", "too_few_words"),
                             ("dedup", "exact_duplicate"), ("html_to_text", "no_text")}
@@ -56,7 +56,7 @@ def test_counts_add_up_on_messy_input(tmp_path):
     assert "Café owners met the mayor; call <PHONE> for the full notes of the meeting." in texts
     page = next(k for k in kept if k["source"]["line"] == 2)
     assert "<EMAIL>" in page["text"] and "html" not in page
-    stats = manifest["stats"]
+    stats = manifest.stats
     assert stats["pii"] == {"email": 1, "phone": 1}
     assert stats["steps"]["length"]["rejected"] == 2 and stats["steps"]["read"]["rejected"] == 3
     assert all(k["meta"]["cluster_id"] for k in kept)
@@ -71,17 +71,17 @@ def test_process_pool_output_identical_to_one_process(tmp_path):
              {"step": "fineweb"}, {"step": "pii"}, {"step": "dedup"}]
     one, kept1, rej1 = run(tmp_path, docs, steps, workers=1, batch_size=10, out="one")
     many, kept2, rej2 = run(tmp_path, docs, steps, workers=2, batch_size=10, out="many")
-    assert many["stats"]["workers"] == 2 and one["stats"]["workers"] == 1
+    assert many.stats["workers"] == 2 and one.stats["workers"] == 1
     assert (tmp_path / "one" / "documents.jsonl").read_bytes() == (tmp_path / "many" / "documents.jsonl").read_bytes()
     assert (tmp_path / "one" / "rejects.jsonl").read_bytes() == (tmp_path / "many" / "rejects.jsonl").read_bytes()
-    assert one["stats"]["steps"] == many["stats"]["steps"]
+    assert one.stats["steps"] == many.stats["steps"]
     assert 0 < len(kept1) < len(docs) and {r["step"] for r in rej1} >= {"c4", "dedup"}
     # The same fingerprint: how many workers ran it changes nothing, so it is not a reason to rerun.
-    assert one["fingerprint"] == many["fingerprint"]
+    assert one.fingerprint == many.fingerprint
     again = run_stage("clean", run_clean, run_dir=tmp_path, inputs={"collect": tmp_path / "collect"},
                       config=CleanConfig.model_validate({"steps": steps, "workers": 3, "batch_size": 10}),
                       output_dir=tmp_path / "many")
-    assert again.get("skipped")
+    assert again.skipped
 
 
 def test_missing_input_and_bad_encoding(tmp_path):
@@ -110,7 +110,7 @@ def test_default_config_runs_on_pages_and_products(tmp_path):
             doc(fields={"title": "Pens"}, line=2)]
     collect = write_collect(tmp_path, docs)
     manifest = run_stage("clean", run_clean, run_dir=tmp_path, config=CleanConfig(), inputs={"collect": collect})
-    assert manifest["counts"] == {"in": 2, "kept": 2, "rejected": 0}
+    assert manifest.counts.to_json() == {"in": 2, "kept": 2, "rejected": 0}
     kept = read(tmp_path / "clean" / "documents.jsonl")
     assert kept[0]["text"] == GOOD and kept[1]["fields"] == {"title": "Pens"}
 

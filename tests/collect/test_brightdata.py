@@ -36,7 +36,7 @@ def test_trigger_poll_download_and_error_records(brightdata, collect):
     assert api_error["reason"] == "brightdata_error" and "Page not found" in api_error["message"]
     assert api_error["value"] == "dead_page" and api_error["record"]["input"]["url"].endswith("BAD")
     assert broken["reason"] == "invalid_json" and broken["source"]["line"] == 5
-    assert out.manifest["counts"] == {"in": 5, "kept": 3, "rejected": 2}
+    assert out.manifest.counts.to_json() == {"in": 5, "kept": 3, "rejected": 2}
 
     trigger = next(r for r in brightdata.requests if r["path"] == "/datasets/v3/trigger")
     assert trigger["method"] == "POST" and json.loads(trigger["body"]) == source(brightdata)["inputs"]
@@ -44,7 +44,7 @@ def test_trigger_poll_download_and_error_records(brightdata, collect):
     download = [r for r in brightdata.requests if r["path"] == "/datasets/v3/snapshot/s_test123"]
     assert len(download) == 2 and download[-1]["query"] == {"format": ["ndjson"]}  # 202, then 200
     assert brightdata.calls["progress"] == 3 and brightdata.calls["trigger"] == 1
-    stats = out.manifest["stats"]["sources"][0]
+    stats = out.manifest.stats["sources"][0]
     assert stats["snapshot_id"] == "s_test123" and stats["triggered"] is True and stats["api_errors"] == 1
     # The token never lands in what the stage writes.
     written = "".join(p.read_text() for p in (out.run_dir / "collect").iterdir())
@@ -150,7 +150,7 @@ def test_a_rerun_resumes_the_snapshot_and_never_triggers_again(brightdata, colle
     out = collect([source(brightdata)])  # same request, different wait settings
     assert len(out.docs) == 3
     assert brightdata.calls["trigger"] == 1
-    assert out.manifest["stats"]["sources"][0]["triggered"] is False
+    assert out.manifest.stats["sources"][0]["triggered"] is False
 
 
 def test_existing_snapshot_by_id_is_collected_without_a_trigger(brightdata, collect):

@@ -7,6 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from webtune.cli.main import app
+from webtune.handoffs import Manifest
 
 from .conftest import read_lines
 
@@ -33,8 +34,8 @@ def test_collect_files_with_a_field_mapping(tmp_path):
     assert result.exit_code == 0, result.output
     docs = read_lines(out / "documents.jsonl")
     assert docs[0]["text"] == "hello" and docs[0]["meta"] == {"title": "A"}
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["counts"] == {"in": 2, "kept": 1, "rejected": 1} and manifest["status"] == "complete"
+    manifest = Manifest.read(out)
+    assert manifest.counts.to_json() == {"in": 2, "kept": 1, "rejected": 1} and manifest.status == "complete"
     assert read_lines(out / "rejects.jsonl")[0]["source"]["line"] == 2
     # Unchanged input and config: skipped.
     again = invoke("collect", "files", str(tmp_path / "*.jsonl"), "-o", str(out), "--field", "text=body",

@@ -34,12 +34,12 @@ def test_crawl_the_local_site(site, collect):
     reasons = {r["source"]["uri"].replace(site.base_url, ""): r["reason"] for r in out.rejects}
     assert reasons == {"/private/secret": "robots_disallowed", "/missing": "http_404", "/file.bin": "not_html",
                        "/slow": "timeout", "/big": "too_large"}
-    assert out.manifest["counts"] == {"in": 11, "kept": 6, "rejected": 5}
+    assert out.manifest.counts.to_json() == {"in": 11, "kept": 6, "rejected": 5}
     # robots.txt obeyed, and each page fetched once despite #fragments and duplicate links.
     assert site.hits["/private/secret"] == 0
     assert site.hits["/"] == 1 and site.hits["/a"] == 1 and site.hits["/new"] == 1
     assert site.hits["/robots.txt"] == 1
-    stats = out.manifest["stats"]["sources"][0]
+    stats = out.manifest.stats["sources"][0]
     assert stats["sitemap_urls"] == 2 and stats["links_out_of_scope"] >= 1 and stats["pages_per_s"] > 0
 
 
@@ -47,7 +47,7 @@ def test_max_pages_and_depth(site, collect):
     out = collect([crawl_source(site, sitemaps=[], max_depth=0)])
     assert [d["fields"]["url"] for d in out.docs] == [site.base_url + "/"] and not out.rejects
     out = collect([crawl_source(site, sitemaps=[], max_pages=3, concurrency=1)])
-    assert out.manifest["counts"]["in"] <= 4  # 3 fetched pages + robots refusals, which use no budget
+    assert out.manifest.counts.seen <= 4  # 3 fetched pages + robots refusals, which use no budget
     assert len([p for p in site.hits if p not in ("/robots.txt",)]) <= 1 + 6
 
 
@@ -56,7 +56,7 @@ def test_sitemaps_listed_in_robots_txt_are_crawled_when_asked(site, collect):
     assert set(by_path(site, out.docs)) == {"/"}  # robots.txt's Sitemap: line is not read by default
     out = collect([crawl_source(site, sitemaps=[], max_depth=0, robots_sitemaps=True)])
     assert set(by_path(site, out.docs)) == {"/", "/from-sitemap"}
-    assert out.manifest["stats"]["sources"][0]["sitemap_urls"] == 2
+    assert out.manifest.stats["sources"][0]["sitemap_urls"] == 2
     assert site.hits["/sitemap.xml"] == 1
 
 
@@ -110,7 +110,7 @@ def test_a_crawl_killed_before_it_finished_replays_its_log(site, collect, monkey
     monkeypatch.setattr(crawler_module.Crawler, "mark_finished", real_mark)
     out = collect([crawl_source(site, deny=["slow"])])
     assert sum(site.hits.values()) == fetched + 1  # robots.txt again, no page twice
-    assert len(out.docs) == 6 and out.manifest["stats"]["sources"][0]["resumed"] == 10
+    assert len(out.docs) == 6 and out.manifest.stats["sources"][0]["resumed"] == 10
 
 
 def test_url_normalisation_and_private_addresses():

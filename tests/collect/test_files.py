@@ -31,7 +31,7 @@ def write(path: Path, data: bytes | str) -> Path:
 def test_json_array_of_products_like_the_demo(tmp_path, collect):
     write(tmp_path / "data" / "snapshot.json", json.dumps(PRODUCTS + [PRODUCTS[0]], indent=2))
     out = collect([{"kind": "files", "paths": ["data/snapshot.json"], "fields": {"title": "title", "url": "url"}}])
-    assert out.manifest["counts"] == {"in": 4, "kept": 4, "rejected": 0}
+    assert out.manifest.counts.to_json() == {"in": 4, "kept": 4, "rejected": 0}
     docs = [Document.model_validate(d) for d in out.docs]
     assert [d.fields for d in docs] == PRODUCTS + [PRODUCTS[0]]
     assert [d.source.offset for d in docs] == [0, 1, 2, 3]
@@ -41,7 +41,7 @@ def test_json_array_of_products_like_the_demo(tmp_path, collect):
     assert docs[0].meta == {"title": "Blue Binder, 2 Inch", "url": "https://www.amazon.com/dp/B01"}
     assert docs[0].id == content_id({"fields": PRODUCTS[0]}) == docs[3].id  # a content hash
     assert len({d.id for d in docs}) == 3
-    assert out.manifest["stats"]["sources"][0]["formats"] == {"json": 1}
+    assert out.manifest.stats["sources"][0]["formats"] == {"json": 1}
 
 
 def test_json_array_streams_across_chunk_boundaries(tmp_path, collect, monkeypatch):
@@ -62,7 +62,7 @@ def test_broken_json_array_keeps_what_came_before(tmp_path, collect):
     assert broken["reason"] == "invalid_json" and broken["source"]["line"] == 4
     assert "broken.json:4" in broken["message"] and "Expecting ',' delimiter" in broken["message"]
     assert cut["reason"] == "truncated" and cut["source"]["uri"].endswith("cut.json")
-    assert out.manifest["counts"] == {"in": 6, "kept": 4, "rejected": 2}
+    assert out.manifest.counts.to_json() == {"in": 6, "kept": 4, "rejected": 2}
 
 
 def test_json_object_holding_an_array_or_one_record(tmp_path, collect):
@@ -83,7 +83,7 @@ def test_jsonl_bad_lines_are_rejected_and_the_rest_continues(tmp_path, collect):
         ("invalid_json", 2), ("not_an_object", 4), ("undecodable", 5)]
     assert all(r["stage"] == "collect" and r["step"] == "files" for r in out.rejects)
     assert out.rejects[0]["record"] == "{not json"
-    assert out.manifest["counts"] == {"in": 5, "kept": 2, "rejected": 3}
+    assert out.manifest.counts.to_json() == {"in": 5, "kept": 2, "rejected": 3}
 
 
 def test_gzip_and_zstd_compressed_files(tmp_path, collect):
@@ -176,7 +176,7 @@ def test_html_markdown_and_text_files(tmp_path, collect):
     assert by_type["text/markdown"]["text"].startswith("# Guide") and by_type["text/markdown"]["fields"]["title"] == "Guide"
     assert by_type["text/plain"]["text"] == "plain words\n"
     assert [(r["reason"], Path(r["source"]["uri"]).name) for r in out.rejects] == [("empty", "empty.txt")]
-    assert out.manifest["counts"]["in"] == 4
+    assert out.manifest.counts.seen == 4
 
 
 SRT = """1
@@ -268,8 +268,8 @@ def test_an_unreadable_file_in_a_directory_is_rejected_and_the_rest_read(tmp_pat
         assert sorted(str(d["fields"]["i"]) for d in out.docs) == ["1", "2"]
         assert [r["reason"] for r in out.rejects] == ["unreadable_file"]
         assert out.rejects[0]["message"].startswith(str(tmp_path / "dump" / "broken.json") + ": not a JSON file")
-        assert out.manifest["counts"] == {"in": 3, "kept": 2, "rejected": 1}
-        assert out.manifest["stats"]["sources"][0]["unreadable_files"] == 1
+        assert out.manifest.counts.to_json() == {"in": 3, "kept": 2, "rejected": 1}
+        assert out.manifest.stats["sources"][0]["unreadable_files"] == 1
     # Named on its own, the same file stops collect with the same clear message.
     with pytest.raises(InputError, match=r"broken.json: not a JSON file"):
         collect([{"kind": "files", "paths": ["dump/broken.json"]}])
@@ -284,11 +284,11 @@ def test_a_changed_file_reruns_collect_in_a_pipeline(tmp_path):
                                  base_dir=tmp_path)
     spec, run_dir = stage_spec("collect"), tmp_path / "runs"
     first = run_one_stage(spec, pipeline, run_dir)
-    assert first["counts"]["kept"] == 1 and not first.get("skipped")
-    assert run_one_stage(spec, pipeline, run_dir).get("skipped")
+    assert first.counts.kept == 1 and not first.skipped
+    assert run_one_stage(spec, pipeline, run_dir).skipped
     data.write_text(json.dumps(PRODUCTS[:2]))
     again = run_one_stage(spec, pipeline, run_dir)
-    assert not again.get("skipped") and again["counts"]["kept"] == 2
+    assert not again.skipped and again.counts.kept == 2
 
 
 def test_json_array_that_stops_being_utf8_keeps_what_came_before(tmp_path, collect):

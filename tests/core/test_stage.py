@@ -44,7 +44,7 @@ def test_manifest_and_outputs(tmp_path, source):
     assert on_disk["config"]["api_token"] == "***" and "s3cret" not in (out / "manifest.json").read_text()
     assert on_disk["inputs"][0]["files"][0]["sha256"]
     assert {o["path"] for o in on_disk["outputs"]} == {"docs.jsonl", "rejects.jsonl"}
-    assert "python" in on_disk["versions"] and manifest["fingerprint"] == on_disk["fingerprint"]
+    assert "python" in on_disk["versions"] and manifest.fingerprint == on_disk["fingerprint"]
 
 
 def test_unchanged_stage_is_skipped_and_changes_rerun(tmp_path, source):
@@ -52,7 +52,7 @@ def test_unchanged_stage_is_skipped_and_changes_rerun(tmp_path, source):
     fn = make_upper_stage(calls)
     run_stage("upper", fn, run_dir=tmp_path / "run", config={"x": 1}, inputs={"src": source})
     again = run_stage("upper", fn, run_dir=tmp_path / "run", config={"x": 1}, inputs={"src": source})
-    assert again["skipped"] and len(calls) == 1
+    assert again.skipped and len(calls) == 1
     run_stage("upper", fn, run_dir=tmp_path / "run", config={"x": 2}, inputs={"src": source})
     assert len(calls) == 2
     write_jsonl(source / "docs.jsonl", [{"t": "c"}])
@@ -75,22 +75,22 @@ def test_a_hand_edited_upstream_stage_reruns_the_next_one(tmp_path, source):
         return run_stage("twice", downstream, run_dir=run, config={}, inputs={"src": run / "upper"})
 
     again()
-    assert again()["skipped"] and len(calls) == 2
+    assert again().skipped and len(calls) == 2
     docs = run / "upper" / "docs.jsonl"
     # Same bytes, newer time (a copy, a touch): hashed, found unchanged, still skipped.
     os.utime(docs, ns=(docs.stat().st_atime_ns, docs.stat().st_mtime_ns + 10**9))
-    assert again()["skipped"] and len(calls) == 2
+    assert again().skipped and len(calls) == 2
     shutil.copytree(run / "upper", tmp_path / "copy")
     shutil.rmtree(run / "upper")
     shutil.copytree(tmp_path / "copy", run / "upper", copy_function=shutil.copy)  # new times
-    assert again()["skipped"] and len(calls) == 2
+    assert again().skipped and len(calls) == 2
     # Edited by hand, same size: the next stage runs again, on the edited data.
     docs.write_text(docs.read_text().replace("A", "Z"))
     manifest = again()
-    assert not manifest.get("skipped") and len(calls) == 3
+    assert not manifest.skipped and len(calls) == 3
     assert [r["t"] for r in read_jsonl(run / "twice" / "docs.jsonl")] == ["Z", "B"]
-    assert "files" in manifest["inputs"][0]
-    assert again()["skipped"] and len(calls) == 3
+    assert manifest.inputs[0].files
+    assert again().skipped and len(calls) == 3
 
 
 def test_interrupted_stage_keeps_the_previous_output(tmp_path, source):
@@ -104,7 +104,7 @@ def test_interrupted_stage_keeps_the_previous_output(tmp_path, source):
         run_stage("upper", killed, run_dir=tmp_path / "run", config={"y": 1}, inputs={"src": source})
     out = tmp_path / "run" / "upper"
     assert [r["t"] for r in read_jsonl(out / "docs.jsonl")] == ["A", "B"]
-    assert read_manifest(out)["counts"]["kept"] == 2
+    assert read_manifest(out).counts.kept == 2
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [".work", "upper"]
 
 

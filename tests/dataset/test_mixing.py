@@ -41,16 +41,16 @@ def test_ratio_by_examples_is_within_one_example(tmp_path, tiny_model_dir, ratio
     n_general = sum(e["meta"]["source"] == "general:chat" for e in train)
     n_domain = len(train) - n_general
     assert abs(n_general - ratio * len(train)) <= 1
-    assert n_domain == manifest["stats"]["by_template"]["copy"]["train"]
+    assert n_domain == manifest.stats["by_template"]["copy"]["train"]
     # general examples only go to train (the default), validation/test stay domain-only
     for split in ("validation", "test"):
         assert all(e["meta"]["generator"] != "mix" for e in read_split(out, split))
-    [prov] = manifest["stats"]["mix"]
+    [prov] = manifest.stats["mix"]
     assert prov["name"] == "chat" and prov["split"] == "train" and prov["examples"] == n_general
     assert prov["drawn"] == prov["kept"] + prov["rejected"] and len(prov["sha256"]) == 64
-    counts = manifest["counts"]
-    assert counts["in"] == counts["kept"] + counts["rejected"] == 60 + prov["drawn"]
-    assert counts["rejected"] == len(read_rejects(out)) == prov["rejected"]
+    counts = manifest.counts
+    assert counts.seen == counts.kept + counts.rejected == 60 + prov["drawn"]
+    assert counts.rejected == len(read_rejects(out)) == prov["rejected"]
 
 
 def test_ratio_by_tokens_across_two_sets_parquet_and_hf(tmp_path, tiny_model_dir):
@@ -79,7 +79,7 @@ def test_ratio_by_tokens_across_two_sets_parquet_and_hf(tmp_path, tiny_model_dir
             assert mine, (split, name)
             # within one (the largest) example of the token target
             assert abs(sum(mine) - ratio * total) <= max(mine), (split, name, sum(mine), total)
-    names = {(p["name"], p["split"]) for p in manifest["stats"]["mix"]}
+    names = {(p["name"], p["split"]) for p in manifest.stats["mix"]}
     assert names == {("facts", "train"), ("alpaca_hf", "train"), ("alpaca_hf", "validation")}
     assert read_split(out, "train")[-1]["meta"]["row"] >= 1  # provenance: row number in its source
 

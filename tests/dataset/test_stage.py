@@ -50,10 +50,10 @@ def test_demo_pipeline_build_section_as_shipped(tmp_path, tiny_model_dir):
         ("invalid_document", ""), ("invalid_document", ""),
         ("missing_required_field", "p005"), ("missing_required_field", "p009"), ("missing_required_field", "p017")]
     assert any("documents.jsonl:42" in str(r["value"]) for r in rejects)  # the unreadable line is named
-    counts = manifest["counts"]
-    assert counts == {"in": 42, "kept": 37, "rejected": 5}
+    counts = manifest.counts
+    assert counts.to_json() == {"in": 42, "kept": 37, "rejected": 5}
     stats = json.loads((out / "stats.json").read_text())
-    assert stats == manifest["stats"]
+    assert stats == manifest.stats
     assert stats["documents"] == {"lines": 42, "read": 40, "with_examples": 37}
     assert stats["examples"] == {s: len(examples[s]) for s in SPLITS}
     tok = stats["tokens"]["train"]
@@ -86,7 +86,7 @@ def test_over_length_examples_are_rejected_or_truncated(tmp_path, tiny_model_dir
 
     manifest, out = run_dataset_stage(tmp_path, tiny_model_dir, {**dataset, "overflow": "truncate"}, docs)
     rows = {e["meta"]["source_id"]: e for s in SPLITS for e in read_split(out, s)}
-    assert len(rows) == 14 and manifest["stats"]["truncated"] == 2
+    assert len(rows) == 14 and manifest.stats["truncated"] == 2
     for sid in ("p002", "p007"):
         e = rows[sid]
         assert e["meta"]["truncated"] is True and e["meta"]["tokens"] <= 300
@@ -110,7 +110,7 @@ def test_duplicates_unmatched_documents_and_qa_with_templates(tmp_path, tiny_mod
     assert reasons == {"p-dup": "duplicate_example", "note": "no_generator"}
     qa = [e for s in SPLITS for e in read_split(out, s) if e["meta"]["template"] == "qa"]
     assert [m["content"] for m in qa[0]["messages"]] == ["What is a gel pen?", "A gel pen uses water-based gel ink."]
-    assert manifest["counts"] == {"in": 17, "kept": 15, "rejected": 2}
+    assert manifest.counts.to_json() == {"in": 17, "kept": 15, "rejected": 2}
 
 
 def test_too_few_examples_and_nothing_to_build_are_clear_errors(tmp_path, tiny_model_dir):
@@ -160,7 +160,7 @@ def test_cli_build_with_input_output_and_skip(tmp_path, tiny_model_dir):
     assert result.exit_code == 0, result.output
     assert "kept 20" in result.output
     manifest = read_manifest(tmp_path / "out")
-    assert manifest["stats"]["export"] == {"sharegpt": ["sharegpt/train.jsonl", "sharegpt/validation.jsonl",
+    assert manifest.stats["export"] == {"sharegpt": ["sharegpt/train.jsonl", "sharegpt/validation.jsonl",
                                                         "sharegpt/test.jsonl"]}
     again = runner.invoke(app, args, terminal_width=200)
     assert again.exit_code == 0 and "unchanged, skipped" in again.output
@@ -175,7 +175,7 @@ def test_qa_skips_documents_without_text_and_rejects_text_without_sections(tmp_p
     dataset = {"templates": [{**demo_dataset_section()["templates"][0], "sources": ["data/*"]}], "qa": {}}
     manifest, out = run_dataset_stage(tmp_path, tiny_model_dir, dataset, docs)
     assert [(r["id"], r["reason"]) for r in read_rejects(out)] == [("flat", "no_sections")]
-    assert manifest["counts"] == {"in": 13, "kept": 12, "rejected": 1}
+    assert manifest.counts.to_json() == {"in": 13, "kept": 12, "rejected": 1}
 
 
 def test_an_empty_clean_store_is_named_not_reported_as_zero_examples(tmp_path, tiny_model_dir):
@@ -199,4 +199,4 @@ def test_a_page_clean_left_as_html_is_rejected_with_the_fix(tmp_path, tiny_model
     (reject,) = read_rejects(out)
     assert (reject["id"], reject["reason"]) == ("page", "html_not_converted")
     assert "html_to_text" in reject["value"]
-    assert manifest["counts"] == {"in": 2, "kept": 1, "rejected": 1}
+    assert manifest.counts.to_json() == {"in": 2, "kept": 1, "rejected": 1}

@@ -127,13 +127,13 @@ def test_build_with_teacher_qa_rejects_bad_replies_counts_cost_and_reruns_from_c
         # 18 chunks that parse x 2 pairs; one reject per unparseable reply
         assert len(examples) == 36 and len(rejects) == 2
         assert {e["meta"]["template"] for e in examples} == {"teacher-qa"}
-        teacher = manifest["stats"]["teacher"]
+        teacher = manifest.stats["teacher"]
         assert teacher["requests"] == 20 and teacher["retries"] == 1 and teacher["cache_hits"] == 0
         assert teacher["prompt_tokens"] == 2000 and teacher["completion_tokens"] == 400
         assert teacher["usd"] == pytest.approx((2000 * 0.15 + 400 * 0.60) / 1e6)
-        counts = manifest["counts"]
-        assert counts["in"] == counts["kept"] + counts["rejected"]
-        assert counts["kept"] == len(examples)
+        counts = manifest.counts
+        assert counts.seen == counts.kept + counts.rejected
+        assert counts.kept == len(examples)
         # the secret appears nowhere in the outputs
         for path in out.rglob("*"):
             if path.is_file() and path.suffix in (".json", ".jsonl"):
@@ -142,10 +142,10 @@ def test_build_with_teacher_qa_rejects_bad_replies_counts_cost_and_reruns_from_c
         # a rerun is served by the cache: no request reaches the server, same output
         manifest2, out2 = run_dataset_stage(tmp_path, tiny_model_dir, dataset, docs)
         assert server.requests == first_requests
-        assert manifest2["stats"]["teacher"]["cache_hits"] == 20
-        assert manifest2["stats"]["teacher"]["requests"] == 0
-        assert manifest2["counts"] == manifest["counts"]
-        same = lambda m: [o for o in m["outputs"] if o["path"] != "stats.json"]  # noqa: E731
+        assert manifest2.stats["teacher"]["cache_hits"] == 20
+        assert manifest2.stats["teacher"]["requests"] == 0
+        assert manifest2.counts == manifest.counts
+        same = lambda m: [o for o in m.outputs if o.path != "stats.json"]  # noqa: E731
         assert same(manifest2) == same(manifest)  # byte-identical splits, rejects and exports
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from webtune.config import PipelineConfig, validate_pipeline
-from webtune.jsonl import atomic_write_json, write_jsonl
+from webtune.handoffs import TrainResult
+from webtune.jsonl import write_jsonl
 from webtune.stage import Counts, StageResult, run_stage
 
 SYSTEM = "You are a tiny test assistant."
@@ -103,7 +104,7 @@ def publish_inputs(run_dir: Path, base_dir: Path, adapter: Path | None, test_lin
             shutil.copytree(model, ctx.output_dir / "model")
             result["model_dir"] = "model"
         result.update(train_result or {})
-        atomic_write_json(ctx.output_dir / "train_result.json", result)
+        TrainResult.model_validate(result).write(ctx.output_dir)
         return StageResult(counts=Counts(1, 1, 0))
 
     run_stage("dataset", dataset, run_dir=run_dir, config={"test": len(lines)}, force=True)
@@ -113,7 +114,7 @@ def publish_inputs(run_dir: Path, base_dir: Path, adapter: Path | None, test_lin
 
 def make_pipeline(base_dir: Path, registry: Path, name: str = "tiny", **sections: Any) -> PipelineConfig:
     """A pipeline on the tiny model with a registry under the test's directory."""
-    data = {"name": name, "base_model": str(base_dir),
+    data = {"name": name, "description": "a tiny test pipeline", "base_model": str(base_dir),
             "evaluate": {"max_examples": 4, "max_new_tokens": 8, "metrics": ["loss", "rouge_l", "exact_match",
                                                                                "length"]},
             "register": {"path": str(registry)}}

@@ -30,7 +30,7 @@ def test_evaluate_compares_base_and_tuned(tmp_path, tiny_model_dir, adapter):
     out = tmp_path / "evaluate"
 
     # 9 lines: 6 evaluated, 3 rejected with reasons; past max_examples (4) is not a reject.
-    assert manifest["counts"] == {"in": 9, "kept": 6, "rejected": 3}
+    assert manifest.counts.to_json() == {"in": 9, "kept": 6, "rejected": 3}
     reasons = sorted(json.loads(l)["reason"] for l in (out / "rejects.jsonl").read_text().splitlines())
     assert reasons == ["invalid_example", "invalid_json", "no_assistant_reply"]
 
@@ -91,7 +91,7 @@ def test_max_len_cutting_all_reply_tokens_is_a_reject(tmp_path, tiny_model_dir, 
     publish_inputs(tmp_path, tiny_model_dir, adapter, test_lines=make_examples(2))
     pipeline = make_pipeline(tiny_model_dir, tmp_path / "registry", evaluate={"max_len": 8})
     manifest = run_evaluate(tmp_path, pipeline)
-    assert manifest["counts"] == {"in": 2, "kept": 0, "rejected": 2}
+    assert manifest.counts.to_json() == {"in": 2, "kept": 0, "rejected": 2}
     reject = json.loads((tmp_path / "evaluate" / "rejects.jsonl").read_text().splitlines()[0])
     assert reject["reason"] == "no_assistant_tokens"
 

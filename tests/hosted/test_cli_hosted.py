@@ -92,7 +92,7 @@ def test_cancel_running_job_then_rerun_starts_new(server, tmp_path, app, monkeyp
     assert again.exit_code == 1 and "already cancelled" in flat(again.output)
     manifest = run_one_stage(stage_spec("train"), pipeline(server, tmp_path), run_dir,
                              inputs={"dataset": run_dir / "dataset"}, console=Console(quiet=True))
-    assert manifest["stats"]["job_id"] != job_id and server.counts["jobs.create"] == 2
+    assert manifest.stats["job_id"] != job_id and server.counts["jobs.create"] == 2
 
 
 def test_attach_follows_a_job_started_elsewhere(server, tmp_path, app, monkeypatch):

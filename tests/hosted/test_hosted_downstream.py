@@ -39,7 +39,7 @@ def test_evaluate_stage_compares_base_and_fine_tuned_hosted_models(trained):
                              inputs={"dataset": run_dir / "dataset", "train": run_dir / "train"})
     asked = {body["model"] for body in server.chat_requests}
     assert asked == {"gpt-4o-mini-2024-07-18", result["model_id"]}
-    assert set(manifest["stats"]["metrics"]) == {"base", "tuned"}
+    assert set(manifest.stats["metrics"]) == {"base", "tuned"}
 
 
 def test_evaluate_fails_in_one_line_naming_the_recorded_url(trained, monkeypatch):
@@ -83,7 +83,7 @@ def test_registered_like_a_local_model_and_chat_by_name(trained, tmp_path, monke
                              inputs={**stages, "evaluate": run_dir / "evaluate"})
     version = json.loads((run_dir / "register" / "version.json").read_text())
     model_id = json.loads((run_dir / "train" / "train_result.json").read_text())["model_id"]
-    assert version["model_id"] == model_id and manifest["counts"]["kept"] == 1
+    assert version["model_id"] == model_id and manifest.counts.kept == 1
     assert version["api"] == {"base_url": server.base_url + "/", "api_key_env": "OPENAI_API_KEY"}
     result = CliRunner().invoke(app, ["chat", "--model", "hosted-test", "--prompt", "Describe a lamp"])
     assert result.exit_code == 0, result.output

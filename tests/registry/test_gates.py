@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from webtune.handoffs import EvalReport, GateCheck
 from webtune.registry.config import PromotionGates
 from webtune.registry.gates import check_gates
 
@@ -9,7 +10,7 @@ METRICS = {"base": {"loss": 2.0, "rouge_l": 0.20}, "tuned": {"loss": 1.5, "rouge
 
 
 def verdicts(gates, metrics=METRICS):
-    return {row["gate"]: row["passed"] for row in check_gates(gates, metrics)}
+    return {row.gate: row.passed for row in check_gates(gates, EvalReport(metrics=metrics))}
 
 
 def test_default_gate_is_tuned_loss_below_base():
@@ -25,7 +26,9 @@ def test_thresholds_and_rouge_gates():
 
 
 def test_missing_figures_fail_and_say_so():
-    rows = check_gates(PromotionGates(min_rouge_l=0.1), {"base": {"rouge_l": 0.1}, "tuned": {"rouge_l": 0.2}})
-    assert rows[0] == {"gate": "tuned_loss_below_base", "passed": False, "detail": "no loss in the evaluation"}
-    assert rows[1]["passed"] is True
-    assert check_gates(PromotionGates(tuned_loss_below_base=False), {}) == []
+    report = EvalReport(metrics={"base": {"rouge_l": 0.1}, "tuned": {"rouge_l": 0.2}})
+    rows = check_gates(PromotionGates(min_rouge_l=0.1), report)
+    assert rows[0] == GateCheck(gate="tuned_loss_below_base", passed=False, detail="no loss in the evaluation")
+    assert rows[1].passed is True
+    assert check_gates(PromotionGates(tuned_loss_below_base=False), None) == []
+    assert not check_gates(PromotionGates(), None)[0].passed  # no evaluation: the loss gate fails

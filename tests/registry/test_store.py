@@ -27,7 +27,7 @@ def test_versions_are_numbered_and_hold_a_copy(tmp_path):
     src = artifact(tmp_path, "one")
     first = reg.register("copy", {"kind": "adapter"}, src)
     second = reg.register("copy", {"kind": "adapter"}, artifact(tmp_path, "two"))
-    assert (first["version"], second["version"]) == (1, 2)
+    assert (first.version, second.version) == (1, 2)
     src.joinpath("adapter_model.safetensors").unlink()  # the registry does not depend on the source
     assert (tmp_path / "reg/copy/v1/artifact/adapter_model.safetensors").read_text() == "one"
     assert reg.names() == ["copy"]
@@ -42,8 +42,8 @@ def test_promote_and_rollback_follow_the_promotion_stack(tmp_path):
         reg.register("m", {"kind": "adapter"}, artifact(tmp_path, text))
     reg.promote("m", 1)
     reg.promote("m", 3)
-    assert reg.production("m") == 3 and reg.get("m")["version"] == 3
-    assert reg.get("m", 3)["aliases"] == ["production"]
+    assert reg.production("m") == 3 and reg.get("m").version == 3
+    assert reg.get("m", 3).aliases == ["production"]
     reg.rollback("m")
     assert reg.production("m") == 1
     with pytest.raises(InputError, match="nothing to roll back to"):
@@ -68,6 +68,9 @@ def test_unknown_names_versions_and_aliases_are_clear_errors(tmp_path):
         reg.get("other")
     with pytest.raises(ConfigError, match="NAME@VERSION"):
         parse_reference("bad name@1")
+    with pytest.raises(InputError, match="^version record of m: kind: "):
+        reg.register("m", {"model_id": "ft:y"})  # no kind: refused before anything is stored
+    assert reg.version_numbers("m") == [1]
     assert parse_reference("m@production") == ("m", "production")
 
 
@@ -75,12 +78,13 @@ def test_concurrent_registers_get_distinct_complete_versions(tmp_path):
     reg = ModelRegistry(tmp_path / "reg")
     sources = [artifact(tmp_path, str(i)) for i in range(8)]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        stored = list(pool.map(lambda s: ModelRegistry(tmp_path / "reg").register("m", {"src": s.name}, s), sources))
-    assert sorted(v["version"] for v in stored) == list(range(1, 9))
+        stored = list(pool.map(lambda s: ModelRegistry(tmp_path / "reg").register(
+            "m", {"kind": "adapter", "description": s.name}, s), sources))
+    assert sorted(v.version for v in stored) == list(range(1, 9))
     for v in stored:  # each version holds the artifact of the register that got its number
-        folder = tmp_path / "reg" / "m" / f"v{v['version']}"
-        assert json.loads((folder / "version.json").read_text())["src"] == v["src"]
-        assert (folder / "artifact/adapter_model.safetensors").read_text() == v["src"].removeprefix("art-")
+        folder = tmp_path / "reg" / "m" / f"v{v.version}"
+        assert json.loads((folder / "version.json").read_text())["description"] == v.description
+        assert (folder / "artifact/adapter_model.safetensors").read_text() == v.description.removeprefix("art-")
     assert not [p for p in (tmp_path / "reg/m").iterdir() if p.name.startswith(".tmp")]
     assert len(reg.state("m")["events"]) == 8
 

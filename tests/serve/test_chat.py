@@ -27,7 +27,7 @@ def registered(tmp_path, tiny_model_dir, adapter):
     pipeline = make_pipeline(tiny_model_dir, registry, register={"model_name": "writer"},
                              chat={"prompt": "Tell me about the fox.", "system": "You are a tiny test assistant.",
                                    "max_new_tokens": 10})
-    run_stage("register", run_register, run_dir=run_dir, config=pipeline.register_, pipeline=pipeline,
+    run_stage("register", run_register, run_dir=run_dir, config=pipeline.register_, shared={"name": pipeline.name},
               inputs={"dataset": run_dir / "dataset", "train": run_dir / "train"})
     return pipeline, run_dir, ModelRegistry(registry)
 

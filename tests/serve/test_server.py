@@ -64,7 +64,7 @@ def test_hosted_evaluation_goes_through_the_openai_api(tmp_path, tiny_model_dir,
         "backend": "openai", "base_model": "tiny-base", "model_id": "ft:tiny:1"})
     pipeline = make_pipeline(tiny_model_dir, tmp_path / "registry", evaluate={"max_examples": 3})
     manifest = run_one_stage(stage_spec("evaluate"), pipeline, tmp_path, force=True)
-    assert manifest["counts"] == {"in": 5, "kept": 3, "rejected": 2}
+    assert manifest.counts.to_json() == {"in": 5, "kept": 3, "rejected": 2}
     rejects = [json.loads(l) for l in (tmp_path / "evaluate/rejects.jsonl").read_text().splitlines()]
     assert {r["reason"] for r in rejects} == {"beyond_max_examples"}
     report = json.loads((tmp_path / "evaluate/report.json").read_text())
@@ -118,7 +118,7 @@ def test_serve_answers_a_registered_model_by_its_bare_name(tmp_path, tiny_model_
     run_dir, registry = tmp_path / "run", tmp_path / "registry"
     publish_inputs(run_dir, tiny_model_dir, adapter)
     pipeline = make_pipeline(tiny_model_dir, registry, register={"model_name": "writer"})
-    run_stage("register", run_register, run_dir=run_dir, config=pipeline.register_, pipeline=pipeline,
+    run_stage("register", run_register, run_dir=run_dir, config=pipeline.register_, shared={"name": pipeline.name},
               inputs={"dataset": run_dir / "dataset", "train": run_dir / "train"})
     served = {}
     monkeypatch.setattr(server, "serve", lambda models, host, port: served.update(models=models))

@@ -28,16 +28,16 @@ def test_two_cpu_processes_with_gloo(tmp_path, tiny_model_dir):
     single = run_train(pipeline_for(tiny_model_dir, epochs=2), tmp_path / "one", dataset)
     manifest = run_train(pipeline_for(tiny_model_dir, epochs=2, launcher="accelerate",
                                       accelerate_config=str(config_file)), tmp_path / "two", dataset)
-    stats = manifest["stats"]
+    stats = manifest.stats
     assert stats["processes"] == 2
     # Each step takes one row per process: half the steps of the single-process run.
-    assert stats["total_steps"] == -(-single["stats"]["total_steps"] // 2)
-    assert manifest["counts"] == single["counts"]
+    assert stats["total_steps"] == -(-single.stats["total_steps"] // 2)
+    assert manifest.counts == single.counts
     out = tmp_path / "two" / "train"
     result = json.loads((out / "train_result.json").read_text())
     assert (out / result["adapter_dir"] / "adapter_model.safetensors").is_file()
     assert stats["val_loss"] < stats["base_val_loss"]
-    assert stats["base_val_loss"] == single["stats"]["base_val_loss"]  # same data, same base model
+    assert stats["base_val_loss"] == single.stats["base_val_loss"]  # same data, same base model
 
 
 def test_shipped_accelerate_configs_are_valid():

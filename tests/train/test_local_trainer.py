@@ -28,7 +28,7 @@ def test_lora_run_writes_outputs_rejects_and_learns(tmp_path, tiny_model_dir):
                         extra_train=[json.dumps(long_prompt), json.dumps(no_reply), "{not json"])
     manifest = run_train(pipeline_for(tiny_model_dir, epochs=3, learning_rate=3e-2), tmp_path / "run", dataset)
     out = tmp_path / "run" / "train"
-    assert manifest["counts"] == {"in": 43, "kept": 40, "rejected": 3}
+    assert manifest.counts.to_json() == {"in": 43, "kept": 40, "rejected": 3}
     reasons = sorted(json.loads(line)["reason"] for line in (out / "rejects.jsonl").read_text().splitlines())
     assert reasons == ["invalid_json", "no_assistant_tokens", "too_long"]
 
@@ -45,7 +45,7 @@ def test_lora_run_writes_outputs_rejects_and_learns(tmp_path, tiny_model_dir):
     assert all({"loss", "lr", "tokens_per_s", "epoch"} <= m.keys() for m in metrics if "loss" in m)
     assert sum(1 for m in metrics if "val_loss" in m) >= 3  # before, every 4 steps, after
 
-    stats = manifest["stats"]
+    stats = manifest.stats
     assert 0.5 < stats["packing_efficiency"] <= 1.0
     assert stats["attention"] == "webtune_segments"  # per-example attention over packed rows on CPU
     assert stats["train_examples"] == 40 and stats["validation_examples"] == 8
@@ -92,7 +92,7 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, tiny_model_d
     assert [s for s, _ in losses("cut")] == [s for s, _ in losses("whole")]
     assert [l for _, l in losses("cut")] == pytest.approx([l for _, l in losses("whole")], rel=1e-4)
     # The resume flag does not change the stage fingerprint (a finished run stays "unchanged").
-    assert manifest["fingerprint"] == read_manifest(tmp_path / "whole" / "train")["fingerprint"]
+    assert manifest.fingerprint == read_manifest(tmp_path / "whole" / "train").fingerprint
 
 
 def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path, tiny_model_dir, monkeypatch):
@@ -126,7 +126,7 @@ def test_full_fine_tuning_writes_a_model_and_merge_writes_both(tmp_path, tiny_mo
     tuned = load_causal_lm(tmp_path / "full" / "train" / "model")
     base = load_causal_lm(tiny_model_dir)
     assert any((a - b).abs().max() > 0 for a, b in zip(tuned.parameters(), base.parameters()))
-    stats = read_manifest(tmp_path / "full" / "train")["stats"]
+    stats = read_manifest(tmp_path / "full" / "train").stats
     assert stats["val_loss"] < stats["base_val_loss"] - 0.2  # all weights move: it learns fast
 
     run_train(pipeline_for(tiny_model_dir, max_steps=3, merge=True), tmp_path / "merged", dataset_dir)
@@ -141,7 +141,7 @@ def test_early_stopping_stops_and_keeps_the_best_weights(tmp_path, tiny_model_di
     manifest = run_train(pipeline_for(tiny_model_dir, epochs=5, learning_rate=0.5, eval_steps=2,
                                       warmup_ratio=0.0, early_stopping_patience=2),
                          tmp_path / "run", dataset_dir)
-    stats = manifest["stats"]
+    stats = manifest.stats
     assert stats["early_stopped"] is True
     assert stats["steps"] < stats["total_steps"]
     assert stats["val_loss"] == pytest.approx(stats["best_val_loss"])
@@ -154,7 +154,7 @@ def test_gradient_checkpointing_trains_the_same_weights(tmp_path, tiny_model_dir
     a, b = adapter_weights(tmp_path / "a" / "train"), adapter_weights(tmp_path / "b" / "train")
     for name in a:
         assert (a[name] - b[name]).abs().max() < 1e-5, name
-    assert plain["stats"]["train_loss"] == pytest.approx(checkpointed["stats"]["train_loss"], rel=1e-5)
+    assert plain.stats["train_loss"] == pytest.approx(checkpointed.stats["train_loss"], rel=1e-5)
     from webtune.train.backends.local_config import LocalTrainConfig
     from webtune.train.modeling import load_for_training
 
@@ -166,7 +166,7 @@ def test_without_packing_padded_batches_train_too(tmp_path, tiny_model_dir, data
     """packing: false feeds padded batches with an attention mask (SDPA's path, not the segments')."""
     manifest = run_train(pipeline_for(tiny_model_dir, packing=False, batch_size=4, epochs=2,
                                       learning_rate=3e-2), tmp_path / "run", dataset_dir)
-    stats = manifest["stats"]
+    stats = manifest.stats
     assert stats["rows"] is None and stats["packing_efficiency"] is None
     assert stats["steps"] == 20  # 40 examples in batches of 4, twice
     metrics = [json.loads(line) for line in (tmp_path / "run" / "train" / "metrics.jsonl").read_text().splitlines()]

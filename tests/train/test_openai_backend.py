@@ -59,8 +59,8 @@ def test_trains_and_writes_result(server, tmp_path):
     for name in ("results.csv", "loss.png", "metrics.jsonl", "checkpoints.json", "events.jsonl"):
         assert (run_dir / "train" / name).stat().st_size > 0, name
     assert (run_dir / "train" / "results.csv").read_text().startswith("step,train_loss")
-    assert manifest["counts"] == {"in": 15, "kept": 15, "rejected": 0}
-    assert manifest["stats"]["model_id"] == result["model_id"]
+    assert manifest.counts.to_json() == {"in": 15, "kept": 15, "rejected": 0}
+    assert manifest.stats["model_id"] == result["model_id"]
     assert "succeeded" in out and result["model_id"] in out
     # the key is nowhere: not in outputs, manifest, state or console
     assert server.api_key not in all_text_under(run_dir) and server.api_key not in out
@@ -97,7 +97,7 @@ def test_ctrl_c_while_watching_then_rerun_reattaches(server, tmp_path, monkeypat
     assert f"reattaching to job {job_id}" in out
     assert server.counts["jobs.create"] == 1 and len(server.jobs) == 1
     assert uploads(server) == 2
-    assert manifest["stats"]["job_id"] == job_id
+    assert manifest.stats["job_id"] == job_id
 
 
 def test_crash_between_create_and_state_write_finds_job_by_metadata(server, tmp_path, monkeypatch):
@@ -128,14 +128,14 @@ def test_forced_rerun_reuses_finished_job_and_new_settings_reuse_uploads(server,
     write_dataset(run_dir / "dataset")
     first, _ = run_train(pipeline(server, tmp_path), run_dir)
     again, out = run_train(pipeline(server, tmp_path), run_dir, force=True)
-    assert again["stats"]["model_id"] == first["stats"]["model_id"]
+    assert again.stats["model_id"] == first.stats["model_id"]
     assert server.counts["jobs.create"] == 1 and uploads(server) == 2
 
     changed, out = run_train(pipeline(server, tmp_path, epochs=3), run_dir)
-    assert server.counts["jobs.create"] == 2 and changed["stats"]["job_id"] != first["stats"]["job_id"]
+    assert server.counts["jobs.create"] == 2 and changed.stats["job_id"] != first.stats["job_id"]
     assert uploads(server) == 2  # same bytes: the earlier uploads are reused
     assert "already uploaded" in out
-    assert server.jobs[changed["stats"]["job_id"]].data["hyperparameters"]["n_epochs"] == 3
+    assert server.jobs[changed.stats["job_id"]].data["hyperparameters"]["n_epochs"] == 3
 
 
 def test_changed_data_uploads_only_the_changed_file(server, tmp_path):
@@ -197,7 +197,7 @@ def test_transient_errors_are_retried(server, tmp_path):
     server.inject("jobs.retrieve", 503, retry_after="0.01")
     server.inject("jobs.events", 429, retry_after="0.01")
     manifest, _ = run_train(pipeline(server, tmp_path), run_dir)
-    assert manifest["stats"]["model_id"].startswith("ft:")
+    assert manifest.stats["model_id"].startswith("ft:")
     assert server.counts["jobs.create.fault"] == 2 and server.counts["jobs.create"] == 1
     assert server.counts["files.create.fault"] == 1 and uploads(server) == 2
     assert server.counts["jobs.retrieve.fault"] == 1 and server.counts["jobs.events.fault"] == 1
@@ -208,7 +208,7 @@ def test_timeouts_are_retried(server, tmp_path):
     write_dataset(run_dir / "dataset")
     server.inject("jobs.list", delay=0.6)
     manifest, _ = run_train(pipeline(server, tmp_path, request_timeout=0.3), run_dir)
-    assert server.counts["jobs.list.fault"] == 1 and manifest["stats"]["model_id"].startswith("ft:")
+    assert server.counts["jobs.list.fault"] == 1 and manifest.stats["model_id"].startswith("ft:")
 
 
 def test_auth_error_stops_at_once(server, tmp_path, monkeypatch):
@@ -231,8 +231,8 @@ def test_missing_key_names_the_variable(server, tmp_path, monkeypatch):
         run_train(pipeline(server, tmp_path), run_dir)
     assert server.requests == []
     manifest, _ = run_train(pipeline(server, tmp_path, api_key_env="MY_TEAM_KEY"), run_dir)
-    assert manifest["stats"]["model_id"].startswith("ft:")
-    assert "MY_TEAM_KEY" in json.dumps(manifest["config"]) and server.api_key not in json.dumps(manifest)
+    assert manifest.stats["model_id"].startswith("ft:")
+    assert "MY_TEAM_KEY" in json.dumps(manifest.config) and server.api_key not in manifest.model_dump_json()
 
 
 def test_cost_ceiling_stops_before_upload(server, tmp_path):
@@ -248,7 +248,7 @@ def test_base_url_from_environment(server, tmp_path, monkeypatch):
     write_dataset(run_dir / "dataset")
     monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
     manifest, _ = run_train(pipeline(server, tmp_path, base_url=None), run_dir)
-    assert manifest["stats"]["model_id"].startswith("ft:")
+    assert manifest.stats["model_id"].startswith("ft:")
 
 
 def test_watching_survives_an_outage_longer_than_the_sdk_retries(server, tmp_path):
@@ -257,7 +257,7 @@ def test_watching_survives_an_outage_longer_than_the_sdk_retries(server, tmp_pat
     server.inject("jobs.retrieve", 502, times=2)
     manifest, out = run_train(pipeline(server, tmp_path, max_retries=0), run_dir)
     assert "HTTP 502" in out and "trying again" in out
-    assert manifest["stats"]["model_id"].startswith("ft:") and server.counts["jobs.retrieve.fault"] == 2
+    assert manifest.stats["model_id"].startswith("ft:") and server.counts["jobs.retrieve.fault"] == 2
 
 
 def test_watching_gives_up_after_a_long_outage(server, tmp_path):
@@ -280,4 +280,4 @@ def test_a_job_in_the_state_unknown_to_this_api_is_ignored(server, tmp_path):
     assert "ftjob-elsewhere" in out and "unknown to this API" in " ".join(out.split())
     assert server.counts["jobs.create"] == 1
     state = json.loads(state_path.read_text())
-    assert state["job"]["id"] == manifest["stats"]["job_id"] and state["previous_jobs"][0]["id"] == "ftjob-elsewhere"
+    assert state["job"]["id"] == manifest.stats["job_id"] and state["previous_jobs"][0]["id"] == "ftjob-elsewhere"

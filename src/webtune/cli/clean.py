@@ -45,9 +45,9 @@ def clean_command(
     manifest = run_stage_command("clean", pipeline_path=pipeline, run_dir=run_dir, input_dir=input_dir,
                                  output_dir=output_dir, force=force,
                                  overrides={"clean": overrides} if overrides else None)
-    reasons = {f"{step}/{reason}": n for step, entry in manifest.get("stats", {}).get("steps", {}).items()
+    reasons = {f"{step}/{reason}": n for step, entry in manifest.stats.get("steps", {}).items()
                if isinstance(entry, dict) for reason, n in (entry.get("reasons") or {}).items()}
-    fail_if_nothing_kept(manifest, output_dir or Path(manifest["run_dir"]) / "clean", reasons)
+    fail_if_nothing_kept(manifest, output_dir or Path(manifest.run_dir) / "clean", reasons)
 
 
 def _explain(doc_id: str, pipeline: Optional[Path], run_dir: Optional[Path], output_dir: Optional[Path]) -> None:

@@ -21,6 +21,7 @@ import typer
 
 from webtune.cli.common import ForceOption, OutputOption, PipelineOption, RunDirOption, new_app, run_stage_command
 from webtune.errors import ConfigError, StageError
+from webtune.handoffs import Manifest
 
 ROLES = ("text", "html", "title", "url")
 
@@ -31,22 +32,22 @@ def _run(sources: list[dict[str, Any]] | None, pipeline: Optional[Path], run_dir
     manifest = run_stage_command("collect", pipeline_path=pipeline, run_dir=run_dir, output_dir=output, force=force,
                                  overrides=overrides)
     reasons: dict[str, int] = {}
-    for src in manifest.get("stats", {}).get("sources", []):
+    for src in manifest.stats.get("sources", []):
         for reason, n in (src.get("reject_reasons") or {}).items():
             reasons[reason] = reasons.get(reason, 0) + n
-    fail_if_nothing_kept(manifest, output or Path(manifest["run_dir"]) / "collect", reasons)
+    fail_if_nothing_kept(manifest, output or Path(manifest.run_dir) / "collect", reasons)
 
 
-def fail_if_nothing_kept(manifest: dict[str, Any], stage_dir: Path, reasons: dict[str, int]) -> None:
+def fail_if_nothing_kept(manifest: Manifest, stage_dir: Path, reasons: dict[str, int]) -> None:
     """A stage that kept no record is an error for the user now, not "0 train examples" later.
 
     The output stays published, so its rejects.jsonl can be read; the line names the top reasons
     and the first reject's own message (e.g. "set allow_private to crawl it").
     """
-    counts = manifest.get("counts", {})
-    if counts.get("kept", 0) > 0:
+    counts = manifest.counts
+    if counts.kept > 0:
         return
-    stage = manifest.get("stage", "stage")
+    stage = manifest.stage
     top = ", ".join(f"{r} ({n})" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:3]) or "none"
     rejects = stage_dir / "rejects.jsonl"
     first = ""
@@ -56,7 +57,7 @@ def fail_if_nothing_kept(manifest: dict[str, Any], stage_dir: Path, reasons: dic
         first = f"; first: {message}" if message else ""
     except (OSError, ValueError):
         pass
-    raise StageError(f"{stage}: kept none of {counts.get('in', 0)} records; reasons: {top}{first} "
+    raise StageError(f"{stage}: kept none of {counts.seen} records; reasons: {top}{first} "
                      f"(see {rejects})")
 
 

@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 from webtune.config import PipelineConfig, deep_merge, load_pipeline, validate_pipeline
 from webtune.errors import ConfigError, WebtuneError
 from webtune.extras import missing_extra_error
+from webtune.handoffs import Manifest
 
 console = Console()
 err_console = Console(stderr=True)
@@ -102,7 +103,7 @@ def resolve_run_dir(pipeline_path: Path | None, pipeline: PipelineConfig, run_di
 def run_stage_command(stage: str, *, pipeline_path: Path | None, run_dir: Path | None,
                       input_dir: Path | None = None, output_dir: Path | None = None, force: bool = False,
                       overrides: dict[str, Any] | None = None,
-                      extra_inputs: dict[str, Path] | None = None) -> dict[str, Any]:
+                      extra_inputs: dict[str, Path] | None = None) -> Manifest:
     """Run one stage from command-line options and print its summary; return its manifest."""
     from webtune.pipeline import run_one_stage, stage_spec, stage_summary
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -40,12 +39,13 @@ def evaluate_command(
     extra = {"train": train_dir} if train_dir else {}
     manifest = run_stage_command("evaluate", pipeline_path=pipeline, run_dir=run_dir, input_dir=dataset_dir,
                                  output_dir=output, force=force, overrides=overrides, extra_inputs=extra)
-    if manifest.get("skipped"):  # still show the figures of the earlier, unchanged evaluation
+    if manifest.skipped:  # still show the figures of the earlier, unchanged evaluation
         from webtune.evaluate.report import print_table
+        from webtune.handoffs import EvalReport
 
-        report = Path(output or (Path(manifest["run_dir"]) / "evaluate")) / "report.json"
+        report = Path(output or (Path(manifest.run_dir) / "evaluate")) / EvalReport.FILE
         if report.is_file():
-            print_table(json.loads(report.read_text(encoding="utf-8")), err_console)
+            print_table(EvalReport.read(report), err_console)
 
 
 def register(app: typer.Typer) -> None:

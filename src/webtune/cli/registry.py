@@ -13,6 +13,7 @@ from webtune.cli.common import (
     ForceOption, OutputOption, PipelineOption, RunDirOption, console, err_console, new_app, pipeline_for,
     run_stage_command,
 )
+from webtune.handoffs import Manifest, RegistryVersion
 
 RegistryOption = typer.Option(None, "--registry", help="Registry directory (default: $WEBTUNE_HOME/registry).")
 
@@ -44,20 +45,20 @@ def register_command(
     overrides = {"register": section} if section else None
     manifest = run_stage_command("register", pipeline_path=pipeline, run_dir=run_dir, output_dir=output,
                                  force=force, overrides=overrides, extra_inputs=extra)
-    if manifest.get("skipped") and not _still_registered(manifest, pipeline, overrides):
+    if manifest.skipped and not _still_registered(manifest, pipeline, overrides):
         err_console.print("[yellow]register[/yellow]: the version of the earlier, unchanged run is not in this "
                           "registry (another $WEBTUNE_HOME, or it was deleted); registering it again")
         run_stage_command("register", pipeline_path=pipeline, run_dir=run_dir, output_dir=output, force=True,
                           overrides=overrides, extra_inputs=extra)
 
 
-def _still_registered(manifest: dict[str, Any], pipeline: Optional[Path], overrides: Optional[dict]) -> bool:
+def _still_registered(manifest: Manifest, pipeline: Optional[Path], overrides: Optional[dict]) -> bool:
     """Whether a skipped register run's version is in the registry this command would write to.
 
     The registry lives outside the run directory, so the stage fingerprint cannot see it move
     ($WEBTUNE_HOME) or lose the version; skipping then would register nothing.
     """
-    stats = manifest.get("stats", {})
+    stats = manifest.stats
     if not stats.get("model") or not stats.get("version"):
         return True
     config = pipeline_for(pipeline, overrides).register_
@@ -66,9 +67,9 @@ def _still_registered(manifest: dict[str, Any], pipeline: Optional[Path], overri
             and int(stats["version"]) in registry.version_numbers(stats["model"]))
 
 
-def _metric(version: dict[str, Any], model: str, key: str) -> str:
-    value = ((version.get("lineage") or {}).get("eval_metrics") or {}).get(model, {}).get(key)
-    return f"{value:.4f}" if isinstance(value, (int, float)) else "—"
+def _metric(version: RegistryVersion, model: str, key: str) -> str:
+    value = version.lineage.eval_figure(model, key)
+    return "—" if value is None else f"{value:.4f}"
 
 
 def list_command(name: Optional[str] = typer.Argument(None, help="A model name (default: all)."),
@@ -82,7 +83,7 @@ def list_command(name: Optional[str] = typer.Argument(None, help="A model name (
         for model in reg.names():
             latest = reg.get(model, "latest")
             table.add_row(model, str(len(reg.version_numbers(model))), str(reg.production(model) or "—"),
-                          str(latest["version"]), latest["created_at"])
+                          str(latest.version), str(latest.created_at))
         console.print(table)
         return
     reg.resolve(name)  # an unknown name is an error naming the registered ones
@@ -91,9 +92,9 @@ def list_command(name: Optional[str] = typer.Argument(None, help="A model name (
                    "gates"):
         table.add_column(column)
     for v in reg.versions(name):
-        gates = "[green]pass[/green]" if v.get("gates", {}).get("passed") else "[red]fail[/red]"
-        table.add_row(str(v["version"]), ", ".join(v["aliases"]) or "", v.get("kind", ""), str(v.get("base_model")),
-                      v["created_at"], f"{_metric(v, 'base', 'loss')} → {_metric(v, 'tuned', 'loss')}",
+        gates = "[green]pass[/green]" if v.gates.passed else "[red]fail[/red]"
+        table.add_row(str(v.version), ", ".join(v.aliases), v.kind, str(v.base_model),
+                      str(v.created_at), f"{_metric(v, 'base', 'loss')} → {_metric(v, 'tuned', 'loss')}",
                       _metric(v, "tuned", "rouge_l"), gates)
     console.print(table)
 
@@ -107,28 +108,27 @@ def show_command(ref: str = typer.Argument(..., help="NAME or NAME@VERSION."),
     name, selector = parse_reference(ref)
     version = _registry(registry).get(name, selector)
     if as_json:
-        console.print_json(json.dumps(version, default=str))
+        console.print_json(json.dumps(version.to_json(), default=str))
         return
-    lineage = version.get("lineage") or {}
-    table = Table(title=f"{name}@{version['version']}", show_header=False)
+    lineage = version.lineage
+    table = Table(title=version.label, show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
-    rows = [("aliases", ", ".join(version["aliases"]) or "—"), ("kind", version.get("kind")),
-            ("created", version["created_at"]), ("path", version["path"]),
-            ("model id", version.get("model_id") or "—"), ("base model", version.get("base_model")),
-            ("run", lineage.get("run_dir"))]
-    for stage, info in (lineage.get("stages") or {}).items():
-        rows.append((f"stage {stage}", f"{(info.get('fingerprint') or '')[:16]} · {info.get('finished_at')}"))
-    for split, digest in ((lineage.get("data") or {}).get("dataset") or {}).items():
+    rows = [("aliases", ", ".join(version.aliases) or "—"), ("kind", version.kind),
+            ("created", version.created_at), ("path", version.path),
+            ("model id", version.model_id or "—"), ("base model", version.base_model),
+            ("run", lineage.run_dir)]
+    for stage, info in lineage.stages.items():
+        rows.append((f"stage {stage}", f"{(info.fingerprint or '')[:16]} · {info.finished_at}"))
+    for split, digest in lineage.data.get("dataset", {}).items():
         rows.append((f"data {split}", digest[:16]))
-    for key, value in (lineage.get("train_metrics") or {}).items():
+    for key, value in lineage.train_metrics.items():
         rows.append((f"train {key}", str(value)))
-    for key in sorted({*(lineage.get("eval_metrics") or {}).get("base", {}),
-                       *(lineage.get("eval_metrics") or {}).get("tuned", {})}):
+    for key in sorted({*lineage.eval_metrics.get("base", {}), *lineage.eval_metrics.get("tuned", {})}):
         rows.append((f"eval {key}", f"base {_metric(version, 'base', key)} · tuned {_metric(version, 'tuned', key)}"))
-    for gate in (version.get("gates") or {}).get("checks", []):
-        mark = "[green]pass[/green]" if gate["passed"] else "[red]fail[/red]"
-        rows.append((f"gate {gate['gate']}", f"{mark} {gate['detail']}"))
+    for gate in version.gates.checks:
+        mark = "[green]pass[/green]" if gate.passed else "[red]fail[/red]"
+        rows.append((f"gate {gate.gate}", f"{mark} {gate.detail}"))
     for field, value in rows:
         table.add_row(field, str(value))
     console.print(table)
@@ -173,7 +173,7 @@ def diff_command(a: str = typer.Argument(..., help="NAME@VERSION"), b: str = typ
     reg = _registry(registry)
     left, right = (reg.get(*parse_reference(r)) for r in (a, b))
     skip = ("created_at", "path", "version", "aliases")
-    flat_a, flat_b = flatten(left), flatten(right)
+    flat_a, flat_b = flatten(left.to_json()), flatten(right.to_json())
     table = Table(title=f"diff {a} ↔ {b}")
     for column in ("field", a, b):
         table.add_column(column, overflow="fold")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Optional
@@ -33,12 +32,14 @@ def run_command(
     manifests = run_pipeline(pipeline, where, force=force, from_stage=from_stage, to_stage=to_stage,
                              console=err_console)
     err_console.print(summary_table(manifests))
-    report = where / "evaluate" / "report.json"
+    from webtune.handoffs import EvalReport
+
+    report = where / "evaluate" / EvalReport.FILE
     if report.is_file():
         # Shown on every run, also when evaluate was skipped as unchanged.
         from webtune.evaluate.report import print_table
 
-        print_table(json.loads(report.read_text(encoding="utf-8")), err_console)
+        print_table(EvalReport.read(report), err_console)
         err_console.print(f"[dim]report: {where / 'evaluate' / 'report.html'}[/dim]")
     if pipeline.chat.prompt and (to_stage is None or to_stage == "register"):
         from webtune.serve.chat import pipeline_chat_answer

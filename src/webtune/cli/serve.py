@@ -35,7 +35,7 @@ def serve_command(
         with err_console.status(f"loading {ref.label}"):
             models[text or ref.label] = load_chat_model(ref)
         if ref.version:
-            names.setdefault(ref.version["name"], []).append(models[text or ref.label])
+            names.setdefault(ref.version.name, []).append(models[text or ref.label])
     add_name_aliases(models, names)
     err_console.print(f"serving {', '.join(models)} on http://{host}:{port}/v1")
     serve(models, host=host, port=port)

@@ -134,6 +134,7 @@ def attach_command(
     base_url: Optional[str] = BaseUrlOption,
 ) -> None:
     """Follow a job started elsewhere; on success publish it as the train stage of a run."""
+    from webtune.handoffs import ApiEndpoint
     from webtune.hosted.results import finish_job
     from webtune.hosted.state import HostedState
     from webtune.pipeline import stage_summary
@@ -146,17 +147,18 @@ def attach_command(
         state = HostedState.load(ctx.work_dir)
         state.base_url, state.api_key_env = client.base_url, client.endpoint.api_key_env
         state.remember_job(job_id, request_key="attached", model="")
-        api = {"base_url": state.base_url, "api_key_env": state.api_key_env}  # where evaluate and chat call
+        # where evaluate and chat call (no secret: the key's variable name only)
+        api = ApiEndpoint(base_url=state.base_url, api_key_env=state.api_key_env)
         result = finish_job(client, job_id, ctx.output_dir, ctx.console, poll_interval,
                             extra={"attached": True, "api": api})
-        state.update_job(status="succeeded", model=result["base_model"], fine_tuned_model=result["model_id"])
-        return StageResult(counts=Counts(), stats={"job_id": job_id, "model_id": result["model_id"],
-                                                   **result["metrics"]}, keep_work=(state.path.name,))
+        state.update_job(status="succeeded", model=result.base_model, fine_tuned_model=result.model_id)
+        return StageResult(counts=Counts(), stats={"job_id": job_id, "model_id": result.model_id,
+                                                   **result.metrics}, keep_work=(state.path.name,))
 
     manifest = run_stage("train", follow, run_dir=where, config={"backend": "openai", "attach": job_id},
                          console=err_console, force=True)
     err_console.print(stage_summary(manifest))
-    console.print(manifest["stats"]["model_id"])
+    console.print(manifest.stats["model_id"])
 
 
 def register_hosted(train_app: typer.Typer) -> None:

@@ -445,10 +445,10 @@ def run_dataset(ctx: StageContext) -> StageResult:
     """Build train/validation/test chat sets from clean's documents (see the module docstring)."""
     cfg = ctx.config
     _check_config(cfg)
-    base_model = getattr(ctx.pipeline, "base_model", None)
+    base_model = ctx.shared.get("base_model")
     if not base_model:
         raise ConfigError("dataset: the pipeline has no base_model to count tokens with")
-    seed = cfg.split.seed if cfg.split.seed is not None else getattr(ctx.pipeline, "seed", 0)
+    seed = cfg.split.seed if cfg.split.seed is not None else ctx.shared.get("seed", 0)
     counter = TokenCounter.for_model(base_model, key="base_model")
     max_tokens = cfg.max_tokens or counter.max_length
 

@@ -11,8 +11,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from webtune.errors import InputError
-from webtune.extras import require
 from webtune.evaluate.metrics.base import ModelResult
+from webtune.extras import require
+from webtune.handoffs import TrainResult
 from webtune.records import Reject
 from webtune.serve.models import HostedChatModel, LocalChatModel
 
@@ -48,22 +49,7 @@ def _progress(console: Console) -> Progress:
                     TimeElapsedColumn(), console=console, transient=False)
 
 
-def _model_paths(train_dir: Path, train_result: dict[str, Any]) -> tuple[Path | None, Path | None]:
-    """(adapter dir, full model dir) of the tuned model, checked to exist."""
-    where = train_dir / "train_result.json"
-    found = []
-    for key in ("adapter_dir", "model_dir"):
-        value = train_result.get(key)
-        path = (train_dir / value) if value else None
-        if path is not None and not path.is_dir():
-            raise InputError(f"{where}: {key}: {path} is not a directory")
-        found.append(path)
-    if found == [None, None]:
-        raise InputError(f"{where}: neither adapter_dir nor model_dir nor model_id is set")
-    return found[0], found[1]
-
-
-def run_local(items: list[EvalItem], train_dir: Path, train_result: dict[str, Any], base_model: str,
+def run_local(items: list[EvalItem], train_dir: Path, train_result: TrainResult, base_model: str,
               config: Any, console: Console, chat_template: str | None = None) -> EvalRun:
     """Loss on every item and answers for the first ``max_examples``, base first, then tuned.
 
@@ -74,14 +60,14 @@ def run_local(items: list[EvalItem], train_dir: Path, train_result: dict[str, An
 
     require("evaluate of a local model", "train", *LOCAL_MODEL_MODULES)
 
-    trained_on = train_result.get("base_model")
+    trained_on = train_result.base_model
     if trained_on and str(trained_on) != str(base_model):
-        raise InputError(f"{train_dir / 'train_result.json'}: base_model: the tuned model was trained on "
+        raise InputError(f"{train_dir / TrainResult.FILE}: base_model: the tuned model was trained on "
                          f"{trained_on!r}, but the pipeline's base_model is {base_model!r}")
     base_path = resolve_model(base_model)
-    adapter, full = _model_paths(train_dir, train_result)
+    adapter, full = train_result.local_dirs(train_dir)
     tokenizer = load_tokenizer(tokenizer_dir(ModelRef("tuned", model_path=full or base_path,
-                                                           adapter_path=adapter)))
+                                                      adapter_path=adapter)))
     if chat_template:  # the template training rendered with, for the loss and the prompts alike
         tokenizer.chat_template = chat_template
     loss_items, encoded, rejects = _encode_items(items, tokenizer, config.max_len)
@@ -165,18 +151,18 @@ def _generate(label: str, chat: Any, run: EvalRun, result: ModelResult, config: 
     result.predictions = [a.text for a in answers]
 
 
-def run_hosted(items: list[EvalItem], train_result: dict[str, Any], config: Any, console: Console,
+def run_hosted(items: list[EvalItem], train_result: TrainResult, config: Any, console: Console,
                client: Any = None) -> EvalRun:
     """Answers from the hosted base and tuned models (hosted APIs give no loss)."""
-    base_id = str(train_result.get("base_model") or "")
-    tuned_id = str(train_result["model_id"])
+    base_id = str(train_result.base_model or "")
+    tuned_id = str(train_result.model_id)
     if not base_id:
         raise InputError("train_result.json: base_model is not set (the hosted base to compare with)")
     generated = items[:config.max_examples]
     if client is None:  # both models answer at the endpoint the tuned one was trained on
         from webtune.openai_client import connect
 
-        client = connect(recorded=train_result.get("api"))
+        client = connect(recorded=train_result.api)
     run = EvalRun(results={}, loss_items=[], generated=generated, models={"base": base_id, "tuned": tuned_id})
     with _progress(console) as progress:
         for label, model_id in (("base", base_id), ("tuned", tuned_id)):

@@ -21,7 +21,8 @@ from webtune.evaluate.metrics import METRICS
 from webtune.evaluate.metrics.base import Metric
 from webtune.evaluate.report import build_report, print_table, write_reports
 from webtune.evaluate.runner import EvalItem, EvalRun, run_hosted, run_local
-from webtune.jsonl import iter_jsonl_lines, read_json_object
+from webtune.handoffs import TrainResult
+from webtune.jsonl import iter_jsonl_lines
 from webtune.records import Example, Reject
 from webtune.stage import Counts, StageContext, StageResult
 
@@ -63,11 +64,6 @@ def to_item(example: Example, line: int) -> EvalItem | None:
                     prompt=messages[:-1], reference=messages[-1]["content"].strip())
 
 
-def read_train_result(train_dir: Path) -> dict[str, Any]:
-    """``train_result.json`` of the train stage."""
-    return read_json_object(train_dir / "train_result.json", "not found (run `webtune train` first)")
-
-
 def make_metrics(config: Any) -> list[Metric]:
     """The configured metric objects, by name."""
     return [METRICS.get(c.metric)(c) for c in config.metrics]
@@ -85,8 +81,8 @@ def run_evaluate(ctx: StageContext) -> StageResult:
         raise InputError(f"evaluate: none of the {seen} lines of {test_path} is a usable example "
                          f"(see why with `webtune dataset --check {test_path}`)")
     train_dir = ctx.input("train")
-    train_result = read_train_result(train_dir)
-    hosted = bool(train_result.get("model_id"))
+    train_result = TrainResult.read(train_dir)
+    hosted = train_result.hosted
     if hosted:
         run = run_hosted(items, train_result, config, ctx.console)
         for item in items[config.max_examples:]:
@@ -94,24 +90,24 @@ def run_evaluate(ctx: StageContext) -> StageResult:
                                       id=item.id, value=config.max_examples,
                                       record={"line": item.line}))
     else:
-        train = ctx.pipeline.train
-        # Encode as training did: its chat template and, unless set here, its sequence length.
-        max_len = config.max_len or getattr(train, "max_seq_len", None)
-        run = run_local(items, train_dir, train_result, ctx.pipeline.base_model,
+        # Encode as training did (train_result.json records how): its chat template and,
+        # unless set here, its sequence length.
+        max_len = config.max_len or train_result.max_seq_len
+        run = run_local(items, train_dir, train_result, ctx.shared["base_model"],
                         config.model_copy(update={"max_len": max_len}), ctx.console,
-                        chat_template=getattr(train, "chat_template", None))
+                        chat_template=train_result.chat_template)
     for reject in run.rejects:
         ctx.rejects.write(reject)
     kept = len(run.loss_items) if not hosted else len(run.generated)
     report, samples = build_report(run, make_metrics(config), config, counts={
         "test_examples": seen, "evaluated": kept, "rejected": seen - kept,
         "loss_examples": len(run.loss_items) if run.per_example_loss else 0, "generated": len(run.generated)})
-    report["backend"] = train_result.get("backend")
+    report.backend = train_result.backend
     write_reports(ctx.output_dir, report, samples, config)
     print_table(report, ctx.console)
     return StageResult(counts=Counts(seen=seen, kept=kept, rejected=seen - kept),
-                       stats={"metrics": report["metrics"], "deltas": report["deltas"],
-                              "timings_s": report["timings_s"]})
+                       stats={"metrics": report.metrics, "deltas": report.deltas,
+                              "timings_s": report.timings_s})
 
 
 __all__ = ["run_evaluate", "EvalRun"]

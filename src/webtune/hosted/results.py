@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from webtune.handoffs import TrainResult
 from webtune.jsonl import atomic_write_json, atomic_write_text, write_jsonl
 from webtune.openai_client import APIError
 from webtune.train.monitor import plot_loss
@@ -26,7 +27,7 @@ LOSS_PLOT = "loss.png"
 METRICS = "metrics.jsonl"
 CHECKPOINTS = "checkpoints.json"
 EVENTS = "events.jsonl"
-TRAIN_RESULT = "train_result.json"
+TRAIN_RESULT = TrainResult.FILE
 # The result file's loss columns and how the plot names them.
 LOSS_COLUMNS = {"train_loss": "train loss", "valid_loss": "valid loss", "full_valid_loss": "full valid loss"}
 
@@ -129,14 +130,11 @@ def collect_results(client: Any, job: Any, out_dir: Path, event_rows: list[dict[
     return final_metrics(rows, event_rows, job)
 
 
-def train_result(job: Any, metrics: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def train_result(job: Any, metrics: dict[str, Any], extra: dict[str, Any] | None = None) -> TrainResult:
     """The ``train_result.json`` later stages read (see docs/architecture.md)."""
     method = getattr(getattr(job, "method", None), "type", None) or "supervised"
-    return {
-        "backend": "openai", "method": method, "base_model": job.model, "base_model_path": None,
-        "adapter_dir": None, "model_dir": None, "model_id": job.fine_tuned_model, "job_id": job.id,
-        "metrics": metrics, **(extra or {}),
-    }
+    return TrainResult(backend="openai", method=method, base_model=job.model, model_id=job.fine_tuned_model,
+                       job_id=job.id, metrics=metrics, **(extra or {}))
 
 
 def failure_message(job: Any) -> str:
@@ -151,15 +149,13 @@ def failure_message(job: Any) -> str:
     return f"fine-tuning job {job.id} failed (the API gave no reason; see `webtune train events RUN`)"
 
 
-def write_train_result(out_dir: Path, result: dict[str, Any]) -> Path:
+def write_train_result(out_dir: Path, result: TrainResult) -> Path:
     """Write ``train_result.json`` atomically."""
-    path = Path(out_dir) / TRAIN_RESULT
-    atomic_write_json(path, result)
-    return path
+    return result.write(Path(out_dir) / TRAIN_RESULT)
 
 
 def finish_job(client: Any, job_id: str, out_dir: Path, console: Console, poll_interval: float,
-               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+               extra: dict[str, Any] | None = None) -> TrainResult:
     """Follow a job to its end; on success write its results and return ``train_result``.
 
     A failed or cancelled job raises a APIError with the API's own reason.

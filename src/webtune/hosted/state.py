@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from webtune.errors import InputError
+from webtune.handoffs import TrainResult
 from webtune.jsonl import atomic_write_json
 from webtune.records import utc_now
 
@@ -91,9 +92,9 @@ def find_job_id(run: str | Path) -> str:
                 job = HostedState.load(state_dir).job
                 if job and job.get("id"):
                     return job["id"]
-        for result in (base / "train" / "train_result.json", base / "train_result.json"):
+        for result in (base / "train" / TrainResult.FILE, base / TrainResult.FILE):
             if result.is_file():
-                job_id = json.loads(result.read_text(encoding="utf-8")).get("job_id")
+                job_id = TrainResult.read(result).job_id
                 if job_id:
                     return job_id
     raise InputError(f"{run}: no hosted fine-tuning job found (looked for .work/train/{STATE_FILE} "

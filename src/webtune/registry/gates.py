@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from webtune.handoffs import EvalReport, GateCheck
 from webtune.registry.config import PromotionGates
 
 
-def _get(metrics: dict[str, Any], model: str, key: str) -> float | None:
-    value = (metrics.get(model) or {}).get(key)
-    return float(value) if isinstance(value, (int, float)) else None
+def check_gates(gates: PromotionGates, report: EvalReport | None) -> list[GateCheck]:
+    """One verdict per active gate.
 
-
-def check_gates(gates: PromotionGates, metrics: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per active gate: ``{"gate", "passed", "detail"}``.
-
-    ``metrics`` is the evaluation's ``{"base": {...}, "tuned": {...}}``; a gate whose
-    figures are missing fails, saying which figure was missing.
+    ``report`` is the evaluation (None when there was none); a gate whose figures are
+    missing fails, saying which figure was missing.
     """
-    rows: list[dict[str, Any]] = []
+    rows: list[GateCheck] = []
+    report = report or EvalReport()
 
     def add(gate: str, passed: bool | None, detail: str) -> None:
-        rows.append({"gate": gate, "passed": bool(passed), "detail": detail})
+        rows.append(GateCheck(gate=gate, passed=bool(passed), detail=detail))
 
-    base_loss, tuned_loss = _get(metrics, "base", "loss"), _get(metrics, "tuned", "loss")
-    base_rouge, tuned_rouge = _get(metrics, "base", "rouge_l"), _get(metrics, "tuned", "rouge_l")
+    base_loss, tuned_loss = report.figure("base", "loss"), report.figure("tuned", "loss")
+    base_rouge, tuned_rouge = report.figure("base", "rouge_l"), report.figure("tuned", "rouge_l")
     if gates.tuned_loss_below_base:
         if base_loss is None or tuned_loss is None:
             add("tuned_loss_below_base", False, "no loss in the evaluation")

@@ -25,13 +25,15 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from filelock import FileLock
+from pydantic import ValidationError
 
 from webtune.errors import ConfigError, InputError
+from webtune.handoffs import RegistryVersion, validation_summary
 from webtune.jsonl import atomic_write_json
 from webtune.records import utc_now
 from webtune.registry.config import NAME_PATTERN
 
-VERSION_FILE = "version.json"
+VERSION_FILE = RegistryVersion.FILE
 STATE_FILE = "state.json"
 ARTIFACT = "artifact"
 PRODUCTION = "production"
@@ -124,15 +126,15 @@ class ModelRegistry:
         """The directory of version ``version`` of ``name``."""
         return self.model_dir(name) / f"v{version}"
 
-    def get(self, name: str, selector: str | int | None = None) -> dict[str, Any]:
+    def get(self, name: str, selector: str | int | None = None) -> RegistryVersion:
         """The version record of ``name@selector``, with ``path`` (its directory) and ``aliases``."""
         number = self.resolve(name, selector)
         folder = self.version_dir(name, number)
-        record = json.loads((folder / VERSION_FILE).read_text(encoding="utf-8"))
+        record = RegistryVersion.read(folder / VERSION_FILE)
         aliases = [a for a, v in self.state(name)["aliases"].items() if v == number]
-        return {**record, "path": str(folder), "aliases": aliases}
+        return record.model_copy(update={"path": str(folder), "aliases": aliases})
 
-    def versions(self, name: str) -> list[dict[str, Any]]:
+    def versions(self, name: str) -> list[RegistryVersion]:
         """Every version record of ``name``, oldest first."""
         return [self.get(name, n) for n in self.version_numbers(name)]
 
@@ -146,14 +148,22 @@ class ModelRegistry:
         with FileLock(folder / ".lock"):
             yield
 
-    def register(self, name: str, record: dict[str, Any], artifact: Path | None = None) -> dict[str, Any]:
+    def register(self, name: str, record: dict[str, Any], artifact: Path | None = None) -> RegistryVersion:
         """Add a version of ``name`` holding a copy of ``artifact`` (a directory) and ``record``.
 
-        The copy is made before taking the lock (it may be large); the number is handed out
-        and the directory renamed into place under the lock. Returns the stored record.
+        ``record`` holds the `RegistryVersion` fields other than name, version and artifact
+        (``kind`` at least). The copy is made before taking the lock (it may be large); the
+        number is handed out and the directory renamed into place under the lock. Returns
+        the stored version.
         """
         if not re.match(NAME_PATTERN, name):
             raise ConfigError(f"model name {name!r}: use letters, digits, '.', '_' or '-'")
+        # Checked before anything is copied; the number is filled in under the lock.
+        try:
+            draft = RegistryVersion.model_validate(
+                {**record, "name": name, "version": 0, "artifact": ARTIFACT if artifact is not None else None})
+        except ValidationError as exc:
+            raise InputError(f"version record of {name}: {validation_summary(exc)}") from None
         folder = self.model_dir(name)
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".tmp-{uuid.uuid4().hex[:12]}"
@@ -164,9 +174,9 @@ class ModelRegistry:
             with self.lock(name):
                 numbers = self.version_numbers(name)
                 number = (numbers[-1] if numbers else 0) + 1
-                stored = {**record, "name": name, "version": number, "created_at": utc_now(),
-                          "artifact": ARTIFACT if artifact is not None else None}
-                atomic_write_json(tmp / VERSION_FILE, stored)
+                stored = draft.model_copy(update={"version": number, "created_at": utc_now()})
+                # The record only: where it lies and its aliases are filled in by `get`.
+                atomic_write_json(tmp / VERSION_FILE, stored.record())
                 os.rename(tmp, self.version_dir(name, number))
                 self._append_event(name, {"event": "register", "version": number})
         finally:

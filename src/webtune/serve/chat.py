@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 
 from webtune.errors import InputError
-from webtune.jsonl import read_json_object
+from webtune.handoffs import RegistryVersion
 from webtune.serve.loader import ModelRef, load_chat_model, ref_from_version, resolve_ref
 
 EXIT_WORDS = {"/exit", "/quit", "exit", "quit"}
@@ -24,10 +24,10 @@ def conversation(prompt: str, system: str | None = None, history: list[dict[str,
 
 def registered_ref(run_dir: Path) -> ModelRef:
     """The model a run registered (``<run>/register/version.json``)."""
-    path = Path(run_dir) / "register" / "version.json"
-    record = read_json_object(path, "not found; the run has not registered a version yet")
-    if not Path(record.get("path", "")).is_dir():
-        raise InputError(f"{path}: the registered version's directory {record.get('path')} is gone")
+    path = Path(run_dir) / "register" / RegistryVersion.FILE
+    record = RegistryVersion.read(path)
+    if not record.path or not Path(record.path).is_dir():
+        raise InputError(f"{path}: the registered version's directory {record.path} is gone")
     return ref_from_version(record)
 
 

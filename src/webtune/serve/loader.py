@@ -21,6 +21,7 @@ from typing import Any
 
 from webtune.errors import InputError
 from webtune.extras import require
+from webtune.handoffs import ApiEndpoint, RegistryVersion
 from webtune.registry.store import VERSION_FILE, ModelRegistry, parse_reference
 
 TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json")
@@ -36,35 +37,34 @@ class ModelRef:
     model_path: Path | None = None  # a full model, or the base the adapter goes on
     adapter_path: Path | None = None
     model_id: str | None = None  # hosted
-    endpoint: dict[str, Any] | None = None  # hosted: the recorded ``{"base_url", "api_key_env"}``
-    version: dict[str, Any] | None = None  # the registry record, when from the registry
+    endpoint: ApiEndpoint | None = None  # hosted: the recorded base URL and key variable
+    version: RegistryVersion | None = None  # the registry record, when from the registry
 
     @property
     def hosted(self) -> bool:
         return self.model_id is not None
 
 
-def ref_from_version(record: dict[str, Any]) -> ModelRef:
+def ref_from_version(record: RegistryVersion) -> ModelRef:
     """The reference of a registry version record (as returned by `ModelRegistry.get`)."""
-    label = f"{record['name']}@{record['version']}"
-    if record.get("kind") == "hosted":
-        return ModelRef(label=label, model_id=record["model_id"], endpoint=record.get("api"), version=record)
-    artifact = Path(record["path"]) / (record.get("artifact") or "artifact")
-    if record.get("kind") == "adapter":
-        return ModelRef(label=label, model_path=_base_path(record), adapter_path=artifact, version=record)
-    return ModelRef(label=label, model_path=artifact, version=record)
+    if record.kind == "hosted":
+        return ModelRef(label=record.label, model_id=record.model_id, endpoint=record.api, version=record)
+    artifact = Path(record.path or ".") / (record.artifact or "artifact")
+    if record.kind == "adapter":
+        base = _base_path(record.base_model, record.base_model_path, record.path)
+        return ModelRef(label=record.label, model_path=base, adapter_path=artifact, version=record)
+    return ModelRef(label=record.label, model_path=artifact, version=record)
 
 
-def _base_path(record: dict[str, Any]) -> Path:
-    """The base model an adapter version was trained on: its recorded path, else its name."""
+def _base_path(base_model: str | None, base_model_path: str | None, where: str | Path | None) -> Path:
+    """The base model an adapter was trained on: its recorded path, else its name."""
     from webtune.models import resolve_model
 
-    recorded = record.get("base_model_path")
-    if recorded and (Path(recorded) / "config.json").is_file():
-        return Path(recorded)
-    if not record.get("base_model"):
-        raise InputError(f"{record.get('path')}: version names no base model")
-    return resolve_model(record["base_model"])
+    if base_model_path and (Path(base_model_path) / "config.json").is_file():
+        return Path(base_model_path)
+    if not base_model:
+        raise InputError(f"{where}: version names no base model")
+    return resolve_model(base_model)
 
 
 def resolve_ref(text: str, registry: ModelRegistry | None = None) -> ModelRef:
@@ -92,30 +92,28 @@ def resolve_ref(text: str, registry: ModelRegistry | None = None) -> ModelRef:
                      f"{registry.root} (registered: {known})")
 
 
-def recorded_endpoint(registry: ModelRegistry, model_id: str) -> dict[str, Any] | None:
+def recorded_endpoint(registry: ModelRegistry, model_id: str) -> ApiEndpoint | None:
     """The endpoint recorded for hosted ``model_id`` by its newest registry version, if any."""
     for name in registry.names():
         for record in reversed(registry.versions(name)):
-            if record.get("model_id") == model_id and record.get("api"):
-                return record["api"]
+            if record.model_id == model_id and record.api is not None:
+                return record.api
     return None
 
 
 def _ref_from_dir(path: Path) -> ModelRef:
     """A reference to a version, adapter or model directory."""
     if (path / VERSION_FILE).is_file():
-        record = json.loads((path / VERSION_FILE).read_text(encoding="utf-8"))
-        if "path" not in record or not Path(record["path"]).is_dir():
-            record["path"] = str(path)
+        record = RegistryVersion.read(path / VERSION_FILE)
+        if not record.path or not Path(record.path).is_dir():
+            record = record.model_copy(update={"path": str(path)})
         return ref_from_version(record)
     if (path / "adapter_config.json").is_file():
         config = json.loads((path / "adapter_config.json").read_text(encoding="utf-8"))
         base = config.get("base_model_name_or_path")
         if not base:
             raise InputError(f"{path}/adapter_config.json: base_model_name_or_path is not set")
-        return ModelRef(label=str(path), model_path=_base_path({"base_model": base, "base_model_path": base,
-                                                                "path": str(path)}),
-                        adapter_path=path)
+        return ModelRef(label=str(path), model_path=_base_path(base, base, path), adapter_path=path)
     if (path / "config.json").is_file():
         return ModelRef(label=str(path), model_path=path)
     raise InputError(f"{path}: not a model, adapter or registry version directory")

@@ -17,7 +17,7 @@ from typing import Any
 
 from webtune.errors import InputError
 from webtune.extras import Needs
-from webtune.jsonl import atomic_write_json
+from webtune.handoffs import TrainResult
 from webtune.records import canonical_json
 from webtune.stage import Counts, StageContext, StageResult, sha256_file
 from webtune.train.backends import TRAINERS, TrainerBackend
@@ -28,7 +28,7 @@ DATA = "data.json"
 
 @TRAINERS.register("local")
 class LocalTrainer(TrainerBackend):
-    """Fine-tune ``ctx.pipeline.base_model`` on this machine."""
+    """Fine-tune the pipeline's base model (``ctx.shared["base_model"]``) on this machine."""
 
     Config = LocalTrainConfig
     needs = Needs("train", "torch", "transformers", "peft", "accelerate")
@@ -43,10 +43,10 @@ class LocalTrainer(TrainerBackend):
         config: LocalTrainConfig = ctx.config
         if config.method == "qlora" and config.launcher == "none":
             check_qlora_possible(pick_device(config.device, "train.device"))  # before the slow parts
-        base_model = ctx.pipeline.base_model if ctx.pipeline is not None else None
+        base_model = ctx.shared.get("base_model")
         if not base_model:
             raise InputError("train: no base model (set base_model in the pipeline file)")
-        seed = config.seed if config.seed is not None else getattr(ctx.pipeline, "seed", 0)
+        seed = config.seed if config.seed is not None else ctx.shared.get("seed", 0)
         base_path = resolve_model(base_model)
         tokenizer = load_tokenizer(base_path)
         dataset = ctx.input("dataset")
@@ -62,7 +62,9 @@ class LocalTrainer(TrainerBackend):
         save_tokenized(data_path, train.examples, val.examples, tokenizer.pad_token_id)
         job = self._job(ctx, config, base_model, base_path, data_path, seed)
         result = self._run(job, config, ctx)
-        self._write_outputs(ctx, config, base_model, base_path, result)
+        # Later stages encode as training did: the template it rendered with, its sequence length.
+        template = config.chat_template or getattr(tokenizer, "chat_template", None)
+        self._write_outputs(ctx, config, base_model, base_path, result, template)
         stats = {**result["metrics"],
                  "train_examples": len(train.examples), "validation_examples": len(val.examples),
                  "validation_rejected": len(val.rejects), "truncated": train.truncated,
@@ -94,7 +96,7 @@ class LocalTrainer(TrainerBackend):
         return run_training(job, console=ctx.console)
 
     def _write_outputs(self, ctx: StageContext, config: LocalTrainConfig, base_model: str,
-                       base_path: Path, result: dict[str, Any]) -> None:
+                       base_path: Path, result: dict[str, Any], chat_template: str | None) -> None:
         """train_result.json, metrics.jsonl, TensorBoard events and loss.png in the output dir."""
         from webtune.train.monitor import LOCAL_LOSS_COLUMNS, METRICS, TENSORBOARD, plot_loss, read_metrics
 
@@ -105,11 +107,10 @@ class LocalTrainer(TrainerBackend):
             shutil.copytree(work / TENSORBOARD, out / TENSORBOARD, dirs_exist_ok=True)
         metrics = read_metrics(out / METRICS)
         plot_loss(metrics, LOCAL_LOSS_COLUMNS, out / "loss.png", title=f"{config.method} on {base_model}")
-        atomic_write_json(out / "train_result.json", {
-            "backend": "local", "method": config.method, "base_model": base_model,
-            "base_model_path": str(base_path), "adapter_dir": result.get("adapter_dir"),
-            "model_dir": result.get("model_dir"), "model_id": None, "metrics": result["metrics"],
-        })
+        TrainResult(backend="local", method=config.method, base_model=base_model,
+                    base_model_path=str(base_path), adapter_dir=result.get("adapter_dir"),
+                    model_dir=result.get("model_dir"), metrics=result["metrics"],
+                    max_seq_len=config.max_seq_len, chat_template=chat_template).write(out)
 
     def _summary(self, ctx: StageContext, stats: dict[str, Any]) -> None:
         """A small table of the figures people compare: losses, throughput, packing."""

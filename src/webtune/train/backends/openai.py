@@ -25,6 +25,7 @@ class OpenAITrainer(TrainerBackend):
 
     def train(self, ctx: StageContext) -> StageResult:
         """Run (or reattach to) the fine-tuning job and write ``train_result.json``."""
+        from webtune.handoffs import ApiEndpoint
         from webtune.hosted.client import client_for
         from webtune.hosted.jobs import estimate, prepare_splits, start_or_reattach, validate_splits
         from webtune.hosted.results import finish_job
@@ -40,38 +41,31 @@ class OpenAITrainer(TrainerBackend):
         state = HostedState.load(ctx.work_dir)
         state.base_url, state.api_key_env = str(client.base_url), config.api_key_env
         state.save()
-        prices = _build_prices(ctx.pipeline)
+        prices = dict(ctx.shared.get("prices") or {})  # dataset.hosted.prices, declared by train's StageSpec
         job = start_or_reattach(client, state, request, prepared, config, ctx.console, prices)
         result = finish_job(client, job.id, ctx.output_dir, ctx.console, config.poll_interval,
                             extra={"files": {k: v.path.name for k, v in prepared.items()},
                                    # where the model lives (no secret: the key's variable name only)
-                                   "api": {"base_url": state.base_url, "api_key_env": config.api_key_env}})
-        state.update_job(status="succeeded", fine_tuned_model=result["model_id"])
+                                   "api": ApiEndpoint(base_url=state.base_url, api_key_env=config.api_key_env)})
+        state.update_job(status="succeeded", fine_tuned_model=result.model_id)
         seen = sum(split.examples for split in prepared.values())
-        stats = {"job_id": result["job_id"], "model_id": result["model_id"], "base_model": result["base_model"],
+        stats = {"job_id": result.job_id, "model_id": result.model_id, "base_model": result.base_model,
                  "examples": {k: v.examples for k, v in prepared.items()},
-                 "estimated_cost_usd": estimate(prepared, request, prices)["estimated_usd"], **result["metrics"]}
+                 "estimated_cost_usd": estimate(prepared, request, prices)["estimated_usd"], **result.metrics}
         # The job's state outlives publishing: a forced rerun reattaches instead of paying again.
         return StageResult(counts=Counts(seen=seen, kept=seen, rejected=0), stats=stats,
                            keep_work=(state.path.name,))
 
     @staticmethod
     def request(ctx: StageContext, prepared: dict[str, Any]) -> Any:
-        """The job request: the config's settings, the pipeline's defaults, the files' hashes."""
+        """The job request: the config's settings, the shared defaults (name, seed), the files' hashes."""
         from webtune.hosted.jobs import JobRequest
 
         config: OpenAITrainConfig = ctx.config
-        pipeline = ctx.pipeline
-        name = getattr(pipeline, "name", None) or ctx.run_dir.name
-        seed = config.seed if config.seed is not None else getattr(pipeline, "seed", None)
+        name = ctx.shared.get("name") or ctx.run_dir.name
+        seed = config.seed if config.seed is not None else ctx.shared.get("seed")
         suffix = config.suffix or (re.sub(r"[^A-Za-z0-9._-]", "-", name)[:40] or None)
         metadata = {**config.metadata, "webtune_pipeline": name[:512], "webtune_run": str(ctx.run_dir.name)[:512]}
         return JobRequest(model=config.model, method=config.method, hyperparameters=config.hyperparameters(),
                           suffix=suffix, seed=seed, files={k: v.sha256 for k, v in prepared.items()},
                           metadata=metadata)
-
-
-def _build_prices(pipeline: Any) -> dict[str, float]:
-    """Price overrides from the dataset section (``dataset.hosted.prices``), when the pipeline has them."""
-    hosted = getattr(getattr(pipeline, "dataset", None), "hosted", None)
-    return dict(getattr(hosted, "prices", None) or {})

@@ -1,0 +1,349 @@
+"""The files one stage hands to the next, as pydantic models shared by writer and readers.
+
+* `Manifest` (``manifest.json``, every stage): what ran, its fingerprint, inputs, outputs
+  with their SHA-256, counts, stats and timings. `webtune.stage.run_stage` writes it.
+* `TrainResult` (``train/train_result.json``): what training produced and how, including
+  what later stages must repeat exactly (``max_seq_len``, ``chat_template``).
+* `EvalReport` (``evaluate/report.json``): base vs tuned figures, rows, counts, settings.
+* `RegistryVersion` (``version.json``, in the registry and in ``register/``): one
+  registered version with its lineage and gate results.
+
+Each model has one ``read(path)`` and one ``write(path)``. Writes are atomic
+(`webtune.jsonl.atomic_write_json`); a missing or malformed file is an `InputError` of one
+line naming the file (and the field). Unknown keys are ignored on read, so files written by
+an earlier webtune still load; fields added since have defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer
+
+from webtune.errors import InputError, StageError
+from webtune.jsonl import atomic_write_json, read_json_object
+
+H = TypeVar("H", bound="Handoff")
+
+
+class Part(BaseModel):
+    """A piece of a hand-off file: unknown keys are ignored, fields are set by name or alias."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class Handoff(Part):
+    """A whole hand-off file: ``FILE`` is its name inside a stage directory."""
+
+    FILE: ClassVar[str]
+    MISSING: ClassVar[str] = "not found"
+
+    @classmethod
+    def read(cls: type[H], path: str | Path) -> H:
+        """The model in ``path`` (a file, or a directory holding ``FILE``); one-line error otherwise."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / cls.FILE
+        data = read_json_object(path, cls.MISSING)
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise InputError(f"{path}: {validation_summary(exc)}") from None
+
+    def write(self, path: str | Path) -> Path:
+        """Write atomically to ``path`` (a file, or a directory to hold ``FILE``); return the file."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / self.FILE
+        atomic_write_json(path, self.to_json())
+        return path
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object written to the file (aliases such as ``in`` as the file spells them)."""
+        # Stats may hold values JSON has no type for (a Path, a numpy number): written as text.
+        return self.model_dump(mode="json", by_alias=True, fallback=str)
+
+
+def validation_summary(exc: ValidationError) -> str:
+    """The first validation error as ``field.path: message`` (one line), plus how many more."""
+    errors = exc.errors()
+    first = errors[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+# ---------------------------------------------------------------------------------- manifest
+class Counts(Part):
+    """How many records entered a stage, and how many it kept and rejected (``in`` in the file)."""
+
+    seen: int = Field(0, alias="in")
+    kept: int = 0
+    rejected: int = 0
+
+    def __init__(self, seen: int = 0, kept: int = 0, rejected: int = 0, **data: Any):
+        # Positional like the dataclass it replaced: ``Counts(10, 8, 2)``.
+        super().__init__(**{"in": data.pop("in", seen), "kept": kept, "rejected": rejected, **data})
+
+    def check(self, stage: str) -> None:
+        """Raise if records were lost or invented: every record is kept or rejected."""
+        if self.seen != self.kept + self.rejected:
+            raise StageError(
+                f"{stage}: counts do not add up: in={self.seen} kept={self.kept} "
+                f"rejected={self.rejected}"
+            )
+
+    def to_json(self) -> dict[str, int]:
+        return self.model_dump(by_alias=True)
+
+
+class FileEntry(Part):
+    """One file of a stage's output (or of an external input): path, size and SHA-256."""
+
+    path: str
+    bytes: int
+    sha256: str
+
+
+class InputRef(Part):
+    """One input of a stage: a published stage (by fingerprint) or files (by content hash)."""
+
+    stage: str | None = None
+    path: str
+    fingerprint: str | None = None
+    outputs: list[FileEntry] | None = None
+    files: list[FileEntry] | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_unset(self, handler: Any) -> dict[str, Any]:
+        # The file lists only what applies: a stage input has no `files`, a file input no `stage`.
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
+class Manifest(Handoff):
+    """``manifest.json``: the record `run_stage` writes next to every published stage output.
+
+    ``skipped`` is never written: `run_stage` sets it on the manifest it returns when the
+    stage was unchanged and not run again.
+    """
+
+    FILE: ClassVar[str] = "manifest.json"
+
+    stage: str = ""
+    status: Literal["complete"] = "complete"
+    fingerprint: str
+    run_dir: str = ""
+    config: Any = None
+    inputs: list[InputRef] = []
+    outputs: list[FileEntry] = []
+    counts: Counts = Counts()
+    stats: dict[str, Any] = {}
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration_s: float = 0.0
+    versions: dict[str, str] = {}
+    skipped: bool = Field(False, exclude=True)
+
+
+# ------------------------------------------------------------------------------ train result
+class ApiEndpoint(Part):
+    """Where a hosted model is served: the base URL and the *name* of the key's variable."""
+
+    base_url: str | None = None
+    api_key_env: str | None = None
+
+
+class TrainResult(Handoff):
+    """``train_result.json``: what later stages (evaluate, register, chat) read of training.
+
+    ``adapter_dir``/``model_dir`` are relative to the train directory; ``model_id`` is the
+    hosted ``ft:...`` id. ``max_seq_len`` and ``chat_template`` are what the local trainer
+    encoded with, so evaluation encodes the same way (both None for a hosted model, or in a
+    file written before they were recorded).
+    """
+
+    FILE: ClassVar[str] = "train_result.json"
+    MISSING: ClassVar[str] = "not found (run `webtune train` first)"
+
+    backend: str
+    method: str | None = None
+    base_model: str | None = None
+    base_model_path: str | None = None
+    adapter_dir: str | None = None
+    model_dir: str | None = None
+    model_id: str | None = None
+    job_id: str | None = None
+    files: dict[str, str] = {}
+    api: ApiEndpoint | None = None
+    metrics: dict[str, Any] = {}
+    max_seq_len: int | None = None
+    chat_template: str | None = None
+    attached: bool = False  # a hosted job started elsewhere and followed by `webtune train attach`
+
+    @property
+    def hosted(self) -> bool:
+        """Whether the tuned model lives behind an API (an ``ft:`` id) rather than on disk."""
+        return bool(self.model_id)
+
+    def artifact(self, train_dir: Path) -> tuple[Literal["adapter", "model"], Path]:
+        """The first of (``adapter``, its directory) and (``model``, its directory) that is set.
+
+        An InputError naming ``train_result.json`` when the one set is not a directory, or
+        when neither is set.
+        """
+        where = Path(train_dir) / self.FILE
+        for kind, value in (("adapter", self.adapter_dir), ("model", self.model_dir)):
+            if value:
+                path = Path(train_dir) / value
+                if not path.is_dir():
+                    raise InputError(f"{where}: {kind}_dir: {path} is not a directory")
+                return kind, path  # type: ignore[return-value]
+        raise InputError(f"{where}: none of adapter_dir, model_dir, model_id is set")
+
+    def local_dirs(self, train_dir: Path) -> tuple[Path | None, Path | None]:
+        """(adapter dir, full model dir) of a local model, each checked to be a directory."""
+        kind, path = self.artifact(train_dir)
+        full = Path(train_dir) / self.model_dir if self.model_dir else None
+        if full is not None and not full.is_dir():
+            raise InputError(f"{Path(train_dir) / self.FILE}: model_dir: {full} is not a directory")
+        return (path, full) if kind == "adapter" else (None, path)
+
+
+# ----------------------------------------------------------------------------- eval report
+class MetricRow(Part):
+    """One figure of the report: base, tuned, their difference and whether that is better."""
+
+    metric: str
+    base: float | None = None
+    tuned: float | None = None
+    delta: float | None = None
+    direction: str | None = None
+    verdict: str | None = None
+
+
+class EvalCounts(Part):
+    """How many held-out examples there were and what was done with them."""
+
+    test_examples: int = 0
+    evaluated: int = 0
+    rejected: int = 0
+    loss_examples: int = 0
+    generated: int = 0
+
+
+class EvalSettings(Part):
+    """How the models were asked: examples, answer length, metrics, decoding."""
+
+    max_examples: int | None = None
+    max_new_tokens: int | None = None
+    metrics: list[str] = []
+    decoding: str = "greedy"
+
+
+class EvalReport(Handoff):
+    """``report.json`` of the evaluate stage: ``metrics`` is ``{"base": {...}, "tuned": {...}}``."""
+
+    FILE: ClassVar[str] = "report.json"
+    MISSING: ClassVar[str] = "not found (run `webtune evaluate` first)"
+
+    created_at: str | None = None
+    models: dict[str, str] = {}
+    metrics: dict[str, dict[str, float | None]] = {}
+    deltas: dict[str, float | None] = {}
+    rows: list[MetricRow] = []
+    counts: EvalCounts = EvalCounts()
+    settings: EvalSettings = EvalSettings()
+    timings_s: dict[str, float] = {}
+    summary: str = ""
+    backend: str | None = None
+
+    def figure(self, model: str, key: str) -> float | None:
+        """One figure (``model`` is ``base`` or ``tuned``), None when it was not measured."""
+        value = self.metrics.get(model, {}).get(key)
+        return float(value) if isinstance(value, (int, float)) else None
+
+
+# ------------------------------------------------------------------------- registry version
+class StageLineage(Part):
+    """What a version keeps of one stage's manifest."""
+
+    fingerprint: str | None = None
+    config: Any = None
+    counts: Counts | None = None
+    finished_at: str | None = None
+    versions: dict[str, str] = {}
+
+
+class Lineage(Part):
+    """Which run, stages, configs, data and figures produced a version."""
+
+    run_dir: str | None = None
+    stages: dict[str, StageLineage] = {}
+    data: dict[str, dict[str, str]] = {}
+    base_model: str | None = None
+    base_model_path: str | None = None
+    train_metrics: dict[str, Any] = {}
+    eval_metrics: dict[str, dict[str, float | None]] = {}
+
+    def eval_figure(self, model: str, key: str) -> float | None:
+        """An evaluation figure of ``model`` (``base`` or ``tuned``), None when missing."""
+        value = self.eval_metrics.get(model, {}).get(key)
+        return float(value) if isinstance(value, (int, float)) else None
+
+
+class GateCheck(Part):
+    """One promotion gate's verdict."""
+
+    gate: str
+    passed: bool
+    detail: str = ""
+
+
+class GateResults(Part):
+    """Every active gate's verdict, and whether all passed."""
+
+    checks: list[GateCheck] = []
+    passed: bool = True
+
+
+class RegistryVersion(Handoff):
+    """``version.json``: one registered version of a model.
+
+    In the registry (``<name>/v<N>/version.json``) the file holds the record; `ModelRegistry.get`
+    adds ``path`` and ``aliases``. The register stage's ``register/version.json`` also holds
+    those, plus ``registry`` and ``promoted``.
+    """
+
+    FILE: ClassVar[str] = "version.json"
+    MISSING: ClassVar[str] = "not found; the run has not registered a version yet"
+
+    name: str
+    version: int
+    created_at: str | None = None
+    kind: Literal["adapter", "model", "hosted"]
+    artifact: str | None = None  # the copied adapter or model, relative to the version directory
+    model_id: str | None = None
+    api: ApiEndpoint | None = None  # where a hosted model answers (the key's variable name, no secret)
+    backend: str | None = None
+    method: str | None = None
+    base_model: str | None = None
+    base_model_path: str | None = None
+    description: str = ""
+    pipeline: str | None = None
+    lineage: Lineage = Lineage()
+    gates: GateResults = GateResults()
+    # Where it is and what points at it: set by the registry when read, not part of the record.
+    path: str | None = None
+    aliases: list[str] = []
+    registry: str | None = None
+    promoted: bool | None = None
+
+    @property
+    def label(self) -> str:
+        """``NAME@VERSION``."""
+        return f"{self.name}@{self.version}"
+
+    def record(self) -> dict[str, Any]:
+        """What the registry stores in the version's file (without where it is and its aliases)."""
+        return self.model_dump(mode="json", by_alias=True, exclude={"path", "aliases", "registry", "promoted"})
