@@ -145,3 +145,26 @@ def test_no_usable_test_example_is_a_clear_error(tmp_path, tiny_model_dir, adapt
         run_evaluate(tmp_path, make_pipeline(tiny_model_dir, tmp_path / "registry"))
     assert str(tmp_path / "dataset" / "test.jsonl") in str(info.value)
     assert not (tmp_path / "evaluate").exists()
+
+
+def test_evaluate_encodes_as_training_recorded_not_as_the_pipeline_says(tmp_path, tiny_model_dir, adapter):
+    """max_seq_len and chat_template come from train_result.json; train's own settings are not
+    evaluate's business (outside its fingerprint, never read)."""
+    from webtune.models.catalog import chatml_template
+
+    pipeline = make_pipeline(tiny_model_dir, tmp_path / "registry")  # train.max_seq_len: the default 1024
+    shouting = chatml_template().replace("'\\n' + message['content']", "'\\n' + message['content'] | upper")
+    losses = {}
+    for name, recorded in (("plain", {}), ("shouting", {"chat_template": shouting})):
+        publish_inputs(tmp_path / name, tiny_model_dir, adapter, test_lines=make_examples(2), train_result=recorded)
+        run_evaluate(tmp_path / name, pipeline)
+        losses[name] = json.loads((tmp_path / name / "evaluate" / "report.json").read_text())["metrics"]["base"]["loss"]
+    # The prompts were rendered by the template training recorded (the same input gives the same loss).
+    assert abs(losses["shouting"] - losses["plain"]) > 1e-4
+
+    publish_inputs(tmp_path / "short", tiny_model_dir, adapter, test_lines=make_examples(2),
+                   train_result={"max_seq_len": 8})
+    manifest = run_evaluate(tmp_path / "short", pipeline)
+    assert manifest.counts.to_json() == {"in": 2, "kept": 0, "rejected": 2}  # cut at train's 8 tokens, not 1024
+    other_train = make_pipeline(tiny_model_dir, tmp_path / "registry", train={"max_seq_len": 64, "epochs": 5})
+    assert run_one_stage(stage_spec("evaluate"), other_train, tmp_path / "short").skipped

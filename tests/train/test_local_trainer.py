@@ -9,6 +9,8 @@ import pytest
 
 from tests.train.helpers import make_example, pipeline_for, run_train, write_dataset
 from webtune.errors import WebtuneError
+from webtune.handoffs import TrainResult
+from webtune.models import load_tokenizer
 from webtune.stage import read_manifest
 
 
@@ -35,6 +37,9 @@ def test_lora_run_writes_outputs_rejects_and_learns(tmp_path, tiny_model_dir):
     result = json.loads((out / "train_result.json").read_text())
     assert result["backend"] == "local" and result["method"] == "lora"
     assert result["adapter_dir"] == "adapter" and result["model_dir"] is None and result["model_id"] is None
+    # How it encoded, for evaluate to do the same: the base tokenizer's template, the configured length.
+    recorded = TrainResult.read(out)
+    assert recorded.max_seq_len == 256 and recorded.chat_template == load_tokenizer(tiny_model_dir).chat_template
     assert (out / "adapter" / "adapter_config.json").is_file()
     assert (out / "adapter" / "tokenizer_config.json").is_file()
     assert (out / "loss.png").stat().st_size > 1000

@@ -138,6 +138,28 @@ def test_forced_rerun_reuses_finished_job_and_new_settings_reuse_uploads(server,
     assert server.jobs[changed.stats["job_id"]].data["hyperparameters"]["n_epochs"] == 3
 
 
+def test_dataset_prices_are_part_of_train_and_price_the_job(server, tmp_path):
+    """dataset.hosted.prices reaches the hosted trainer through train's declared shared settings:
+    a new price reruns train (which reattaches to its finished job) and changes the estimate."""
+    run_dir = tmp_path / "run"
+    write_dataset(run_dir / "dataset")
+    model = "gpt-4o-mini-2024-07-18"
+
+    def priced(usd_per_million: float, **train):
+        pipe = pipeline(server, tmp_path, **train)
+        return pipe.model_copy(update={"dataset": pipe.dataset.model_copy(update={
+            "hosted": pipe.dataset.hosted.model_copy(update={"prices": {model: usd_per_million}})})})
+
+    first, _ = run_train(priced(100.0), run_dir)
+    assert run_train(priced(100.0), run_dir)[0].skipped
+    dearer, _ = run_train(priced(200.0), run_dir)
+    assert not dearer.skipped and server.counts["jobs.create"] == 1  # rerun, same job: not paid twice
+    assert dearer.stats["estimated_cost_usd"] == pytest.approx(2 * first.stats["estimated_cost_usd"], rel=1e-2)
+    write_dataset(tmp_path / "other" / "dataset")
+    with pytest.raises(WebtuneError, match=r"above train.max_cost_usd"):  # the price decides the ceiling
+        run_train(priced(1e9, max_cost_usd=1.0), tmp_path / "other")
+
+
 def test_changed_data_uploads_only_the_changed_file(server, tmp_path):
     run_dir = tmp_path / "run"
     write_dataset(run_dir / "dataset")
