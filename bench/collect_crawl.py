@@ -66,7 +66,7 @@ def crawl_once(base: str, pages: int, concurrency: int, run_dir: Path) -> dict:
     manifest = run_stage("collect", run_collect, run_dir=run_dir, config=config, force=True,
                          console=Console(stderr=True, quiet=True))
     seconds = time.perf_counter() - started
-    return {"pages": manifest["counts"]["kept"], "seconds": seconds}
+    return {"pages": manifest.counts.kept, "seconds": seconds}
 
 
 def main() -> None:

@@ -86,7 +86,7 @@ def ingest(path: Path, out_dir: Path) -> dict:
     manifest = run_stage("collect", run_collect, run_dir=out_dir, config=config, force=True,
                          console=Console(stderr=True, quiet=True))
     seconds = time.perf_counter() - started
-    return {"records": manifest["counts"]["kept"], "seconds": seconds, "bytes": path.stat().st_size}
+    return {"records": manifest.counts.kept, "seconds": seconds, "bytes": path.stat().st_size}
 
 
 def main() -> None:

@@ -69,6 +69,20 @@ def test_chat_errors_are_one_line(tmp_path):
     assert result.exit_code == 1 and "'ghost@2'" in result.output and "Traceback" not in result.output
 
 
+
+def test_a_malformed_version_file_is_one_line_naming_it(tmp_path):
+    """A registry version directory or a run's register/version.json that is not a version record."""
+    from webtune.serve.chat import registered_ref
+
+    (tmp_path / "register").mkdir()
+    (tmp_path / "register" / "version.json").write_text(json.dumps({"name": "writer", "kind": "adapter"}))
+    with pytest.raises(InputError, match=r"register/version.json: version: Field required$"):
+        registered_ref(tmp_path)
+    result = runner.invoke(app, ["chat", "--model", str(tmp_path / "register"), "--prompt", "hi"])
+    assert result.exit_code == 1 and "version.json: version: Field required" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_references_resolve_to_what_they_name(registered, tiny_model_dir, adapter):
     _, run_dir, registry = registered
     by_name = resolve_ref("writer", registry)
