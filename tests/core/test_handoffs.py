@@ -34,6 +34,7 @@ SAMPLES = {
         summary="tuned is better on loss", backend="local"),
     RegistryVersion: RegistryVersion(
         name="writer", version=3, created_at="t", kind="hosted", model_id="ft:x", backend="openai",
+        api=ApiEndpoint(base_url="http://127.0.0.1:9/v1", api_key_env="KEY"),
         base_model="gpt", description="d", pipeline="demo",
         lineage=Lineage(run_dir="/runs/demo", stages={"train": StageLineage(fingerprint="a", counts=Counts(1, 1, 0))},
                         data={"dataset": {"train.jsonl": "ab"}}, eval_metrics={"tuned": {"loss": 1.0}}),
