@@ -94,7 +94,7 @@ def test_an_interrupted_crawl_resumes_without_fetching_again(site, collect, monk
     monkeypatch.setattr(crawler_module, "emit", real_emit)
     out = collect([crawl_source(site, deny=["slow"])])
     assert sum(site.hits.values()) == fetched  # the crawl had finished: nothing is fetched again
-    assert len(out.docs) == 6 and out.manifest["stats"]["sources"][0]["resumed"] == 10
+    assert len(out.docs) == 6 and out.manifest.stats["sources"][0]["resumed"] == 10
 
 
 def test_a_crawl_killed_before_it_finished_replays_its_log(site, collect, monkeypatch):

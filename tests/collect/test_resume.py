@@ -55,7 +55,7 @@ def test_a_failed_second_source_does_not_refetch_the_first(site, brightdata, col
     assert sum(site.hits.values()) == hits_after_first_try  # not one request to the site again
     assert [d["source"]["kind"] for d in out.docs].count("crawl") == 6
     assert [d["source"]["kind"] for d in out.docs].count("brightdata") == 3
-    crawl_stats = out.manifest["stats"]["sources"][0]
+    crawl_stats = out.manifest.stats["sources"][0]
     assert crawl_stats["fetched"] > 0 and crawl_stats["resumed"] == crawl_stats["in"]
     # Published: the resume state is gone.
     assert not (tmp_path / "run" / ".work" / "collect").exists()
