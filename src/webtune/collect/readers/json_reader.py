@@ -118,7 +118,7 @@ def checked_record(obj: Any, text: str | None, *, line: int | None, offset: int 
         return Item(line=line, offset=offset, problem="too_deep", raw=raw, detail=_too_deep_detail())
     may_escape = text is None or escapes and (text.find("\\ud", start, end) >= 0 or text.find("\\uD", start, end) >= 0)
     if may_escape and (bad := lone_surrogate(obj)) is not None:
-        return Item(line=line, offset=offset, problem="invalid_text", raw=raw if raw is not None else None,
+        return Item(line=line, offset=offset, problem="invalid_text", raw=raw,
                     detail=f"a string holds a lone UTF-16 surrogate ({bad}), which is not text")
     return Item(line=line, offset=offset, record=obj)
 
