@@ -88,6 +88,11 @@ def small_cases() -> dict[str, tuple[bytes, dict[str, Any]]]:
                             {"kept": 2, "rejects": {"invalid_text": 1}}),
         "surrogate.json": (f'[{good_line(1)}, {{"t": "\\ud800"}}, {{"\\udc00": 1}}]'.encode(),
                            {"kept": 1, "rejects": {"invalid_text": 2}}),
+        # Python's json reads these, but they are not JSON (and would be written out as bare NaN)
+        "nan.jsonl": (f'{good_line(1)}\n{{"price": NaN}}\n{{"price": -Infinity}}\n{good_line(2)}\n'.encode(),
+                      {"kept": 2, "rejects": {"invalid_json": 2}}),
+        "nan.json": (f'[{good_line(1)}, {{"price": [1, Infinity]}}, {good_line(2)}]'.encode(),
+                     {"kept": 2, "rejects": {"invalid_json": 1}}),
         "empty.json": (b"", {"error": "the file is empty (0 bytes)"}),
         "empty.jsonl": (b"", {"error": "the file is empty (0 bytes)"}),
         "empty.warc": (b"", {"error": "the file is empty (0 bytes)"}),

@@ -89,9 +89,11 @@ def _skip_line(fh: BinaryIO, block: int) -> int:
 def _parse_line(text: str, line_no: int) -> Item:
     raw = text.rstrip("\r\n")
     try:
-        obj = json.loads(text)
+        obj = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         return Item(line=line_no, problem="invalid_json", raw=raw, detail=json_error(exc))
+    except _NotJson as exc:
+        return Item(line=line_no, problem="invalid_json", raw=raw, detail=str(exc))
     except RecursionError:
         return Item(line=line_no, problem="too_deep", raw=raw, detail=_too_deep_detail())
     except ValueError as exc:  # an integer over Python's digit limit
@@ -149,6 +151,20 @@ def lone_surrogate(obj: Any) -> str | None:
         elif isinstance(node, list):
             stack.extend(node)
     return None
+
+
+class _NotJson(ValueError):
+    """NaN, Infinity or -Infinity: Python's json reads them, but they are not JSON.
+
+    Kept, they would be written to documents.jsonl as bare ``NaN``, which other tools refuse.
+    """
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotJson(f"invalid JSON: {name} is not a JSON value")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 def _too_deep_detail() -> str:
@@ -244,7 +260,7 @@ class _Parser:
     def __init__(self, chunks: _TextChunks, max_bytes: int):
         self.chunks = chunks
         self.max_bytes = max_bytes
-        self.decoder = json.JSONDecoder()
+        self.decoder = _DECODER
         self.pos = 0
         self.line = 1
 
@@ -295,6 +311,8 @@ class _Parser:
                     raise
             except RecursionError:
                 raise _BadValue("too_deep", _too_deep_detail()) from None
+            except _NotJson as exc:
+                raise _BadValue("invalid_json", str(exc)) from None
             except ValueError as exc:
                 raise _BadValue("number_too_long", _number_detail(exc)) from None
             if len(buf) - start > self.max_bytes:
