@@ -118,20 +118,170 @@ def load_pipeline(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: pipeline file not found")
-    text = path.read_text(encoding="utf-8")
+    data, root = parse_pipeline_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    if overrides:
+        data = deep_merge(data, overrides)
+    config = validate_pipeline(data, source=str(path), base_dir=path.parent.resolve(), yaml_root=root)
+    check_model_bounds(config, str(path), root)
+    return config
+
+
+# Limits on a pipeline file, so a hostile or broken one is a one-line error, not a
+# RecursionError traceback or a process eating memory until it is killed.
+MAX_PIPELINE_BYTES = 10 * 1024 * 1024
+MAX_YAML_DEPTH = 64
+MAX_YAML_VALUES = 500_000  # values after aliases are expanded (a billion-laughs file has 10^9)
+# YAML 1.1 reads these plain words as booleans; as *keys* they are always meant as names
+# (the documented `yes: true` of the OpenAI backend), so keys keep them as strings.
+_WORD_BOOLEANS = {"yes", "no", "on", "off", "y", "n"}
+_BOOL_TAG, _STR_TAG, _FLOAT_TAG = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:str", "tag:yaml.org,2002:float"
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with a nesting limit, and `yes:`/`no:`/`on:`/`off:` keys read as strings."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.depth >= MAX_YAML_DEPTH:
+            mark = self.peek_event().start_mark
+            raise _YamlLimit(mark.line + 1, f"nested more than {MAX_YAML_DEPTH} levels deep")
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        for key_node, _ in node.value:
+            if (isinstance(key_node, yaml.ScalarNode) and key_node.tag == _BOOL_TAG and key_node.style is None
+                    and key_node.value.lower() in _WORD_BOOLEANS):
+                key_node.tag = _STR_TAG
+        return super().construct_mapping(node, deep)
+
+
+class _YamlLimit(Exception):
+    """A pipeline file over a limit, at a line: turned into a ConfigError naming the file."""
+
+    def __init__(self, line: int, message: str):
+        super().__init__(message)
+        self.line = line
+
+
+def parse_pipeline_yaml(path: Path) -> tuple[Any, Any]:
+    """``(data, root node)`` of a pipeline file, within the limits above; ConfigError otherwise."""
+    size = path.stat().st_size
+    if size > MAX_PIPELINE_BYTES:
+        raise ConfigError(f"{path}: the pipeline file is {size:,} bytes, over the {MAX_PIPELINE_BYTES:,}-byte "
+                          "limit; keep long lists (inputs, URLs) in their own files")
+    raw = path.read_bytes()
     try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text)
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); "
+                          "save the file as UTF-8") from None
+    try:
+        loader = _LimitedLoader(text)
+    except yaml.reader.ReaderError as exc:  # a control character (NUL, ...) YAML does not allow
+        line = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(f"{path}:{line}: invalid YAML: character #x{exc.character:04x} is not allowed") from None
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, None
+        check_yaml_nodes(root)
+        return loader.construct_document(root), root
+    except _YamlLimit as exc:
+        raise ConfigError(f"{path}:{exc.line}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{where}: invalid YAML: {problem}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
-    if overrides:
-        data = deep_merge(data, overrides)
-    return validate_pipeline(data, source=str(path), base_dir=path.parent.resolve(), yaml_root=root)
+    finally:
+        loader.dispose()
+
+
+def check_yaml_nodes(root: Any) -> None:
+    """Refuse duplicate keys, non-finite numbers, recursive aliases and alias bombs; `_YamlLimit` names the line."""
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+    total = [0]
+
+    def visit(node: Any, keys: list[Any]) -> int:
+        ident = id(node)
+        if ident in sizes:  # an alias of a node already counted: its values count again
+            total[0] += sizes[ident]
+            _check_total(total[0], node, keys)
+            return sizes[ident]
+        if ident in in_progress:
+            raise _YamlLimit(node.start_mark.line + 1, f"{_dotted(keys)}: an alias refers to a value that holds it")
+        in_progress.add(ident)
+        total[0] += 1
+        size = 1
+        if isinstance(node, yaml.MappingNode):
+            _check_duplicate_keys(node, keys)
+            for key_node, value_node in node.value:
+                size += visit(value_node, keys + [getattr(key_node, "value", "?")])
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                size += visit(item, keys + [index])
+        elif node.tag == _FLOAT_TAG and node.value.lower().lstrip("+-") in (".inf", ".nan"):
+            raise _YamlLimit(node.start_mark.line + 1, f"{_dotted(keys)}: must be a finite number (got {node.value})")
+        in_progress.discard(ident)
+        sizes[ident] = size
+        _check_total(total[0], node, keys)
+        return size
+
+    visit(root, [])
+
+
+def _check_total(total: int, node: Any, keys: list[Any]) -> None:
+    if total > MAX_YAML_VALUES:
+        raise _YamlLimit(node.start_mark.line + 1, f"{_dotted(keys)}: the file expands to more than "
+                         f"{MAX_YAML_VALUES:,} values (through aliases, *name?)")
+
+
+def _check_duplicate_keys(node: Any, keys: list[Any]) -> None:
+    seen: dict[str, int] = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        line = key_node.start_mark.line + 1
+        if key_node.value in seen:
+            raise _YamlLimit(line, f"{_dotted(keys + [key_node.value])}: duplicate key "
+                                   f"(also on line {seen[key_node.value]})")
+        seen[key_node.value] = line
+
+
+def _dotted(keys: list[Any]) -> str:
+    return ".".join(_printable(k) for k in keys) or "(top level)"
+
+
+def _printable(key: Any) -> str:
+    """A key as text for a one-line message: quoted when it holds line breaks or other control characters."""
+    text = str(key)
+    return text if text.isprintable() else repr(text)
+
+
+def check_model_bounds(config: PipelineConfig, source: str, root: Any = None) -> None:
+    """Token counts the base model cannot hold are refused here, not after minutes of generating."""
+    from webtune.models.catalog import CATALOG
+
+    entry = CATALOG.get(config.base_model)
+    if entry is None:  # a local checkpoint: its context is known only once loaded
+        return
+    wanted = config.evaluate.max_new_tokens
+    if wanted > entry.context_length:
+        line = _yaml_line(root, ["evaluate", "max_new_tokens"])
+        where = f"{source}:{line}" if line else source
+        raise ConfigError(f"{where}: evaluate.max_new_tokens: {wanted} is more than the {entry.context_length} "
+                          f"tokens of {config.base_model}'s context")
 
 
 def renamed_sections(data: Any, source: str = "<config>") -> Any:
@@ -177,7 +327,7 @@ def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 def format_error(err: dict[str, Any], data: Any, source: str, yaml_root: Any = None) -> str:
     """One line for one pydantic error: ``file:line: key.path: message``."""
     keys = _data_path(err["loc"], data)
-    dotted = ".".join(str(k) for k in keys) or "(top level)"
+    dotted = _dotted(keys)
     line = _yaml_line(yaml_root, keys)
     where = f"{source}:{line}" if line else source
     # Our own validators' ValueErrors: their text, without pydantic's "Value error, " label.

@@ -48,11 +48,11 @@ def atomic_write_json(path: str | Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
-def dumps_line(obj: Any) -> str:
+def dumps_line(obj: Any, ensure_ascii: bool = False) -> str:
     """One JSONL line (without the newline) for a dict or a record with ``to_json``."""
     if hasattr(obj, "to_json"):
         obj = obj.to_json()
-    return json.dumps(obj, ensure_ascii=False, default=str)
+    return json.dumps(obj, ensure_ascii=ensure_ascii, default=str)
 
 
 class JsonlWriter:
@@ -66,7 +66,13 @@ class JsonlWriter:
         self._fh = open(self._tmp, "w", encoding="utf-8")
 
     def write(self, obj: Any) -> None:
-        self._fh.write(dumps_line(obj) + "\n")
+        """Append one record as a line."""
+        try:
+            self._fh.write(dumps_line(obj) + "\n")
+        except UnicodeEncodeError:
+            # A lone surrogate ("\ud800" from JSON) has no UTF-8 form: write it \u-escaped, as
+            # JSON allows, instead of failing the stage (the encoder wrote nothing yet).
+            self._fh.write(dumps_line(obj, ensure_ascii=True) + "\n")
         self.count += 1
 
     def write_many(self, objs: Iterable[Any]) -> None:
@@ -111,6 +117,10 @@ def parse_json_line(text: str | bytes) -> tuple[Any, str | None]:
         return json.loads(text), None
     except json.JSONDecodeError as exc:
         return None, json_error(exc)
+    except RecursionError:  # nested deeper than the parser can follow ([[[[...]]]] 100,000 deep)
+        return None, "invalid JSON: nested too deep to read"
+    except ValueError as exc:  # an integer over Python's 4,300-digit limit
+        return None, f"invalid JSON: a number too long to read ({str(exc).split(';')[0]})"
 
 
 def iter_jsonl_lines(path: str | Path) -> Iterator[tuple[int, Any | None, str | None]]:

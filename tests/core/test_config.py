@@ -7,6 +7,8 @@ import pytest
 from webtune.config import load_pipeline, validate_pipeline
 from webtune.errors import ConfigError
 
+from tests.core import pipeline_corpus
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "office-products" / "pipeline.yaml"
 
 
@@ -121,3 +123,72 @@ def test_build_and_dataset_together_are_refused(tmp_path):
     path = write(tmp_path, "name: demo\nbuild: {}\ndataset: {}\n")
     with pytest.raises(ConfigError, match="`build:` is its old name"):
         load_pipeline(path)
+
+
+# ------------------------------------------------------------------ malformed pipeline files
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", sorted(pipeline_corpus.expected()))
+def test_malformed_pipeline_file_is_one_line_naming_file_line_and_key(name):
+    path = pipeline_corpus.CORPUS / name
+    with pytest.raises(ConfigError) as err:
+        load_pipeline(path)
+    message = str(err.value)
+    expected = pipeline_corpus.expected()[name]
+    if expected[0].isdigit():  # line: key: message
+        assert message.startswith(f"{path}:{expected}"), message
+    else:
+        assert message.startswith(f"{path}:") and expected in message, message
+    assert "\n" not in message
+
+
+def test_checked_in_pipeline_corpus_matches_its_generator():
+    assert {n: e for n, (_, e) in pipeline_corpus.CASES.items()} == pipeline_corpus.expected()
+
+
+@pytest.mark.timeout(60)
+def test_pipeline_nested_100000_deep_is_refused_quickly(tmp_path):
+    for name, error in pipeline_corpus.write_generated(tmp_path).items():
+        with pytest.raises(ConfigError) as err:
+            load_pipeline(tmp_path / name)
+        assert str(err.value) == f"{tmp_path / name}:{error}"
+
+
+def test_nesting_just_under_the_limit_is_read(tmp_path):
+    path = write(tmp_path, pipeline_corpus.nested(62))
+    with pytest.raises(ConfigError, match=r"train\.k0: unknown key"):  # read, then validated
+        load_pipeline(path)
+
+
+def test_documented_yes_key_parses_as_written(tmp_path):
+    path = write(tmp_path, "name: demo\ntrain:\n  backend: openai\n  model: gpt-4o-mini-2024-07-18\n  yes: true\n"
+                           "  confirm: no\n")
+    train = load_pipeline(path).train
+    assert train.yes is True and train.confirm is False  # `no` as a *value* is still false
+
+
+def test_on_and_off_keys_stay_names(tmp_path):
+    path = write(tmp_path, "name: demo\ndescription: x\non: 1\n")
+    with pytest.raises(ConfigError, match=r"pipeline.yaml:3: on: unknown key"):
+        load_pipeline(path)
+
+
+def test_aliases_within_the_limit_still_work(tmp_path):
+    path = write(tmp_path, "name: demo\ntrain:\n  lora: {r: &r 4, alpha: 8}\nevaluate:\n  max_new_tokens: &n 32\n"
+                           "chat:\n  max_new_tokens: *n\n")
+    pipeline = load_pipeline(path)
+    assert pipeline.train.lora.r == 4 and pipeline.evaluate.max_new_tokens == 32 == pipeline.chat.max_new_tokens
+
+
+def test_oversized_pipeline_file_is_refused_before_reading(tmp_path, monkeypatch):
+    import webtune.config as config_module
+
+    monkeypatch.setattr(config_module, "MAX_PIPELINE_BYTES", 100)
+    path = write(tmp_path, "name: demo\ndescription: " + "x" * 200 + "\n")
+    with pytest.raises(ConfigError, match=r"pipeline.yaml: the pipeline file is 225 bytes, over the 100-byte limit"):
+        load_pipeline(path)
+
+
+def test_max_new_tokens_within_context_loads(tmp_path):
+    assert load_pipeline(write(tmp_path, "name: demo\nevaluate:\n  max_new_tokens: 8192\n")).evaluate.max_new_tokens == 8192

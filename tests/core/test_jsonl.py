@@ -61,3 +61,15 @@ def test_every_jsonl_reader_shares_one_line_parser(tmp_path):
     assert list(read_jsonl(path, skip_invalid=True)) == [{"a": 1}, {"a": 2}]
     with pytest.raises(InputError, match=f"mixed.jsonl:2: {expected}"):
         list(read_jsonl(path))
+
+
+def test_a_hostile_line_is_an_error_text_not_an_exception(tmp_path):
+    from webtune.jsonl import parse_json_line
+
+    assert parse_json_line("[" * 100_000 + "]" * 100_000) == (None, "invalid JSON: nested too deep to read")
+    obj, error = parse_json_line('{"n": ' + "9" * 5000 + "}")
+    assert obj is None and error.startswith("invalid JSON: a number too long to read (Exceeds the limit")
+    path = tmp_path / "store.jsonl"
+    path.write_text('{"a": 1}\n' + "[" * 100_000 + "]" * 100_000 + "\n")
+    assert [(n, error) for n, _, error in iter_jsonl_lines(path)] == [
+        (1, None), (2, "invalid JSON: nested too deep to read")]

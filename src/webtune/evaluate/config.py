@@ -24,7 +24,8 @@ class EvaluateConfig(StrictModel):
 
     metrics: list[MetricConfig] = ["loss", "rouge_l"]  # type: ignore[valid-type]
     max_examples: int = Field(20, ge=0, description="examples answered by each model")
-    max_new_tokens: int = Field(96, ge=1)
+    # No model we run holds more; the base model's own context is checked when the pipeline loads.
+    max_new_tokens: int = Field(96, ge=1, le=131072)
     batch_size: int = Field(16, ge=1, description="prompts generated together (left padding)")
     loss_batch_tokens: int = Field(4096, ge=64, description="padded tokens per loss batch")
     max_len: int | None = Field(None, ge=8, description="cut examples to this many tokens for the loss "

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from webtune.collect.readers import json_reader, tabular, textual, warc
-from webtune.collect.readers.base import FORMATS, Item, detect_format
+from webtune.collect.readers.base import FORMATS, Item, check_regular_file, detect_format, guarded
 from webtune.errors import InputError
 
 __all__ = ["FORMATS", "Item", "detect_format", "read_items"]
@@ -29,4 +29,5 @@ def read_items(path: Path, fmt: str, compression: str | None, options: dict[str,
     """Yield the items of ``path`` read as ``fmt``; InputError if it is not that format."""
     if fmt not in READERS:
         raise InputError(f"{path}: unknown format '{fmt}'; formats are: {', '.join(FORMATS)}")
-    return READERS[fmt](path, compression, {**(options or {}), "format": fmt})
+    check_regular_file(path)  # a FIFO or device would block or never end
+    return guarded(path, READERS[fmt](path, compression, {**(options or {}), "format": fmt}))

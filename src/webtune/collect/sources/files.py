@@ -23,6 +23,7 @@ from pydantic import Field, field_validator
 
 from webtune.collect.sources import SOURCES
 from webtune.configbase import RelPath, StrictModel
+from webtune.errors import InputError
 
 FileFormat = Literal["auto", "json", "jsonl", "csv", "tsv", "parquet", "html", "markdown", "text",
                      "srt", "vtt", "warc"]
@@ -73,14 +74,15 @@ def expand_path(path: Path, fmt: str = "auto") -> list[Path]:
     from webtune.collect.readers import detect_format
     from webtune.errors import InputError
 
+    # Not `is_file()`: a FIFO or device found here must be refused by name, not skipped unseen.
     if has_glob(path):
         matches = [Path(p) for p in sorted(glob.glob(str(path), recursive=True))]
-        files = [p for p in matches if p.is_file()]
+        files = [p for p in matches if not p.is_dir()]
         if not files:
             raise InputError(f"{path}: no files match this pattern")
         return files
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file()
+        files = sorted(p for p in path.rglob("*") if not p.is_dir()
                        and not any(part.startswith(".") for part in p.relative_to(path).parts))
         known = [p for p in files if fmt != "auto" or detect_format(p)[0] is not None]
         if not known:
@@ -108,7 +110,7 @@ class FilesSource:
 
         files = self._files()
         named = {Path(p) for p in self.config.paths if not has_glob(Path(p)) and not Path(p).is_dir()}
-        stats: dict[str, Any] = {"files": len(files), "bytes": sum(p.stat().st_size for p in files),
+        stats: dict[str, Any] = {"files": len(files), "bytes": sum(_size(p) for p in files),
                                  "formats": {}, "unreadable_files": 0}
         started = time.perf_counter()
         columns = (TextColumn("[bold]files[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -138,7 +140,7 @@ class FilesSource:
 
         Records it yielded before the problem showed stay kept."""
         message = str(exc).removeprefix(f"{path}: ")
-        run.sink.reject("unreadable_file", message, uri=str(path))
+        run.sink.reject(getattr(exc, "reason", "unreadable_file"), message, uri=str(path))
         run.console.print(f"[yellow]files[/yellow]: {path}: {message} (file rejected; the other files are read)")
 
     def _files(self) -> list[Path]:
@@ -163,6 +165,7 @@ class FilesSource:
         options = {"encoding": self.config.encoding, "delimiter": self.config.delimiter,
                    "max_bytes": self.config.max_document_bytes, "paragraph_gap_s": self.config.paragraph_gap_s}
         uri, mapping, collected_at = str(path), dict(self.config.fields), utc_now()
+        count = 0
         for count, item in enumerate(read_items(path, fmt, compression, options), start=1):
             if item.problem:
                 sink.reject(item.problem, item.detail, uri=uri, line=item.line, offset=item.offset, record=item.raw)
@@ -174,5 +177,29 @@ class FilesSource:
                     text=item.text, html=item.html, meta=item.meta, mapping=mapping, collected_at=collected_at))
             if count % 5000 == 0:
                 report(sink.seen)
+        if count == 0:
+            raise EmptyFile(path)
         report(sink.seen)
         return fmt
+
+
+def _size(path: Path) -> int:
+    """The size of ``path`` in bytes; 0 when it cannot be read (it is reported when read)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+class EmptyFile(InputError):
+    """A file that holds no record at all: its own reject (in a directory) or error (when named).
+
+    Without it an empty file vanished from the counts, and a run of only empty files said
+    "kept none of 0 records" naming no file.
+    """
+
+    reason = "empty_file"
+
+    def __init__(self, path: Path):
+        what = "the file is empty (0 bytes)" if _size(path) == 0 else "the file holds no records"
+        super().__init__(f"{path}: {what}")

@@ -33,7 +33,8 @@ class LocalTrainConfig(StrictModel):
     backend: Literal["local"] = "local"
     method: Literal["lora", "qlora", "full"] = "lora"
     lora: LoraConfig = LoraConfig()
-    epochs: float = Field(2, gt=0)
+    # Finite and bounded: `.inf` passed once and crashed training after the data was built.
+    epochs: float = Field(2, gt=0, le=1000, allow_inf_nan=False)
     # Stop after this many optimizer steps (overrides epochs when smaller).
     max_steps: int | None = Field(None, ge=1)
     learning_rate: float = Field(2e-4, gt=0)
