@@ -39,8 +39,9 @@ def check_outcome(collect, path: Path, outcome: dict) -> None:
         assert len(out.docs) > 0
     else:
         assert len(out.docs) == outcome["kept"]
-    assert out.manifest["counts"] == {"in": len(out.docs) + len(out.rejects), "kept": len(out.docs),
-                                      "rejected": len(out.rejects)}
+    counts = out.manifest.counts
+    assert (counts.seen, counts.kept, counts.rejected) == (len(out.docs) + len(out.rejects), len(out.docs),
+                                                           len(out.rejects))
     for reject in out.rejects:
         assert reject["source"]["uri"] == str(path) and str(path) in reject["message"]
     for doc in out.docs:  # what was kept is readable JSON text, every string valid UTF-8
