@@ -333,6 +333,9 @@ class RegistryVersion(Handoff):
     pipeline: str | None = None
     lineage: Lineage = Lineage()
     gates: GateResults = GateResults()
+    # The register stage's fingerprint: registering the same inputs and settings again (a rerun
+    # after a kill) returns this version instead of adding another.
+    identity: str | None = None
     # Where it is and what points at it: set by the registry when read, not part of the record.
     path: str | None = None
     aliases: list[str] = []

@@ -27,11 +27,15 @@ A stage function takes a `StageContext` and returns a `StageResult`:
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import functools
 import hashlib
 import os
 import platform
 import re
 import shutil
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -43,6 +47,7 @@ from pydantic import BaseModel
 from rich.console import Console
 
 import webtune
+from webtune import faults
 from webtune.errors import InputError
 from webtune.handoffs import Counts, FileEntry, InputRef, Manifest
 from webtune.jsonl import JsonlWriter
@@ -87,6 +92,8 @@ class StageContext:
     shared: dict[str, Any] = field(default_factory=dict)
     console: Console = field(default_factory=lambda: Console(stderr=True))
     force: bool = False
+    # The stage's fingerprint (config, shared settings and inputs): an identity for what it makes.
+    fingerprint: str = ""
     _rejects: JsonlWriter | None = None
 
     def input(self, name: str) -> Path:
@@ -233,24 +240,81 @@ def read_manifest(stage_dir: Path) -> Manifest | None:
         return None
 
 
-def clean_stale(run_dir: Path) -> None:
-    """Remove temporary directories left by stages that were killed mid-way."""
-    if not run_dir.is_dir():
-        return
-    for path in run_dir.iterdir():
-        if path.is_dir() and re.match(r"^\..+\.(tmp|old)-[0-9a-f]+$", path.name):
+_SIDE_NAME = re.compile(r"^\.(.+)\.(tmp|old)-[0-9a-f]+$")
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+
+
+def recover_outputs(parent: Path, remove_temporary: bool = True) -> list[Path]:
+    """Undo what a kill in the middle of publishing left in ``parent``; return the restored outputs.
+
+    ``.<stage>.old-*`` is a published output moved aside by `publish`'s fallback: when the kill
+    came before the new output took its place, it is renamed back (so the stage keeps its
+    earlier output), otherwise it is removed. ``.<stage>.tmp-*`` (the output of a killed stage,
+    or an old output swapped out) is removed when ``remove_temporary``.
+    """
+    restored: list[Path] = []
+    if not parent.is_dir():
+        return restored
+    for path in sorted(parent.iterdir()):
+        match = _SIDE_NAME.match(path.name)
+        if not match or not path.is_dir():
+            continue
+        final = parent / match.group(1)
+        if match.group(2) == "old" and not final.exists():
+            os.replace(path, final)
+            restored.append(final)
+        elif match.group(2) == "old" or remove_temporary:
             shutil.rmtree(path, ignore_errors=True)
+    return restored
+
+
+@functools.cache
+def _renameat2() -> Callable[..., int] | None:
+    """glibc's ``renameat2`` (Linux 3.15+, glibc 2.28+), or None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    except OSError:
+        return None
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one atomic step; False where the OS or file system cannot."""
+    renameat2 = _renameat2()
+    if renameat2 is None:
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False  # a file system without RENAME_EXCHANGE (some network ones): the fallback
+    raise OSError(code, os.strerror(code), str(a), None, str(b))
 
 
 def publish(tmp_dir: Path, final_dir: Path) -> None:
-    """Move a finished output directory into place, replacing an older one."""
-    old = None
-    if final_dir.exists():
-        old = final_dir.with_name(f".{final_dir.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(final_dir, old)
+    """Move a finished output directory into place, replacing an older one.
+
+    At every instant ``final_dir`` holds the old or the new output: the two are exchanged in
+    one atomic rename (``renameat2(RENAME_EXCHANGE)``), and the old one, now under the
+    temporary name, is removed. Where that is not available the old output is first renamed
+    aside (``.<name>.old-*``); a kill before the second rename leaves it there, and
+    `recover_outputs`, run when any stage of the run starts next, moves it back.
+    """
+    if not final_dir.exists():
+        os.replace(tmp_dir, final_dir)
+        return
+    if exchange(tmp_dir, final_dir):
+        faults.point("publish.after_swap")
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        return
+    old = final_dir.with_name(f".{final_dir.name}.old-{uuid.uuid4().hex[:8]}")
+    os.replace(final_dir, old)
+    faults.point("publish.between_renames")
     os.replace(tmp_dir, final_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    faults.point("publish.after_swap")
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def clear_work_dir(work_dir: Path, keep: tuple[str, ...] = ()) -> None:
@@ -292,6 +356,12 @@ def run_stage(
     run_dir = Path(run_dir)
     final_dir = Path(output_dir) if output_dir else run_dir / stage
     inputs = {k: Path(v) for k, v in (inputs or {}).items()}
+    # First put back any output a kill in the middle of publishing left aside, so the inputs
+    # are read (and this stage's own output checked) where they belong.
+    for parent in {run_dir, final_dir.parent}:
+        recover_outputs(parent)
+    for parent in {path.parent for path in inputs.values()}:
+        recover_outputs(parent, remove_temporary=False)
     config_json = config_to_json(config)
     if shared:
         config_json = {"shared": redact_secrets(shared), "stage": config_json}
@@ -304,14 +374,13 @@ def run_stage(
         return existing.model_copy(update={"skipped": True})
 
     final_dir.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale(final_dir.parent)
     tmp_dir = final_dir.with_name(f".{final_dir.name}.tmp-{uuid.uuid4().hex[:8]}")
     tmp_dir.mkdir()
     work_dir = run_dir / ".work" / stage
     work_dir.mkdir(parents=True, exist_ok=True)
     ctx = StageContext(stage=stage, run_dir=run_dir, output_dir=tmp_dir, work_dir=work_dir,
                        inputs=inputs, config=config, shared=dict(shared or {}), console=console,
-                       force=force)
+                       force=force, fingerprint=stage_fingerprint)
     started, t0 = utc_now(), time.perf_counter()
     try:
         result = fn(ctx)
@@ -325,6 +394,7 @@ def run_stage(
             duration_s=round(time.perf_counter() - t0, 3), versions=library_versions(),
         )
         manifest.write(tmp_dir / MANIFEST)
+        faults.point("stage.before_publish")
         publish(tmp_dir, final_dir)
     except BaseException:
         # Ctrl-C, kill or an error: drop the partial output, keep the earlier result intact
@@ -332,6 +402,7 @@ def run_stage(
         ctx.close(ok=False)
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
+    faults.point("stage.after_publish")
     # Only now is the resume state worth nothing: the output it led to is published.
     clear_work_dir(work_dir, keep=tuple(result.keep_work))
     return manifest

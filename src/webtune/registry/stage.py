@@ -6,6 +6,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from webtune import faults
 from webtune.handoffs import EvalReport, GateResults, RegistryVersion, TrainResult
 from webtune.registry.gates import check_gates
 from webtune.registry.lineage import build_lineage
@@ -28,6 +29,10 @@ def registry_for(ctx: StageContext) -> ModelRegistry:
 
 def run_register(ctx: StageContext) -> StageResult:
     """Register one version (with lineage and a copy of the artifact), then apply the gates.
+
+    Idempotent: the version's identity is the stage's fingerprint, so running it again on the
+    same inputs and settings (after a kill, or with ``--force``) returns the version already
+    registered, and promotes it only if it is not in production yet.
 
     The pipeline's name and description come from ``ctx.shared`` (see `webtune.pipeline`).
     """
@@ -55,11 +60,14 @@ def run_register(ctx: StageContext) -> StageResult:
     }
     registry = registry_for(ctx)
     with ctx.console.status(f"registering {name} in {registry.root}"):
-        stored = registry.register(name, record, artifact)
+        # The fingerprint as identity: a rerun (after a kill at any point) finds its version.
+        stored = registry.register(name, record, artifact, identity=ctx.fingerprint or None)
     version = stored.version
     promoted = bool(config.promote and passed)
-    if promoted:
+    faults.point("register.before_promote")
+    if promoted and registry.production(name) != version:
         registry.promote(name, version, reason="gates passed" if gates else "no gates")
+    faults.point("register.after_promote")
     out = stored.model_copy(update={"registry": str(registry.root), "promoted": promoted,
                                     "aliases": registry.get(name, version).aliases})
     out.write(ctx.output_dir / RegistryVersion.FILE)

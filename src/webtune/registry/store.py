@@ -11,6 +11,10 @@ Layout under the registry root (default ``$WEBTUNE_HOME/registry``)::
 A version directory appears complete or not at all (built under a temporary name, renamed
 into place while holding the lock that also hands out the version number), and
 ``state.json`` is replaced atomically, so concurrent registers and promotions are safe.
+A version built from the same inputs and settings (the register stage's fingerprint, its
+``identity``) is registered once: a rerun after a kill returns it. A temporary directory
+(``.tmp-*``) is marked in use by a held ``.tmp-*.lock``; one whose process is gone (a killed
+register) is swept by the next register.
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
+from webtune import faults
 from webtune.errors import ConfigError, InputError
 from webtune.handoffs import RegistryVersion, validation_summary
 from webtune.jsonl import atomic_write_json
@@ -148,40 +153,109 @@ class ModelRegistry:
         with FileLock(folder / ".lock"):
             yield
 
-    def register(self, name: str, record: dict[str, Any], artifact: Path | None = None) -> RegistryVersion:
+    def register(self, name: str, record: dict[str, Any], artifact: Path | None = None,
+                 identity: str | None = None) -> RegistryVersion:
         """Add a version of ``name`` holding a copy of ``artifact`` (a directory) and ``record``.
 
         ``record`` holds the `RegistryVersion` fields other than name, version and artifact
-        (``kind`` at least). The copy is made before taking the lock (it may be large); the
-        number is handed out and the directory renamed into place under the lock. Returns
-        the stored version.
+        (``kind`` at least). ``identity`` (the register stage's fingerprint) makes it
+        idempotent: when a version with that identity exists, it is returned and nothing is
+        added, so a rerun after a kill at any point leaves exactly one version. The copy is
+        made before taking the lock (it may be large); the number is handed out and the
+        directory renamed into place under the lock. Returns the stored version.
         """
         if not re.match(NAME_PATTERN, name):
             raise ConfigError(f"model name {name!r}: use letters, digits, '.', '_' or '-'")
         # Checked before anything is copied; the number is filled in under the lock.
         try:
             draft = RegistryVersion.model_validate(
-                {**record, "name": name, "version": 0, "artifact": ARTIFACT if artifact is not None else None})
+                {**record, "name": name, "version": 0, "identity": identity,
+                 "artifact": ARTIFACT if artifact is not None else None})
         except ValidationError as exc:
             raise InputError(f"version record of {name}: {validation_summary(exc)}") from None
-        folder = self.model_dir(name)
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".tmp-{uuid.uuid4().hex[:12]}"
+        with self.lock(name):
+            self._sweep(name)
+            existing = self._settle_existing(name, identity)
+            if existing is None:
+                tmp, tmp_lock = self._claim_tmp(name)
+        if existing is not None:
+            return self.get(name, existing)
         try:
-            tmp.mkdir()
             if artifact is not None:
-                shutil.copytree(artifact, tmp / ARTIFACT, symlinks=False)
+                shutil.copytree(artifact, tmp / ARTIFACT, symlinks=False, copy_function=_copy_file)
             with self.lock(name):
-                numbers = self.version_numbers(name)
-                number = (numbers[-1] if numbers else 0) + 1
-                stored = draft.model_copy(update={"version": number, "created_at": utc_now()})
-                # The record only: where it lies and its aliases are filled in by `get`.
-                atomic_write_json(tmp / VERSION_FILE, stored.record())
-                os.rename(tmp, self.version_dir(name, number))
-                self._append_event(name, {"event": "register", "version": number})
+                # A concurrent register of the same identity may have finished meanwhile.
+                number = self._settle_existing(name, identity)
+                if number is None:
+                    numbers = self.version_numbers(name)
+                    number = (numbers[-1] if numbers else 0) + 1
+                    stored = draft.model_copy(update={"version": number, "created_at": utc_now()})
+                    # The record only: where it lies and its aliases are filled in by `get`.
+                    atomic_write_json(tmp / VERSION_FILE, stored.record())
+                    faults.point("register.before_rename")
+                    os.rename(tmp, self.version_dir(name, number))
+                    faults.point("register.after_rename")
+                    self._append_event(name, {"event": "register", "version": number})
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+            _drop_lock(tmp_lock)
         return self.get(name, number)
+
+    def find_identity(self, name: str, identity: str | None) -> int | None:
+        """The version of ``name`` registered with ``identity``, if any."""
+        if identity is None:
+            return None
+        for number in self.version_numbers(name):
+            try:
+                stored = json.loads((self.version_dir(name, number) / VERSION_FILE).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(stored, dict) and stored.get("identity") == identity:
+                return number
+        return None
+
+    def _settle_existing(self, name: str, identity: str | None) -> int | None:
+        """The version with ``identity``, its history completed (caller holds the lock).
+
+        A kill between renaming a version into place and recording it leaves a version
+        without its ``register`` event; the rerun that finds the version adds it.
+        """
+        number = self.find_identity(name, identity)
+        if number is not None and not any(e.get("event") == "register" and e.get("version") == number
+                                          for e in self.state(name)["events"]):
+            self._append_event(name, {"event": "register", "version": number})
+        return number
+
+    def _claim_tmp(self, name: str) -> tuple[Path, FileLock]:
+        """A new ``<name>/.tmp-*`` directory and the held lock that marks it in use (caller
+        holds the registry lock, as `_sweep` does, so a sweep never sees one half-made)."""
+        tmp = self.model_dir(name) / f".tmp-{uuid.uuid4().hex[:12]}"
+        held = FileLock(f"{tmp}.lock")
+        held.acquire(timeout=0)
+        tmp.mkdir()
+        return tmp, held
+
+    def _sweep(self, name: str) -> list[Path]:
+        """Remove temporary directories of registers that were killed (caller holds the lock).
+
+        A live register holds its directory's ``.tmp-*.lock`` until it is done; the process
+        holding it being gone (the OS drops its locks) is what makes a directory stale.
+        """
+        swept = []
+        for path in sorted(self.model_dir(name).glob(".tmp-*")):
+            lock_path = path if path.name.endswith(".lock") else Path(f"{path}.lock")
+            probe = FileLock(lock_path)
+            try:
+                probe.acquire(timeout=0)
+            except Timeout:
+                continue  # a register in progress
+            try:
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                    swept.append(path)
+            finally:
+                _drop_lock(probe)
+        return swept
 
     def promote(self, name: str, selector: str | int, reason: str = "manual") -> dict[str, Any]:
         """Point ``production`` at a version and push it on the promotion stack."""
@@ -226,3 +300,16 @@ class ModelRegistry:
 
     def _write_state(self, name: str, state: dict[str, Any]) -> None:
         atomic_write_json(self.model_dir(name) / STATE_FILE, state)
+
+
+def _copy_file(src: str, dst: str) -> str:
+    """`shutil.copy2`, with a fault point after each file (tests kill a register mid-copy)."""
+    copied = shutil.copy2(src, dst)
+    faults.point("register.copying")
+    return copied
+
+
+def _drop_lock(lock: FileLock) -> None:
+    """Delete a held lock's file, then release it (deleted first, so no one else can hold it)."""
+    Path(lock.lock_file).unlink(missing_ok=True)
+    lock.release()
