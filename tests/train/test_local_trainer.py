@@ -84,8 +84,8 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, tiny_model_d
     assert json.loads((work / "checkpoints" / "latest.json").read_text())["step"] == 6
     monkeypatch.setattr(loop.Trainer, "_train_step", original)
 
-    resumed_pipeline = pipeline_for(tiny_model_dir, epochs=2, save_steps=3, eval_steps=0, resume=True)
-    manifest = run_train(resumed_pipeline, tmp_path / "cut", dataset)
+    # Resuming is the default: the same pipeline, run again, continues from step 6.
+    manifest = run_train(pipeline, tmp_path / "cut", dataset)
     resumed = adapter_weights(tmp_path / "cut" / "train")
     assert resumed.keys() == whole.keys()
     for name in whole:
@@ -98,6 +98,54 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, tiny_model_d
     assert [l for _, l in losses("cut")] == pytest.approx([l for _, l in losses("whole")], rel=1e-4)
     # The resume flag does not change the stage fingerprint (a finished run stays "unchanged").
     assert manifest.fingerprint == read_manifest(tmp_path / "whole" / "train").fingerprint
+
+
+def kill_at_step(monkeypatch, step_to_kill: int) -> None:
+    """Make training raise KeyboardInterrupt (as Ctrl-C would) when it reaches ``step_to_kill``."""
+    from webtune.train import loop
+
+    original = loop.Trainer._train_step
+
+    def killed(self, step):
+        if step == step_to_kill:
+            raise KeyboardInterrupt
+        return original(self, step)
+
+    monkeypatch.setattr(loop.Trainer, "_train_step", killed)
+
+
+def test_no_resume_starts_over_and_ignores_the_checkpoint(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    from webtune.train import checkpoint
+
+    dataset = write_dataset(tmp_path / "dataset", n_train=12)
+    pipeline = pipeline_for(tiny_model_dir, epochs=2, save_steps=2, eval_steps=0)
+    with monkeypatch.context() as patch:
+        kill_at_step(patch, 3)
+        with pytest.raises(KeyboardInterrupt):
+            run_train(pipeline, tmp_path / "run", dataset)
+    assert checkpoint.latest_checkpoint(tmp_path / "run" / ".work" / "train") is not None
+    monkeypatch.setattr(checkpoint, "load_checkpoint", lambda path: pytest.fail("resumed"))
+    run_train(pipeline_for(tiny_model_dir, epochs=2, save_steps=2, eval_steps=0, resume=False),
+              tmp_path / "run", dataset)
+    assert "--no-resume: dropping the checkpoint" in " ".join(capsys.readouterr().err.split())
+    lines = (tmp_path / "run" / "train" / "metrics.jsonl").read_text().splitlines()
+    steps = [m["step"] for m in map(json.loads, lines) if "loss" in m]
+    assert steps == list(range(1, len(steps) + 1))  # logged from the start, each step once
+
+
+def test_by_default_a_checkpoint_of_other_settings_is_set_aside(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    from webtune.train import checkpoint
+
+    dataset = write_dataset(tmp_path / "dataset", n_train=12)
+    with monkeypatch.context() as patch:
+        kill_at_step(patch, 5)
+        with pytest.raises(KeyboardInterrupt):
+            run_train(pipeline_for(tiny_model_dir, epochs=3, save_steps=2), tmp_path / "run", dataset)
+    monkeypatch.setattr(checkpoint, "load_checkpoint", lambda path: pytest.fail("resumed"))
+    manifest = run_train(pipeline_for(tiny_model_dir, epochs=3, save_steps=2, learning_rate=1e-4),
+                         tmp_path / "run", dataset)
+    assert manifest.counts.kept > 0
+    assert "other data, settings or base model; starting over" in " ".join(capsys.readouterr().err.split())
 
 
 def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path, tiny_model_dir, monkeypatch):

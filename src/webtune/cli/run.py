@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.panel import Panel
@@ -19,14 +19,23 @@ def run_command(
     from_stage: Optional[str] = typer.Option(None, "--from", help="Rerun from this stage on."),
     to_stage: Optional[str] = typer.Option(None, "--to", help="Stop after this stage."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask to confirm costs (hosted training)."),
+    no_resume: bool = typer.Option(
+        False, "--no-resume", help="Start training over instead of continuing from the last "
+        "checkpoint a killed run left (the default)."),
 ) -> None:
-    """Run the pipeline's stages in order into runs/<name>/<stage>/, skipping unchanged ones."""
+    """Run the pipeline's stages in order into runs/<name>/<stage>/, skipping unchanged ones.
+
+    A killed run resumes where it stopped when run again: published stages are skipped, and
+    training continues from its last checkpoint (``--no-resume`` starts it over).
+    """
     from webtune.config import load_pipeline
     from webtune.pipeline import run_pipeline, summary_table
 
     if yes:
         os.environ["WEBTUNE_YES"] = "1"
     pipeline = load_pipeline(pipeline_file)
+    if no_resume:
+        pipeline = without_resume(pipeline)
     where = run_dir or pipeline.resolved_run_dir()
     err_console.print(f"[bold]webtune run[/bold] {pipeline.name} → {where}")
     manifests = run_pipeline(pipeline, where, force=force, from_stage=from_stage, to_stage=to_stage,
@@ -46,6 +55,14 @@ def run_command(
 
         answer = pipeline_chat_answer(pipeline, where)
         err_console.print(Panel(answer, title=f"chat · {pipeline.chat.prompt[:60]}", border_style="green"))
+
+
+def without_resume(pipeline: Any) -> Any:
+    """The pipeline with the local trainer told to start over (a hosted job always reattaches)."""
+    if not hasattr(pipeline.train, "resume"):
+        err_console.print("[dim]--no-resume: a hosted training job is reattached, not restarted[/dim]")
+        return pipeline
+    return pipeline.model_copy(update={"train": pipeline.train.model_copy(update={"resume": False})})
 
 
 def register(app: typer.Typer) -> None:

@@ -14,12 +14,12 @@ from webtune.errors import ConfigError
 LAUNCHERS = ("none", "accelerate")
 
 
-def train_overrides(resume: bool, merge: bool, launcher: str | None,
+def train_overrides(resume: bool | None, merge: bool, launcher: str | None,
                     accelerate_config: Path | None) -> dict[str, Any]:
     """The ``train`` settings the command-line options change (nothing for options not given)."""
     section: dict[str, Any] = {}
-    if resume:
-        section["resume"] = True
+    if resume is not None:
+        section["resume"] = resume
     if merge:
         section["merge"] = True
     if launcher is not None:
@@ -54,8 +54,10 @@ def register(app: typer.Typer) -> None:
         run_dir: Optional[Path] = RunDirOption,
         input_dir: Optional[Path] = InputOption,
         output_dir: Optional[Path] = OutputOption,
-        resume: bool = typer.Option(False, "--resume",
-                                    help="Continue a killed run from its last checkpoint."),
+        resume: Optional[bool] = typer.Option(
+            None, "--resume/--no-resume", show_default=False,
+            help="A killed run continues from its last checkpoint by default. --resume: it must "
+            "(error when the checkpoint was made with other settings); --no-resume: start over."),
         merge: bool = typer.Option(False, "--merge",
                                    help="Also write the base model with the adapter merged in (model/)."),
         launcher: Optional[str] = typer.Option(None, "--launcher",

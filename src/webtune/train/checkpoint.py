@@ -88,7 +88,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         trainable = torch.load(path / "trainable.pt", map_location="cpu", weights_only=True)
         opt = torch.load(path / "optimizer.pt", map_location="cpu", weights_only=False)
     except (OSError, RuntimeError) as exc:
-        raise WebtuneError(f"{path}: cannot read checkpoint ({exc}); rerun without --resume") from None
+        raise WebtuneError(f"{path}: cannot read checkpoint ({exc}); rerun with --no-resume to start over") from None
     return {"trainable": trainable, "optimizer": opt["optimizer"], "scheduler": opt["scheduler"],
             "state": read_state(path)}
 

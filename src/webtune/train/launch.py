@@ -53,7 +53,7 @@ def launch_accelerate(job: TrainJob, config_file: Path | None, console: Console 
         raise WebtuneError(json.loads((work / ERROR).read_text(encoding="utf-8"))["message"])
     if proc.returncode != 0 or not (work / RESULT).is_file():
         raise StageError(f"accelerate launch exited with code {proc.returncode}; see the output "
-                         "above (rerun with --resume to continue from the last checkpoint)")
+                         "above (run the same command again to continue from the last checkpoint)")
     return json.loads((work / RESULT).read_text(encoding="utf-8"))
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from rich.console import Console
 
+from webtune import faults
 from webtune.errors import ConfigError, WebtuneError
 from webtune.train import checkpoint as ckpt
 from webtune.train.backends.local_config import LocalTrainConfig
@@ -44,7 +45,9 @@ class TrainJob:
     output_dir: str
     work_dir: str
     seed: int
-    resume: bool = False
+    # None: continue from a checkpoint of this same setup when there is one (the default);
+    # True: that checkpoint must be usable (--resume); False: start over (--no-resume).
+    resume: bool | None = None
     fingerprint: str = ""
 
     def to_json(self) -> dict[str, Any]:
@@ -173,21 +176,16 @@ class Trainer:
         self.base_val: float | None = None
         self.bad_evals, self.tokens, self.train_seconds = 0, 0, 0.0
         acc = self.accelerator
-        found = ckpt.latest_checkpoint(self.work_dir) if self.job.resume else None
-        if found is None:
+        found = ckpt.latest_checkpoint(self.work_dir) if self.job.resume is not False else None
+        state = ckpt.read_state(found) if found is not None else {}
+        mismatch = self._mismatch(found, state) if found is not None else ""
+        if mismatch and self.job.resume:
+            raise WebtuneError(mismatch)
+        if found is None or mismatch:
             if self.is_main:
-                self._fresh_start()
+                self._fresh_start(mismatch)
             acc.wait_for_everyone()
             return 0
-        state = ckpt.read_state(found)
-        if state.get("fingerprint") != self.job.fingerprint:
-            raise WebtuneError(
-                f"{found}: this checkpoint was made with other data, settings or base model; "
-                "run `webtune train` without --resume to start over")
-        if state.get("world_size") != acc.num_processes:
-            raise WebtuneError(
-                f"{found}: checkpoint made with {state.get('world_size')} processes, now "
-                f"{acc.num_processes}; resume with the same launcher settings")
         if self.sharded:
             import torch
 
@@ -207,15 +205,26 @@ class Trainer:
                                f"{self.plan.total_steps})")
         return int(state["step"])
 
-    def _fresh_start(self) -> None:
+    def _mismatch(self, found: Path, state: dict[str, Any]) -> str:
+        """Why checkpoint ``found`` cannot be resumed here ('' when it can)."""
+        if state.get("fingerprint") != self.job.fingerprint:
+            return (f"{found}: this checkpoint was made with other data, settings or base model; "
+                    "run `webtune train --no-resume` to start over")
+        if state.get("world_size") != self.accelerator.num_processes:
+            return (f"{found}: checkpoint made with {state.get('world_size')} processes, now "
+                    f"{self.accelerator.num_processes}; resume with the same launcher settings")
+        return ""
+
+    def _fresh_start(self, mismatch: str = "") -> None:
         """Drop what an earlier attempt left in the work directory (saying so)."""
         old = ckpt.latest_checkpoint(self.work_dir)
-        if self.job.resume:
+        if mismatch:
+            self.console.print(f"[yellow]{mismatch.split(';')[0]}; starting over[/yellow]")
+        elif self.job.resume:
             self.console.print("[yellow]--resume: no checkpoint found, starting from step 0[/yellow]")
         elif old is not None:
-            self.console.print(f"[yellow]an interrupted run left a checkpoint at step "
-                               f"{ckpt.read_state(old).get('step')}; starting over (pass "
-                               "--resume to continue from it)[/yellow]")
+            self.console.print(f"[yellow]--no-resume: dropping the checkpoint an interrupted run left "
+                               f"at step {ckpt.read_state(old).get('step')}; starting over[/yellow]")
         ckpt.clear(self.work_dir)
         (self.work_dir / BEST).unlink(missing_ok=True)
         shutil.rmtree(self.work_dir / TENSORBOARD, ignore_errors=True)
@@ -248,6 +257,7 @@ class Trainer:
                 optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
                 state=self._state(), keep=self.config.save_total_limit)
         acc.wait_for_everyone()
+        faults.point("train.checkpoint_saved")
 
     # ------------------------------------------------------------------ steps
 

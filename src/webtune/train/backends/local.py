@@ -4,7 +4,7 @@ Reads the dataset stage's ``train.jsonl`` and ``validation.jsonl``, renders them
 model's chat template (loss on assistant tokens only), packs them padding-free, trains on CPU or
 GPU (in-process, or under ``accelerate launch``), and writes into the stage directory:
 ``train_result.json``, ``adapter/`` and/or ``model/``, ``metrics.jsonl``, ``tensorboard/`` and
-``loss.png``. Checkpoints stay in the work directory, so ``webtune train --resume`` continues a
+``loss.png``. Checkpoints stay in the work directory, so a rerun (``webtune train`` or ``webtune run``) continues a
 killed run. The loop itself is `webtune.train.loop`.
 """
 

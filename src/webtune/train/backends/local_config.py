@@ -76,7 +76,9 @@ class LocalTrainConfig(StrictModel):
     merge: bool = False
     chat_template: str | None = None  # a Jinja chat template for base models without one
     # How training runs, not what it produces: left out of the stage fingerprint.
-    resume: bool = Field(False, exclude=True)
+    # None: continue from the checkpoint of an interrupted run of this same setup, if any;
+    # True: it must (--resume); False: start over (--no-resume).
+    resume: bool | None = Field(None, exclude=True)
     launcher: Literal["none", "accelerate"] = Field("none", exclude=True)
     accelerate_config: RelPath | None = Field(None, exclude=True)
 
