@@ -96,6 +96,9 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, tiny_model_d
         return [(m["step"], m["loss"]) for m in map(json.loads, lines) if "loss" in m]
     assert [s for s, _ in losses("cut")] == [s for s, _ in losses("whole")]
     assert [l for _, l in losses("cut")] == pytest.approx([l for _, l in losses("whole")], rel=1e-4)
+    # The summary's train loss (a mean of the last steps) counts the steps before the kill too.
+    assert manifest.stats["train_loss"] == pytest.approx(
+        read_manifest(tmp_path / "whole" / "train").stats["train_loss"], rel=1e-6)
     # The resume flag does not change the stage fingerprint (a finished run stays "unchanged").
     assert manifest.fingerprint == read_manifest(tmp_path / "whole" / "train").fingerprint
 

@@ -168,13 +168,16 @@ class Trainer:
     def _state(self) -> dict[str, Any]:
         return {"fingerprint": self.job.fingerprint, "world_size": self.accelerator.num_processes,
                 "best_val": self.best_val, "bad_evals": self.bad_evals, "tokens": self.tokens,
-                "train_seconds": self.train_seconds, "base_val": self.base_val}
+                "train_seconds": self.train_seconds, "base_val": self.base_val,
+                # train_loss averages the last steps: a resumed run needs those before the kill.
+                "recent": [{"loss": r["loss"], "label_tokens": r["label_tokens"]} for r in self.recent]}
 
     def _restore(self) -> int:
         """Load the latest checkpoint when resuming; return the step to continue from."""
         self.best_val: float | None = None
         self.base_val: float | None = None
         self.bad_evals, self.tokens, self.train_seconds = 0, 0, 0.0
+        self.recent: list[dict[str, Any]] = []
         acc = self.accelerator
         found = ckpt.latest_checkpoint(self.work_dir) if self.job.resume is not False else None
         state = ckpt.read_state(found) if found is not None else {}
@@ -198,7 +201,7 @@ class Trainer:
             load_trainable_state(acc.unwrap_model(self.model), data["trainable"])
             self.optimizer.load_state_dict(data["optimizer"])
             self.scheduler.load_state_dict(data["scheduler"])
-        for key in ("best_val", "bad_evals", "tokens", "train_seconds", "base_val"):
+        for key in ("best_val", "bad_evals", "tokens", "train_seconds", "base_val", "recent"):
             setattr(self, key, state.get(key, getattr(self, key)))
         if self.is_main:
             self.console.print(f"resuming from {found.name} (step {state['step']} of "
@@ -344,7 +347,7 @@ class Trainer:
         if self.is_main:
             self._describe(start)
         self.model.train()
-        stopped_early, last_eval, recent, done = False, -1, [], start
+        stopped_early, last_eval, done = False, -1, start
         progress = TrainProgress(plan.total_steps, start, self.console, enabled=self.is_main)
         with progress:
             if start == 0:
@@ -358,7 +361,7 @@ class Trainer:
                 done = step + 1
                 self.tokens += figures["tokens"]
                 self.train_seconds += timer.seconds
-                recent = (recent + [figures])[-10:]
+                self.recent = (self.recent + [figures])[-10:]
                 tps = progress.tokens_per_second(figures["tokens"], timer.seconds)
                 lr = self.scheduler.get_last_lr()[0]
                 progress.update(done, figures["loss"], lr, tps)
@@ -394,7 +397,7 @@ class Trainer:
             log.close()
         restored = self._restore_best(final_val)
         dirs = self._save_outputs()
-        metrics = self._metrics(final_step, final_val, recent, stopped_early, restored)
+        metrics = self._metrics(final_step, final_val, self.recent, stopped_early, restored)
         return {**dirs, "metrics": metrics}
 
     def _log(self, log: MetricsLog | None, record: dict[str, Any]) -> None:
