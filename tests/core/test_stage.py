@@ -147,3 +147,61 @@ def test_work_dir_is_cleared_only_after_the_output_is_published(tmp_path, source
     assert seen_on_entry[1] == ["checkpoints", "paid-cache.json", "progress.json"]  # the retry resumed
     assert read_manifest(tmp_path / "run" / "upper") is not None
     assert sorted(p.name for p in work.iterdir()) == ["paid-cache.json"]  # kept on request, the rest cleared
+
+
+def make_output(folder, text):
+    folder.mkdir(parents=True)
+    (folder / "out.txt").write_text(text)
+    return folder
+
+
+@pytest.mark.parametrize("atomic", [True, False])
+def test_publish_replaces_the_output_and_leaves_nothing_aside(tmp_path, monkeypatch, atomic):
+    from webtune import stage
+
+    if not atomic:
+        monkeypatch.setattr(stage, "exchange", lambda a, b: False)
+    final = make_output(tmp_path / "clean", "old")
+    stage.publish(make_output(tmp_path / ".clean.tmp-0a", "new"), final)
+    assert (final / "out.txt").read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["clean"]
+
+
+def test_exchange_swaps_two_directories_in_one_step(tmp_path):
+    import sys
+
+    from webtune.stage import exchange
+
+    a, b = make_output(tmp_path / "a", "A"), make_output(tmp_path / "b", "B")
+    swapped = exchange(a, b)
+    assert swapped or not sys.platform.startswith("linux")
+    if swapped:
+        assert (a / "out.txt").read_text() == "B" and (b / "out.txt").read_text() == "A"
+
+
+def test_recovery_puts_back_an_output_a_kill_left_aside(tmp_path):
+    from webtune.stage import recover_outputs
+
+    # Killed between the fallback's renames: the old output aside, the new one unpublished.
+    make_output(tmp_path / ".clean.old-1f", "old")
+    make_output(tmp_path / ".clean.tmp-2e", "new")
+    # Killed after them: the new output in place, the old one still aside.
+    make_output(tmp_path / "dataset", "new")
+    make_output(tmp_path / ".dataset.old-3d", "old")
+    assert recover_outputs(tmp_path) == [tmp_path / "clean"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clean", "dataset"]
+    assert (tmp_path / "clean" / "out.txt").read_text() == "old"
+    assert (tmp_path / "dataset" / "out.txt").read_text() == "new"
+
+
+def test_a_stage_reads_an_input_restored_from_aside(tmp_path, source):
+    """The next stage to start (any of the run) puts its input back before reading it."""
+    run_dir = tmp_path / "run"
+    run_stage("upper", make_upper_stage([]), run_dir=run_dir, config={}, inputs={"src": source})
+    (run_dir / "upper").rename(run_dir / ".upper.old-5a")  # a kill between publish's renames
+
+    def count(ctx):
+        rows = list(read_jsonl(ctx.input("upper") / "docs.jsonl"))
+        return StageResult(Counts(len(rows), len(rows), 0))
+
+    manifest = run_stage("count", count, run_dir=run_dir, config={}, inputs={"upper": run_dir / "upper"})
+    assert manifest.counts.kept == 2 and read_manifest(run_dir / "upper") is not None

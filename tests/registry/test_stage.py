@@ -75,6 +75,19 @@ def test_a_failed_gate_registers_without_promoting(tmp_path, tiny_model_dir, ada
     assert ModelRegistry(registry).production("tiny") == 1  # production stays on the earlier version
 
 
+def test_registering_the_same_inputs_again_returns_the_same_version(tmp_path, tiny_model_dir, adapter):
+    run_dir, registry = tmp_path / "run", tmp_path / "registry"
+    publish_inputs(run_dir, tiny_model_dir, adapter)
+    pipeline = make_pipeline(tiny_model_dir, registry)
+    first = evaluate_and_register(run_dir, pipeline)
+    again = run_one_stage(stage_spec("register"), pipeline, run_dir, force=True)
+    assert (first.stats["version"], again.stats["version"]) == (1, 1) and again.stats["promoted"]
+    store = ModelRegistry(registry)
+    assert store.version_numbers("tiny") == [1]
+    assert store.get("tiny", 1).identity == first.fingerprint == again.fingerprint
+    assert [e["event"] for e in store.state("tiny")["events"]] == ["register", "promote"]
+
+
 def test_hosted_model_is_registered_by_id(tmp_path, tiny_model_dir):
     run_dir, registry = tmp_path / "run", tmp_path / "registry"
     publish_inputs(run_dir, tiny_model_dir, None, train_result={

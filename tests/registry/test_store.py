@@ -115,3 +115,48 @@ def test_two_processes_serialise_on_the_registry_lock(tmp_path):
     # One holder at a time: start, end, start, end; the second starts after the first ended.
     assert [kind for kind, _ in events] == ["start", "end", "start", "end"]
     assert float(events[2][1]) >= float(events[1][1])
+
+
+def test_the_same_identity_registers_once_and_completes_its_history(tmp_path):
+    reg = ModelRegistry(tmp_path)
+    first = reg.register("same", {"kind": "adapter"}, artifact(tmp_path), identity="abc")
+    # A kill after the version was renamed into place, before its event was recorded.
+    state = reg.state("same")
+    state["events"] = []
+    reg._write_state("same", state)
+    again = reg.register("same", {"kind": "adapter"}, artifact(tmp_path, "other"), identity="abc")
+    assert (first.version, again.version, reg.version_numbers("same")) == (1, 1, [1])
+    assert again.identity == "abc" and reg.find_identity("same", "abc") == 1
+    assert [e["event"] for e in reg.state("same")["events"]] == ["register"]
+    assert reg.register("same", {"kind": "adapter"}, artifact(tmp_path, "new"), identity="xyz").version == 2
+    assert reg.register("same", {"kind": "adapter"}, artifact(tmp_path, "anon")).version == 3
+
+
+def test_concurrent_registers_of_one_identity_make_one_version(tmp_path):
+    reg = ModelRegistry(tmp_path / "reg")
+    src = artifact(tmp_path)
+    with ThreadPoolExecutor(4) as pool:
+        numbers = list(pool.map(lambda _: reg.register("one", {"kind": "adapter"}, src, identity="i").version,
+                                range(4)))
+    assert numbers == [1, 1, 1, 1] and reg.version_numbers("one") == [1]
+    assert not list(reg.model_dir("one").glob(".tmp-*"))
+
+
+def test_stale_temporaries_are_swept_and_live_ones_kept(tmp_path):
+    from filelock import FileLock
+
+    reg = ModelRegistry(tmp_path)
+    folder = reg.model_dir("sweep")
+    (folder / ".tmp-dead" / "artifact").mkdir(parents=True)  # a register killed mid-copy
+    (folder / ".tmp-dead.lock").touch()
+    (folder / ".tmp-gone.lock").touch()  # killed between its lock and its directory
+    (folder / ".tmp-live").mkdir()
+    live = FileLock(folder / ".tmp-live.lock")  # a register still copying, in another thread
+    live.acquire()
+    try:
+        reg.register("sweep", {"kind": "adapter"}, artifact(tmp_path))
+        assert sorted(p.name for p in folder.glob(".tmp-*")) == [".tmp-live", ".tmp-live.lock"]
+    finally:
+        live.release()
+    reg.register("sweep", {"kind": "adapter"}, artifact(tmp_path, "2"))
+    assert not list(folder.glob(".tmp-*"))
