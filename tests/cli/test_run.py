@@ -1,0 +1,48 @@
+"""`webtune run` and `webtune train`: training resumes by default, --no-resume starts it over."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from webtune.cli.main import app
+from webtune.cli.train import train_overrides
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    """The pipelines `webtune run` hands to run_pipeline (which then does nothing)."""
+    from webtune import pipeline
+
+    seen = []
+    monkeypatch.setattr(pipeline, "run_pipeline", lambda p, where, **kw: seen.append(p) or [])
+    return seen
+
+
+def write_pipeline(tmp_path, **extra):
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump({"name": "t", "run_dir": str(tmp_path / "runs"), **extra}))
+    return path
+
+
+@pytest.mark.parametrize("args, resume", [([], None), (["--no-resume"], False)])
+def test_run_resumes_training_unless_told_not_to(tmp_path, captured, args, resume):
+    result = runner.invoke(app, ["run", str(write_pipeline(tmp_path)), "--to", "collect", *args])
+    assert result.exit_code == 0, result.output
+    assert captured[0].train.resume is resume
+
+
+def test_no_resume_leaves_a_hosted_job_to_reattach(tmp_path, captured):
+    hosted = write_pipeline(tmp_path, train={"backend": "openai", "model": "gpt-4o-mini-2024-07-18"})
+    result = runner.invoke(app, ["run", str(hosted), "--to", "collect", "--no-resume"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "reattached, not restarted" in result.output and not hasattr(captured[0].train, "resume")
+
+
+def test_train_options_resume_by_default():
+    assert train_overrides(None, False, None, None) == {}
+    assert train_overrides(True, False, None, None) == {"train": {"resume": True}}
+    assert train_overrides(False, False, None, None) == {"train": {"resume": False}}
