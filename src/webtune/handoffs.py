@@ -143,6 +143,10 @@ class Manifest(Handoff):
     finished_at: str | None = None
     duration_s: float = 0.0
     versions: dict[str, str] = {}
+    # What of the work dir outlives publishing (`StageResult.keep_work`); a skipped stage
+    # clears the rest, which a kill right after publishing left. None: written by an earlier
+    # webtune, whose work dir is left alone.
+    keep_work: list[str] | None = None
     skipped: bool = Field(False, exclude=True)
 
 

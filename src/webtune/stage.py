@@ -369,14 +369,17 @@ def run_stage(
     stage_fingerprint = fingerprint(stage, config_json, described_inputs)
 
     existing = read_manifest(final_dir)
+    work_dir = run_dir / ".work" / stage
     if not force and existing and existing.fingerprint == stage_fingerprint:
         console.print(f"[dim]{stage}: unchanged, skipped ({final_dir})[/dim]")
+        if existing.keep_work is not None:
+            # Killed after publishing, before clearing: the resume state is worth nothing now.
+            clear_work_dir(work_dir, keep=tuple(existing.keep_work))
         return existing.model_copy(update={"skipped": True})
 
     final_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = final_dir.with_name(f".{final_dir.name}.tmp-{uuid.uuid4().hex[:8]}")
     tmp_dir.mkdir()
-    work_dir = run_dir / ".work" / stage
     work_dir.mkdir(parents=True, exist_ok=True)
     ctx = StageContext(stage=stage, run_dir=run_dir, output_dir=tmp_dir, work_dir=work_dir,
                        inputs=inputs, config=config, shared=dict(shared or {}), console=console,
@@ -392,6 +395,7 @@ def run_stage(
             outputs=[FileEntry.model_validate(item) for item in describe_files(tmp_dir)],
             counts=result.counts, stats=result.stats, started_at=started, finished_at=utc_now(),
             duration_s=round(time.perf_counter() - t0, 3), versions=library_versions(),
+            keep_work=sorted(result.keep_work),
         )
         manifest.write(tmp_dir / MANIFEST)
         faults.point("stage.before_publish")

@@ -205,3 +205,15 @@ def test_a_stage_reads_an_input_restored_from_aside(tmp_path, source):
 
     manifest = run_stage("count", count, run_dir=run_dir, config={}, inputs={"upper": run_dir / "upper"})
     assert manifest.counts.kept == 2 and read_manifest(run_dir / "upper") is not None
+
+
+def test_a_skipped_stage_clears_what_a_kill_after_publishing_left_in_its_work_dir(tmp_path, source):
+    def keeping(ctx):
+        (ctx.work_dir / "cache").mkdir()
+        return StageResult(Counts(1, 1, 0), keep_work=("cache",))
+
+    run_dir = tmp_path / "run"
+    assert run_stage("keep", keeping, run_dir=run_dir, config={}, inputs={"src": source}).keep_work == ["cache"]
+    (run_dir / ".work" / "keep" / "checkpoint").mkdir()  # as if killed before clearing it
+    assert run_stage("keep", keeping, run_dir=run_dir, config={}, inputs={"src": source}).skipped
+    assert [p.name for p in (run_dir / ".work" / "keep").iterdir()] == ["cache"]

@@ -98,13 +98,18 @@ def test_a_run_killed_in_every_stage_reruns_to_the_outputs_of_an_unkilled_run(pr
     assert (run / "clean" / "manifest.json").is_file() and not side_names(run)
     assert (run / ".work" / "clean").is_dir()  # killed before its work dir was cleared
 
+    webtune(project, "k", "run", "pipeline.yaml", fault="stage.before_publish")
+    assert not (run / "dataset").exists() and not (run / ".work" / "clean").exists()  # skipped, cleared
+
     webtune(project, "k", "run", "pipeline.yaml", fault="train.checkpoint_saved:2")
     assert json.loads((run / ".work/train/checkpoints/latest.json").read_text())["step"] == 2
     assert not (run / "train").exists()
-
-    # Training resumes by default; register is then killed half-way through its copy.
-    resumed = webtune(project, "k", "run", "pipeline.yaml", fault="register.copying")
+    # Training resumes by default (and publishes); evaluate is killed before publishing.
+    resumed = webtune(project, "k", "run", "pipeline.yaml", fault="stage.before_publish:2")
     assert "resuming from step-2" in resumed.stderr
+    assert (run / "train" / "manifest.json").is_file() and not (run / "evaluate").exists()
+
+    webtune(project, "k", "run", "pipeline.yaml", fault="register.copying")  # half-way through the copy
     assert sorted(p.is_dir() for p in models.glob(".tmp-*")) == [False, True]  # the copy, its lock
     webtune(project, "k", "run", "pipeline.yaml", fault="register.before_rename")
     assert len(list(models.glob(".tmp-*"))) == 2  # the stale one was swept, a new one left
@@ -119,7 +124,7 @@ def test_a_run_killed_in_every_stage_reruns_to_the_outputs_of_an_unkilled_run(pr
     events = [e["event"] for e in registry.state("kills")["events"]]
     assert events == ["register", "promote"]
     assert not list(models.glob(".tmp-*")) and not side_names(run)
-    assert not (run / ".work" / "train").exists()
+    assert not (run / ".work").exists() or not any((run / ".work").iterdir())  # clean's too
     assert differences(snapshot(project / "runs" / "base"), snapshot(run)) == []
 
 
