@@ -15,7 +15,8 @@ The points (``docs/pipeline.md`` lists them too):
 * ``register.copying`` (half-way through the artifact copy), ``register.before_rename``,
   ``register.after_rename`` (the version in place, the registry's history not yet updated),
   ``register.before_promote``, ``register.after_promote``;
-* ``train.checkpoint_saved`` (right after a checkpoint is committed).
+* ``train.checkpoint_writing`` (a checkpoint's weights written, its optimizer state not yet),
+  ``train.checkpoint_saved`` (right after a checkpoint is committed).
 """
 
 from __future__ import annotations

@@ -104,6 +104,10 @@ def test_a_run_killed_in_every_stage_reruns_to_the_outputs_of_an_unkilled_run(pr
     webtune(project, "k", "run", "pipeline.yaml", fault="train.checkpoint_saved:2")
     assert json.loads((run / ".work/train/checkpoints/latest.json").read_text())["step"] == 2
     assert not (run / "train").exists()
+    # Resumed from step 2, killed half-way through writing step 3's checkpoint: step 2 stays the latest.
+    webtune(project, "k", "run", "pipeline.yaml", fault="train.checkpoint_writing")
+    assert json.loads((run / ".work/train/checkpoints/latest.json").read_text())["step"] == 2
+    assert list((run / ".work/train/checkpoints").glob(".step-3.tmp-*"))
     # Training resumes by default (and publishes); evaluate is killed before publishing.
     resumed = webtune(project, "k", "run", "pipeline.yaml", fault="stage.before_publish:2")
     assert "resuming from step-2" in resumed.stderr

@@ -24,7 +24,7 @@ import os
 import re
 import shutil
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -310,6 +310,13 @@ def _copy_file(src: str, dst: str) -> str:
 
 
 def _drop_lock(lock: FileLock) -> None:
-    """Delete a held lock's file, then release it (deleted first, so no one else can hold it)."""
-    Path(lock.lock_file).unlink(missing_ok=True)
+    """Delete a held lock's file, then release it (deleted first, so no one else can hold it).
+
+    Windows cannot delete a file that is open: there it is deleted after the release.
+    """
+    with suppress(OSError):
+        Path(lock.lock_file).unlink(missing_ok=True)
     lock.release()
+    if os.name == "nt":
+        with suppress(OSError):
+            Path(lock.lock_file).unlink(missing_ok=True)

@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from webtune import faults
 from webtune.errors import WebtuneError
 from webtune.jsonl import atomic_write_json
 
@@ -58,6 +59,7 @@ def save_checkpoint(work_dir: Path, step: int, *, trainable: dict[str, Any], opt
 
     tmp = begin_checkpoint(work_dir, step)
     torch.save(trainable, tmp / "trainable.pt")
+    faults.point("train.checkpoint_writing")
     torch.save({"optimizer": optimizer, "scheduler": scheduler}, tmp / "optimizer.pt")
     return commit_checkpoint(work_dir, tmp, step, state, keep)
 
