@@ -245,6 +245,52 @@ class EvalSettings(Part):
     decoding: str = "greedy"
 
 
+class JudgePairResult(Part):
+    """One pairing judged both ways round: ``first`` vs ``second`` (wins are ``first``'s)."""
+
+    pair: str
+    first: str
+    second: str
+    compared: int = 0  # examples whose two verdicts (one per order) were both readable
+    wins: int = 0
+    ties: int = 0
+    losses: int = 0
+    win_rate: float | None = None  # (wins + ties / 2) / compared
+    win_rate_ci95: list[float] | None = None  # bootstrap over examples
+    position_bias_rate: float | None = None  # share of examples whose verdict changed when the order was swapped
+    invalid: int = 0  # examples left without two readable verdicts
+
+
+class JudgeSummary(Part):
+    """The judge section of ``report.json``; ``status`` is ``skipped`` when no judge was configured."""
+
+    status: Literal["done", "skipped"] = "skipped"
+    note: str = ""
+    judge: str | None = None  # "openai:gpt-4o-mini"
+    rubric: str | None = None
+    pairs: list[JudgePairResult] = []
+    calls: int = 0  # requests sent (retries of malformed verdicts included)
+    cached: int = 0  # verdicts read from the cache
+    malformed: dict[str, int] = {}  # reason -> replies rejected and asked again
+    estimated_cost_usd: float | None = None
+
+
+class ForgettingSummary(Part):
+    """The forgetting section: loss on a general set, base vs tuned; ``flagged`` past the threshold."""
+
+    status: Literal["done", "skipped"] = "skipped"
+    note: str = ""
+    source: str | None = None  # the general set: a file, or "webtune built-in general set"
+    examples: int = 0
+    base_loss: float | None = None
+    tuned_loss: float | None = None
+    loss_increase: float | None = None  # tuned - base
+    relative_increase: float | None = None  # (tuned - base) / base
+    threshold: float | None = None  # the relative increase that flags forgetting
+    flagged: bool = False
+    judge: JudgePairResult | None = None  # tuned vs base on the general set, when a judge is configured
+
+
 class EvalReport(Handoff):
     """``report.json`` of the evaluate stage: ``metrics`` is ``{"base": {...}, "tuned": {...}}``."""
 
@@ -261,6 +307,8 @@ class EvalReport(Handoff):
     timings_s: dict[str, float] = {}
     summary: str = ""
     backend: str | None = None
+    judge: JudgeSummary | None = None  # None: written before the judge existed
+    forgetting: ForgettingSummary | None = None
 
     def figure(self, model: str, key: str) -> float | None:
         """One figure (``model`` is ``base`` or ``tuned``), None when it was not measured."""

@@ -60,6 +60,14 @@ def _train_shared(p: PipelineConfig) -> dict[str, Any]:
     return shared
 
 
+def _evaluate_shared(p: PipelineConfig) -> dict[str, Any]:
+    """The base model, and the general sets mixed into training (the forgetting check scores them)."""
+    shared: dict[str, Any] = {"base_model": p.base_model}
+    if p.dataset.mix:  # only when there are some: other pipelines keep their fingerprints
+        shared["general_sets"] = [str(m.path) for m in p.dataset.mix]
+    return shared
+
+
 def _register_shared(p: PipelineConfig) -> dict[str, Any]:
     """The registry's resolved location is part of the fingerprint: a moved registry re-registers."""
     from webtune.registry.store import ModelRegistry
@@ -78,7 +86,7 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec("train", "webtune.train.stage:run_train", ("dataset",), section=lambda p: p.train,
               shared=_train_shared),
     StageSpec("evaluate", "webtune.evaluate.stage:run_evaluate", ("dataset", "train"),
-              section=lambda p: p.evaluate, shared=lambda p: {"base_model": p.base_model}),
+              section=lambda p: p.evaluate, shared=_evaluate_shared),
     StageSpec("register", "webtune.registry.stage:run_register", ("dataset", "train", "evaluate"),
               section=lambda p: p.register_, shared=_register_shared),
 )

@@ -84,7 +84,7 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
     Kind("trainer", "train", "backend", "webtune.train.backends:TRAINERS"),
     Kind("metric", "aggregate", "metric", "webtune.evaluate.metrics:METRICS"),
     Kind("exporter", "export", "format"),
-    Kind("judge", "judge", "judge"),
+    Kind("judge", "judge", "judge", "webtune.evaluate.judges:JUDGES"),
 )}
 
 

@@ -7,6 +7,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from webtune.configbase import StrictModel
+from webtune.evaluate.forgetting import ForgettingConfig
+from webtune.evaluate.judges.run import JudgeSettings
 from webtune.evaluate.metrics import METRICS
 from webtune.plugins import config_field
 
@@ -32,6 +34,8 @@ class EvaluateConfig(StrictModel):
                                 "(default: train.max_seq_len, as in training)")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     report_samples: int = Field(8, ge=0, description="side-by-side samples shown in the reports")
+    judge: JudgeSettings | None = Field(None, description="an LLM judge, tuned vs base (none: skipped)")
+    forgetting: ForgettingConfig = ForgettingConfig()
 
     @field_validator("metrics", mode="before")
     @classmethod

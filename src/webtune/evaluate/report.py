@@ -158,6 +158,7 @@ def render_markdown(report: EvalReport, samples: list[dict[str, Any]], shown: in
     lines += ["", f"{c.test_examples} held-out examples; loss on {c.loss_examples}, greedy answers "
               f"(max {report.settings.max_new_tokens} new tokens) on {c.generated}; "
               f"{c.rejected} rejected (see rejects.jsonl).", "", f"![metrics]({PLOT})", ""]
+    lines += _checks_markdown(report)
     for n, sample in enumerate(samples[:shown], start=1):
         lines += [f"## Sample {n}", "", "**Prompt**", "", _quote(sample["prompt"]), "",
                   "**Reference**", "", _quote(sample["reference"]), ""]
@@ -165,6 +166,14 @@ def render_markdown(report: EvalReport, samples: list[dict[str, Any]], shown: in
             scores = ", ".join(f"{k} {v:.3f}" for k, v in sample["scores"].get(label, {}).items())
             lines += [f"**{label}**" + (f" ({scores})" if scores else ""), "", _quote(answer or "(empty)"), ""]
     return "\n".join(lines) + "\n"
+
+
+def _checks_markdown(report: EvalReport) -> list[str]:
+    """The judge and forgetting lines (`webtune.evaluate.checks`), one bullet each."""
+    from webtune.evaluate.checks import check_lines
+
+    found = check_lines(report)
+    return ["## Checks", "", *(f"- {line}" for line in found), ""] if found else []
 
 
 def _quote(text: str) -> str:
@@ -180,7 +189,9 @@ def render_html(report: EvalReport, samples: list[dict[str, Any]], shown: int, p
     env.filters["fmt"] = fmt
     template = env.get_template("report.html.j2")
     image = base64.b64encode(png).decode("ascii") if png else None
-    return template.render(report=report, samples=samples[:shown], image=image)
+    from webtune.evaluate.checks import check_lines
+
+    return template.render(report=report, samples=samples[:shown], image=image, checks=check_lines(report))
 
 
 def write_reports(out: Path, report: EvalReport, samples: list[dict[str, Any]], config: Any) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from webtune.errors import InputError
+from webtune.evaluate.checks import print_checks, run_checks
 from webtune.evaluate.metrics import METRICS
 from webtune.evaluate.metrics.base import Metric
 from webtune.evaluate.report import build_report, print_table, write_reports
@@ -103,11 +104,13 @@ def run_evaluate(ctx: StageContext) -> StageResult:
         "test_examples": seen, "evaluated": kept, "rejected": seen - kept,
         "loss_examples": len(run.loss_items) if run.per_example_loss else 0, "generated": len(run.generated)})
     report.backend = train_result.backend
+    keep = run_checks(ctx, report, samples, train_dir, train_result)  # judge, forgetting
     write_reports(ctx.output_dir, report, samples, config)
     print_table(report, ctx.console)
+    print_checks(report, ctx.console)
     return StageResult(counts=Counts(seen=seen, kept=kept, rejected=seen - kept),
                        stats={"metrics": report.metrics, "deltas": report.deltas,
-                              "timings_s": report.timings_s})
+                              "timings_s": report.timings_s}, keep_work=keep)
 
 
 __all__ = ["run_evaluate", "EvalRun"]

@@ -20,6 +20,9 @@ class PromotionGates(StrictModel):
     tuned_rouge_l_above_base: bool = False
     max_loss: float | None = Field(None, gt=0)
     min_rouge_l: float | None = Field(None, ge=0, le=1)
+    # Block promotion when the evaluation flagged forgetting (general-set loss rose past
+    # evaluate.forgetting.threshold), or when no forgetting check ran.
+    no_forgetting: bool = False
 
 
 class RegisterConfig(StrictModel):

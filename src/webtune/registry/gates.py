@@ -42,4 +42,15 @@ def check_gates(gates: PromotionGates, report: EvalReport | None) -> list[GateCh
         else:
             add("min_rouge_l", tuned_rouge >= gates.min_rouge_l,
                 f"tuned {tuned_rouge:.4f} (min {gates.min_rouge_l})")
+    if gates.no_forgetting:
+        rows.append(forgetting_gate(report))
     return rows
+
+
+def forgetting_gate(report: EvalReport) -> GateCheck:
+    """Passes when the forgetting check ran and did not flag a drop on the general set."""
+    f = report.forgetting
+    if f is None or f.status != "done":
+        return GateCheck(gate="no_forgetting", passed=False,
+                         detail=f"no forgetting check in the evaluation{': ' + f.note if f and f.note else ''}")
+    return GateCheck(gate="no_forgetting", passed=not f.flagged, detail=f.note)
