@@ -38,8 +38,15 @@ def dataset_command(
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="--check: longest example allowed."),
     hosted_model: Optional[str] = typer.Option(None, "--hosted-model", help="--check: model priced in the cost estimate."),
     epochs: Optional[float] = typer.Option(None, "--epochs", help="--check: epochs in the cost estimate."),
+    inspect: Optional[int] = typer.Option(
+        None, "--inspect", min=0, metavar="N",
+        help="Show N train examples token by token through the chat template (loss tokens highlighted), "
+             "check end-of-turn, truncation and the serve template; HTML to -o or <run-dir>/dataset-inspect.html."),
 ) -> None:
     """Turn clean documents into validated, split chat training sets (or check a JSONL file)."""
+    if inspect is not None:
+        ok = inspect_dataset(pipeline, run_dir, inspect, output_dir)
+        raise typer.Exit(0 if ok else 1)
     if check is not None:
         ok = check_file(check, pipeline, model, max_tokens, hosted_model, epochs)
         raise typer.Exit(0 if ok else 1)
@@ -53,6 +60,50 @@ def dataset_command(
         overrides = {"dataset": {"export": {"formats": list(dict.fromkeys(export))}}}
     run_stage_command("dataset", pipeline_path=pipeline, run_dir=run_dir, input_dir=input_dir,
                       output_dir=output_dir, force=force, overrides=overrides)
+
+
+def inspect_dataset(pipeline_path: Path | None, run_dir: Path | None, show: int, out: Path | None) -> bool:
+    """`--inspect`: render ``show`` examples of the run's train split, check them all; True if no problem."""
+    from webtune.cli.common import resolve_run_dir
+    from webtune.dataset.inspect import end_of_turn_ids, inspect_split, render_html, render_terminal
+    from webtune.errors import ConfigError
+    from webtune.jsonl import atomic_write_text
+    from webtune.models import load_tokenizer, resolve_model
+
+    if pipeline_path is None:
+        raise ConfigError("--inspect needs the pipeline (-p FILE): its base model and train settings")
+    pipe = pipeline_for(pipeline_path)
+    where = resolve_run_dir(pipeline_path, pipe, run_dir)
+    base_path = resolve_model(pipe.base_model)
+    tokenizer = load_tokenizer(base_path)
+    chat_template = getattr(pipe.train, "chat_template", None)
+    max_seq_len = getattr(pipe.train, "max_seq_len", None) or tokenizer.model_max_length
+    # The trainer saves the base tokenizer (its own template) beside the adapter: that is what serves.
+    serve_template = serve_chat_template(where, tokenizer)
+    result = inspect_split(where / "dataset" / "train.jsonl", tokenizer, max_seq_len=max_seq_len,
+                           chat_template=chat_template, serve_template=serve_template,
+                           eot_ids=end_of_turn_ids(tokenizer, base_path), show=show)
+    render_terminal(result, console)
+    page = out if out is not None and out.suffix == ".html" else (out or where) / "dataset-inspect.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(page, render_html(result))
+    console.print(f"HTML: {escape(str(page))}", highlight=False)
+    return not result.problems
+
+
+def serve_chat_template(run_dir: Path, base_tokenizer: Any) -> str | None:
+    """The template a served model would use: its saved tokenizer's after training, else the base's."""
+    from webtune.handoffs import TrainResult
+    from webtune.models import load_tokenizer
+    from webtune.serve.loader import TOKENIZER_FILES
+
+    train_dir = run_dir / "train"
+    if (train_dir / TrainResult.FILE).is_file():
+        adapter, full = TrainResult.read(train_dir).local_dirs(train_dir)
+        for candidate in (adapter, full):
+            if candidate is not None and any((candidate / f).is_file() for f in TOKENIZER_FILES):
+                return getattr(load_tokenizer(candidate), "chat_template", None)
+    return getattr(base_tokenizer, "chat_template", None)
 
 
 def check_file(path: Path, pipeline_path: Path | None, model: str | None, max_tokens: int | None,

@@ -98,4 +98,4 @@ def pair_text(pair: JudgePairResult) -> str:
 def print_checks(report: EvalReport, console: Console) -> None:
     """The check lines under the evaluation table."""
     for line in check_lines(report):
-        console.print(line, markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
