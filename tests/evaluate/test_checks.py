@@ -114,3 +114,16 @@ def test_a_model_trained_hard_on_narrow_data_forgets_and_the_gate_blocks(tmp_pat
     # Without a forgetting check the gate fails too: no promotion on missing evidence.
     report.forgetting = None
     assert not check_gates(PromotionGates(tuned_loss_below_base=False, no_forgetting=True), report)[0].passed
+
+
+def test_a_judge_over_its_cost_limit_refuses_before_the_models_run(tmp_path, tiny_model_dir, adapter, monkeypatch):
+    from webtune.errors import ConfigError
+
+    publish_inputs(tmp_path, tiny_model_dir, adapter)
+    ran = []
+    monkeypatch.setattr("webtune.evaluate.stage.run_local", lambda *a, **k: ran.append(1))
+    judge = {"backend": {"judge": "openai", "model": "gpt-4o-mini", "base_url": "http://127.0.0.1:9/v1"},
+             "price_output_per_1m": 100.0, "max_cost_usd": 0.01}
+    with pytest.raises(ConfigError, match="max_cost_usd: the 24 uncached judge requests are estimated"):
+        evaluate(tmp_path, make_pipeline(tiny_model_dir, tmp_path / "registry", evaluate={"judge": judge}))
+    assert ran == []

@@ -27,6 +27,26 @@ def judge_items(samples: list[dict[str, Any]]) -> list[JudgeItem]:
                       answers={**s["answers"], "reference": s["reference"]}) for s in samples]
 
 
+def judge_preflight(ctx: Any, items: list[Any]) -> None:
+    """Refuse a judge run over ``max_cost_usd`` before any model runs, estimating answers by the references.
+
+    Only on a first run (no cache yet): afterwards cached verdicts make the estimate too high, and
+    the exact check `run_judge` makes before its first request still applies.
+    """
+    settings = getattr(ctx.config, "judge", None)
+    if settings is None or settings.max_cost_usd is None or (ctx.work_dir / CACHE_FILE).is_file():
+        return
+    from webtune.evaluate.judges.run import check_cost, judge_identity, plan
+
+    shown = items[:ctx.config.max_examples]
+    proxies = [JudgeItem(line=i.line, id=i.id, prompt="", system=None,
+                         answers={"base": i.reference, "tuned": i.reference, "reference": i.reference})
+               for i in shown]
+    for proxy, item in zip(proxies, shown):
+        proxy.prompt = next((m["content"] for m in reversed(item.prompt) if m["role"] == "user"), "")
+    check_cost(plan(proxies, settings, judge_identity(settings.backend)), settings)
+
+
 def run_checks(ctx: Any, report: EvalReport, samples: list[dict[str, Any]], train_dir: Path,
                train_result: TrainResult, judge: Any = None) -> tuple[str, ...]:
     """Fill ``report.judge`` and ``report.forgetting``; write judgements.jsonl; return work files to keep."""

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from webtune.errors import InputError
-from webtune.evaluate.checks import print_checks, run_checks
+from webtune.evaluate.checks import judge_preflight, print_checks, run_checks
 from webtune.evaluate.metrics import METRICS
 from webtune.evaluate.metrics.base import Metric
 from webtune.evaluate.report import build_report, print_table, write_reports
@@ -81,6 +81,7 @@ def run_evaluate(ctx: StageContext) -> StageResult:
                              "(set dataset.split.test above 0 and run `webtune dataset` again)")
         raise InputError(f"evaluate: none of the {seen} lines of {test_path} is a usable example "
                          f"(see why with `webtune dataset --check {test_path}`)")
+    judge_preflight(ctx, items)  # a judge over its cost limit refuses before any model runs
     train_dir = ctx.input("train")
     train_result = TrainResult.read(train_dir)
     hosted = train_result.hosted

@@ -175,6 +175,16 @@ def estimate_cost(comparisons: list[Comparison], settings: JudgeSettings) -> tup
     return tokens_in, tokens_out, usd
 
 
+def check_cost(todo: list[Comparison], settings: JudgeSettings) -> float:
+    """The estimated USD of ``todo``; a ConfigError when it is over ``max_cost_usd``."""
+    _, _, usd = estimate_cost(todo, settings)
+    if settings.max_cost_usd is not None and usd > settings.max_cost_usd:
+        raise ConfigError(f"evaluate.judge.max_cost_usd: the {len(todo)} uncached judge requests are estimated "
+                          f"at ${usd:.4f}, over the limit of ${settings.max_cost_usd:.4f}; raise the limit or "
+                          "lower evaluate.judge.max_examples")
+    return usd
+
+
 # ---------------------------------------------------------------------------- running
 
 
@@ -185,11 +195,7 @@ def run_judge(items: list[JudgeItem], settings: JudgeSettings, cache: JudgeCache
     identity = judge_identity(settings.backend)
     comparisons = plan(items[:settings.max_examples] if settings.max_examples else items, settings, identity)
     todo = [c for c in comparisons if cache.get(c.key) is None]
-    _, _, usd = estimate_cost(todo, settings)
-    if settings.max_cost_usd is not None and usd > settings.max_cost_usd:
-        raise ConfigError(f"evaluate.judge.max_cost_usd: the {len(todo)} uncached judge requests are estimated "
-                          f"at ${usd:.4f}, over the limit of ${settings.max_cost_usd:.4f}; raise the limit or "
-                          "lower evaluate.judge.max_examples")
+    usd = check_cost(todo, settings)
     summary = JudgeSummary(status="done", judge=identity, rubric=settings.rubric, estimated_cost_usd=round(usd, 6))
     malformed: Counter[str] = Counter()
     verdicts: dict[tuple[str, int, int], str | None] = {}  # (pair, example index, order) -> preferred label
