@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from webtune.dataset.config import DatasetConfig, ChunkingConfig, QAConfig
 from webtune.dataset.markdown import chunk_text, split_sections
-from webtune.dataset.stage import from_markdown
+from webtune.dataset.generators.markdown_qa import from_markdown
 from webtune.dataset.templates import document_context
 from webtune.records import Document
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from webtune.dataset.config import DatasetConfig, TemplateConfig
-from webtune.dataset.stage import from_templates
+from webtune.dataset.generators.templates import from_templates
 from webtune.dataset.templates import RenderError, document_context, render, selects
 from webtune.errors import ConfigError
 from webtune.records import Document

@@ -20,7 +20,7 @@ validates settings. Jinja templates are compiled at load time so a syntax error 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -286,6 +286,8 @@ class DatasetConfig(StrictModel):
     templates: list[TemplateConfig] = []
     qa: QAConfig | None = None
     teacher: TeacherConfig | None = None
+    # Any registered generator (built-in or plugin) by name: [{generator: NAME, ...its config}].
+    generators: list[dict[str, Any]] = []
     chunking: ChunkingConfig = ChunkingConfig()
     split: SplitConfig = SplitConfig()
     mix: list[MixSource] = []
@@ -297,6 +299,32 @@ class DatasetConfig(StrictModel):
     warn_examples: int = Field(default=50, ge=1)  # fewer is a warning
     dedup: bool = True  # reject exact duplicate examples
     hosted: HostedCostConfig = HostedCostConfig()
+
+    @field_validator("generators")
+    @classmethod
+    def _known_generators(cls, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from pydantic import ValidationError
+
+        from webtune.dataset.generators import GENERATORS
+        from webtune.errors import ConfigError
+
+        for i, entry in enumerate(entries):
+            name = entry.get("generator")
+            if not isinstance(name, str):
+                raise ValueError(f"{i}: give the generator's name as 'generator: NAME'")
+            if name == "mix":
+                raise ValueError(f"{i}: general sets are mixed in with dataset.mix, not as a generator")
+            try:
+                generator = GENERATORS.get(name)
+            except ConfigError as exc:
+                raise ValueError(f"{i}: {exc}") from None
+            try:
+                generator.Config.model_validate({k: v for k, v in entry.items() if k != "generator"})
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(p) for p in err["loc"])
+                raise ValueError(f"{i} ({name}): {where + ': ' if where else ''}{err['msg']}") from None
+        return entries
 
     @model_validator(mode="after")
     def _unique_names(self) -> "DatasetConfig":

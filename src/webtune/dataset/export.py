@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from webtune.jsonl import write_jsonl
 
+PARQUET_ROWS = 4096  # rows per Parquet row group (and per batch held in memory)
 SHAREGPT_FROM = {"system": "system", "user": "human", "assistant": "gpt"}
 
 
@@ -51,16 +52,27 @@ def _flat(example: dict[str, Any]) -> dict[str, Any]:
             "meta": json.dumps(example.get("meta", {}), ensure_ascii=False, sort_keys=True)}
 
 
-def export_splits(splits: dict[str, list[dict[str, Any]]], out_dir: Path, formats: list[str]) -> dict[str, list[str]]:
-    """Write every split in every format under ``out_dir``; return the files written per format."""
+def read_rows(path: Path) -> Iterator[dict[str, Any]]:
+    """The examples of a split file, one at a time."""
+    with open(path, "r", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def export_splits(splits: dict[str, Path], out_dir: Path, formats: list[str]) -> dict[str, list[str]]:
+    """Write every split (a chat JSONL file) in every format under ``out_dir``; return the files per format.
+
+    Rows are streamed from the split files, so a large set is never held in memory.
+    """
     written: dict[str, list[str]] = {}
     converters = {"openai": to_openai, "sharegpt": to_sharegpt, "alpaca": to_alpaca}
     for fmt in formats:
         target = Path(out_dir) / fmt
         target.mkdir(parents=True, exist_ok=True)
         if fmt in converters:
-            for name, rows in splits.items():
-                write_jsonl(target / f"{name}.jsonl", [converters[fmt](r) for r in rows])
+            for name, path in splits.items():
+                write_jsonl(target / f"{name}.jsonl", (converters[fmt](r) for r in read_rows(path)))
             written[fmt] = [f"{fmt}/{name}.jsonl" for name in splits]
         elif fmt == "parquet":
             _write_parquet(splits, target)
@@ -71,8 +83,20 @@ def export_splits(splits: dict[str, list[dict[str, Any]]], out_dir: Path, format
     return written
 
 
-def _write_parquet(splits: dict[str, list[dict[str, Any]]], target: Path) -> None:
-    """One Parquet file per split, written atomically."""
+def _batches(path: Path, size: int) -> Iterator[list[dict[str, Any]]]:
+    """Flat rows of a split file in lists of at most ``size``."""
+    batch: list[dict[str, Any]] = []
+    for row in read_rows(path):
+        batch.append(_flat(row))
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _write_parquet(splits: dict[str, Path], target: Path) -> None:
+    """One Parquet file per split, written atomically, a row group per PARQUET_ROWS rows."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -80,28 +104,44 @@ def _write_parquet(splits: dict[str, list[dict[str, Any]]], target: Path) -> Non
 
     schema = pa.schema([("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
                         ("meta", pa.string())])
-    for name, rows in splits.items():
-        table = pa.Table.from_pylist([_flat(r) for r in rows], schema=schema)
+    for name, path in splits.items():
         with atomic_path(target / f"{name}.parquet") as tmp:
-            pq.write_table(table, tmp)
+            with pq.ParquetWriter(tmp, schema) as writer:
+                wrote = False
+                for batch in _batches(path, PARQUET_ROWS):
+                    writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+                    wrote = True
+                if not wrote:
+                    writer.write_table(pa.Table.from_pylist([], schema=schema))
 
 
-def _write_hf(splits: dict[str, list[dict[str, Any]]], target: Path) -> None:
+def _flat_rows(path: str):
+    """Generator for ``Dataset.from_generator``: the flat rows of one split file."""
+    for row in read_rows(Path(path)):
+        yield _flat(row)
+
+
+def _write_hf(splits: dict[str, Path], target: Path) -> None:
     """A ``DatasetDict`` saved with ``save_to_disk`` (load it back with ``load_from_disk``)."""
+    import tempfile
+
     import datasets
 
     features = datasets.Features({
         "messages": [{"role": datasets.Value("string"), "content": datasets.Value("string")}],
         "meta": datasets.Value("string"),
     })
-    data = datasets.DatasetDict({
-        name: datasets.Dataset.from_list([_flat(r) for r in rows], features=features)
-        for name, rows in splits.items()
-    })
     enabled = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()  # the stage shows its own progress; keep logs clean
     try:
-        data.save_to_disk(str(target))
+        # rows go through an Arrow cache on disk (a throwaway one), not through memory
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".hf-cache-") as cache:
+            data = datasets.DatasetDict({
+                name: datasets.Dataset.from_generator(_flat_rows, features=features, cache_dir=cache,
+                                                      gen_kwargs={"path": str(path)})
+                for name, path in splits.items()
+            })
+            data.save_to_disk(str(target))
     finally:
         if enabled:
             datasets.enable_progress_bars()

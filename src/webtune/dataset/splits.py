@@ -41,31 +41,44 @@ def target_size(size: float, total: int, n_groups: int) -> int:
     return target
 
 
+class SplitChooser:
+    """Decides the split of each group, given groups one by one in hash order.
+
+    Only the running sizes are kept, so a caller can stream the groups from disk.
+    """
+
+    def __init__(self, validation: float, test: float, total: int, n_groups: int):
+        self.targets = {"test": target_size(test, total, n_groups),
+                        "validation": target_size(validation, total, n_groups)}
+        self.sizes = {"test": 0, "validation": 0}
+
+    def choose(self, members: int) -> str:
+        """The split of the next group, which holds ``members`` examples."""
+        chosen = "train"
+        for name in ("test", "validation"):
+            need = self.targets[name] - self.sizes[name]
+            # take the group if that brings the split closer to its target
+            if need > 0 and abs(need - members) < need:
+                chosen = name
+                break
+            if need > 0 and self.sizes[name] == 0 and members <= 2 * need:
+                chosen = name  # an empty split takes a group that overshoots less than double
+                break
+        if chosen != "train":
+            self.sizes[chosen] += members
+        return chosen
+
+
 def assign_splits(metas: Sequence[dict[str, Any]], validation: float, test: float, seed: int) -> list[str]:
     """The split name of each example (same order as ``metas``)."""
     groups: dict[str, list[int]] = defaultdict(list)
     for index, meta in enumerate(metas):
         groups[group_key(meta)].append(index)
     order = sorted(groups, key=lambda k: group_hash(seed, k))
-    total = len(metas)
-    targets = {"test": target_size(test, total, len(groups)),
-               "validation": target_size(validation, total, len(groups))}
-    sizes = {"test": 0, "validation": 0}
-    result = [""] * total
+    chooser = SplitChooser(validation, test, len(metas), len(groups))
+    result = [""] * len(metas)
     for key in order:
-        members = groups[key]
-        chosen = "train"
-        for name in ("test", "validation"):
-            need = targets[name] - sizes[name]
-            # take the group if that brings the split closer to its target
-            if need > 0 and abs(need - len(members)) < need:
-                chosen = name
-                break
-            if need > 0 and sizes[name] == 0 and len(members) <= 2 * need:
-                chosen = name  # an empty split takes a group that overshoots less than double
-                break
-        if chosen != "train":
-            sizes[chosen] += len(members)
-        for index in members:
+        chosen = chooser.choose(len(groups[key]))
+        for index in groups[key]:
             result[index] = chosen
     return result

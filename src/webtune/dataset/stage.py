@@ -3,6 +3,19 @@
 Reads ``<clean>/documents.jsonl``; writes ``train.jsonl``, ``validation.jsonl``, ``test.jsonl``
 (webtune.records.Example), ``rejects.jsonl``, ``stats.json`` and ``export/<format>/``.
 
+It streams, so memory does not grow with the corpus (bench/dataset_memory.py measures it):
+
+1. *generate*: documents are read a batch at a time and passed through the generators
+   (webtune.dataset.generators: templates, Markdown Q&A, teacher Q&A, teacher rewrites, and any
+   registered plugin); candidates are spilled to JSONL in a temporary directory under the
+   stage's work dir, one file per lane (see webtune.dataset.generators.base);
+2. *check*: the spilled candidates are validated, counted with the base model's tokenizer,
+   truncated or rejected when too long, and exact duplicates dropped (keys in SQLite,
+   webtune.dataset.spill); split groups are counted on disk too;
+3. *split*: groups get their split in hash order (webtune.dataset.splits), then the checked
+   candidates are written to the three splits and the rejects, and general sets are mixed in;
+4. *export* streams the split files into the other formats.
+
 Counting: the unit is a *candidate example*. Each document yields one candidate per template
 that applies to it, one per Markdown section chunk (Q&A), one per teacher pair (or one for a
 teacher reply that does not parse); a document that yields none is one candidate rejected with
@@ -14,10 +27,12 @@ separately in ``stats.documents``.
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter, defaultdict
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -25,356 +40,392 @@ from rich.table import Table
 
 from webtune.dataset import export as export_mod
 from webtune.dataset import mixing
-from webtune.dataset.markdown import Chunk, chunk_sections, split_sections
-from webtune.dataset.splits import SPLITS, assign_splits
-from webtune.dataset.teacher import QAReply, RewriteReply, TeacherClient, TeacherReplyError, parse_reply, run_requests
-from webtune.dataset.templates import RenderError, document_context, missing_required, render, render_messages, selects
-from webtune.dataset.tokens import TokenCounter, distribution, plain_messages
+from webtune.dataset.generators import GENERATORS, Batch, Candidate, DocItem, GeneratorEnv, base_meta, drop, make_reject
+from webtune.dataset.generators.base import lanes_of
+from webtune.dataset.generators.mixing import MixBatch
+from webtune.dataset.spill import DiskIndex, SpillFile, digest
+from webtune.dataset.splits import SPLITS, SplitChooser, group_hash, group_key
+from webtune.dataset.teacher import TeacherClient, run_requests
+from webtune.dataset.templates import document_context
+from webtune.dataset.tokens import TokenCounter, histogram_distribution
 from webtune.dataset.validate import check_messages, estimate_cost
 from webtune.errors import ConfigError, InputError, StageError
-from webtune.jsonl import atomic_write_json, count_lines, iter_jsonl_lines, write_jsonl
-from webtune.records import Document, Example, Reject, canonical_json
+from webtune.jsonl import JsonlWriter, atomic_write_json, count_lines, iter_jsonl_lines
+from webtune.records import Document, Example, canonical_json
 from webtune.stage import Counts, StageContext, StageResult, sha256_file
 
 STAGE = "dataset"
-TEACHER_CACHE = "teacher-cache"  # in the work dir, kept after publishing
 COUNTS_DEFINITION = (
     "in = candidate examples (one per document x applicable template, per Markdown section chunk, "
     "per teacher pair or unparseable teacher reply, per document that yields none, per unreadable "
     "line, per general-set row drawn); kept = examples written to train/validation/test; "
     "rejected = lines of rejects.jsonl"
 )
-
-
-@dataclass
-class Candidate:
-    """A would-be example, or the reason it was dropped."""
-
-    messages: list[dict[str, str]] | None
-    meta: dict[str, Any]
-    doc: Document | None = None
-    reject: Reject | None = None
-    tokens: int = 0
-    context: dict[str, Any] = field(default_factory=dict, repr=False)
-
-
-def _reject(step: str, reason: str, meta: dict[str, Any], doc: Document | None = None, *,
-            value: Any = None, threshold: Any = None, record: Any = None) -> Reject:
-    """A dataset reject naming the document (or general-set row) it came from."""
-    return Reject(stage=STAGE, step=step, reason=reason, id=meta.get("source_id"), value=value,
-                  threshold=threshold, source=doc.source if doc else None,
-                  record=record if record is not None else {k: v for k, v in meta.items() if k != "source_id"})
-
-
-def _drop(cand: Candidate, step: str, reason: str, **kw: Any) -> Candidate:
-    """Mark ``cand`` rejected (keeps its messages in the reject record for debugging)."""
-    if "record" not in kw:
-        kw["record"] = {"meta": cand.meta, "messages": cand.messages} if cand.messages else None
-    cand.reject = _reject(step, reason, cand.meta, cand.doc, **kw)
-    return cand
+TEACHER_CACHE = "teacher-cache"  # in the work dir, kept after publishing
+DOCS_PER_BATCH = 256  # documents in memory at once (also what the teacher gets to work on in parallel)
+CHECK_BATCH = 256  # candidates tokenised at once
+DOC_LANE, UNUSED_LANE = "", "unused"
 
 
 # ------------------------------------------------------------------ reading documents
 
 
-def read_documents(path: Path) -> Iterator[tuple[Document | None, Candidate | None]]:
-    """Documents of clean's output; an unreadable line yields a rejected candidate instead."""
+def read_documents(path: Path) -> Iterator[tuple[int, Document | None, Candidate | None]]:
+    """(line, document, None) per line of clean's output; an unreadable line gives a rejected candidate."""
     if not path.is_file():
         raise StageError(f"dataset: {path} not found; run `webtune clean` first")
     for line_no, obj, error in iter_jsonl_lines(path):
         meta = {"source_id": None, "line": line_no}
         if error is None:
             try:
-                yield Document.model_validate(obj), None
+                yield line_no, Document.model_validate(obj), None
                 continue
             except ValidationError as exc:
                 err = exc.errors()[0]
                 error = f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-        yield None, Candidate(None, meta, reject=_reject("read", "invalid_document", meta,
-                                                         value=f"{path.name}:{line_no}: {error}"))
+        yield line_no, None, Candidate(None, meta, reject=make_reject("read", "invalid_document", meta,
+                                                                      value=f"{path.name}:{line_no}: {error}"))
 
 
-def base_meta(doc: Document, generator: str, template: str) -> dict[str, Any]:
-    """Meta every example of ``doc`` carries."""
-    meta = {"source_id": doc.id, "template": template, "generator": generator,
-            "cluster_id": doc.meta.get("cluster_id"), "source": f"{doc.source.kind}:{doc.source.uri}"}
-    return meta
+# ------------------------------------------------------------------ the generators of a dataset section
 
 
-# ------------------------------------------------------------------ generators
+def configured_generators(cfg: Any) -> list[Any]:
+    """The generators a ``dataset`` section asks for, in the order they run.
+
+    ``templates``, ``qa`` and ``teacher`` are shorthands for the built-ins; ``generators`` lists
+    any registered generator (built-in or plugin) by name, with its config.
+    """
+    chosen: list[tuple[str, Any]] = []
+    if cfg.templates:
+        chosen.append(("templates", {"templates": cfg.templates}))
+    if cfg.qa is not None:
+        chosen.append(("qa", cfg.qa))
+    for entry in cfg.generators:
+        settings = {k: v for k, v in entry.items() if k != "generator"}
+        chosen.append((entry["generator"], settings))
+    if cfg.teacher is not None:
+        chosen.append(("teacher-qa" if cfg.teacher.mode == "qa" else "teacher-rewrite", cfg.teacher))
+    made = []
+    for name, settings in chosen:
+        cls = GENERATORS.get(name)
+        config = settings if isinstance(settings, cls.Config) else cls.Config.model_validate(
+            settings.model_dump() if hasattr(settings, "model_dump") else settings)
+        made.append(cls(config))
+    return made
 
 
-def from_templates(doc: Document, context: dict[str, Any], templates: list[Any]) -> list[Candidate]:
-    """One candidate per template that applies to ``doc``."""
-    out = []
-    for tpl in templates:
-        if not selects(tpl, doc, context):
-            continue
-        cand = Candidate(None, base_meta(doc, "template", tpl.name), doc, context=context)
-        missing = missing_required(context, tpl.requires)
-        if missing:
-            out.append(_drop(cand, "template", "missing_required_field", value=missing, threshold=tpl.requires))
-            continue
-        try:
-            cand.messages = plain_messages(render_messages(tpl.turns(), context))
-        except RenderError as exc:
-            out.append(_drop(cand, "template", exc.reason, value=exc.field or str(exc)))
-            continue
-        out.append(cand)
-    return out
+def _check_config(cfg: Any) -> None:
+    """A dataset section with nothing to generate is a config error, not an empty training set."""
+    makers = cfg.generators or cfg.templates or cfg.qa is not None or (cfg.teacher and cfg.teacher.mode == "qa")
+    if not makers:
+        raise ConfigError("dataset: nothing to make; give dataset.templates, dataset.qa, dataset.teacher (mode: qa) "
+                          "or dataset.generators")
 
 
-def has_text(context: dict[str, Any], field_name: str) -> bool:
-    """Whether the context holds non-blank text under ``field_name`` (Q&A needs some)."""
-    value = context.get(field_name)
-    return isinstance(value, str) and bool(value.strip())
+# ------------------------------------------------------------------ the teacher
 
 
-def doc_chunks(doc: Document, context: dict[str, Any], field_name: str, counter: TokenCounter,
-               chunking: Any, max_level: int = 6, questions_only: bool = False) -> list[Chunk]:
-    """The Markdown chunks of a document's ``field_name`` (see webtune.dataset.markdown)."""
-    text = context.get(field_name)
-    if not isinstance(text, str) or not text.strip():
-        return []
-    title = context.get("title") if isinstance(context.get("title"), str) else None
-    sections = split_sections(text, title=title, max_level=max_level)
-    if questions_only:
-        sections = [s for s in sections if s.heading.rstrip().endswith("?")]
-    return chunk_sections(sections, counter, chunking.chunk_tokens, chunking.overlap_tokens)
+class Teachers:
+    """One cached, resumable teacher client per teacher config, and a progress task per use."""
+
+    def __init__(self, ctx: StageContext):
+        self.ctx = ctx
+        self.clients: dict[int, TeacherClient] = {}
+        self.progress: Progress | None = None
+        self._tasks: dict[str, Any] = {}
+
+    def client(self, config: Any) -> TeacherClient:
+        """The client of ``config``, its cache under the configured dir or the stage's work dir."""
+        if id(config) not in self.clients:
+            cache = Path(config.cache_dir) if config.cache_dir else self.ctx.work_dir / TEACHER_CACHE
+            self.clients[id(config)] = TeacherClient(config, cache)
+        return self.clients[id(config)]
+
+    def ask(self, config: Any, prompts: list[list[dict[str, str]]], what: str) -> list[str | None]:
+        """Replies to ``prompts`` from the teacher of ``config`` (see teacher.run_requests)."""
+        client = self.client(config)
+        if self.progress is None:
+            return run_requests(client, prompts)
+        if what not in self._tasks:
+            self._tasks[what] = self.progress.add_task(f"teacher ({what})", total=None)
+        task = self._tasks[what]
+        return run_requests(client, prompts, on_done=lambda: self.progress.advance(task))
+
+    def usage(self) -> Any:
+        """stats.teacher: the usage of the teacher (a list when there are several, {} for none)."""
+        usages = [c.usage.to_json() for c in self.clients.values()]
+        return usages[0] if len(usages) == 1 else (usages or {})
 
 
-def chunk_context(context: dict[str, Any], chunk: Chunk) -> dict[str, Any]:
-    """The template context of one chunk: the document's plus heading, title, chunk, part."""
-    title = context.get("title") if isinstance(context.get("title"), str) else ""
-    return {**context, "heading": chunk.section.heading, "path": chunk.section.path,
-            "title": title or "", "chunk": chunk.text, "part": chunk.part, "parts": chunk.parts,
-            "level": chunk.section.level}
+# ------------------------------------------------------------------ 1. generate
 
 
-def from_markdown(doc: Document, context: dict[str, Any], qa: Any, counter: TokenCounter,
-                  chunking: Any) -> list[Candidate]:
-    """One Q&A candidate per section chunk: the heading asks, the chunk answers."""
-    chunks = doc_chunks(doc, context, qa.field, counter, chunking, qa.max_heading_level, qa.questions_only)
-    if not chunks:
-        cand = Candidate(None, base_meta(doc, "qa", "qa"), doc)
-        return [_drop(cand, "qa", "no_sections", value=qa.field)]
-    out = []
-    for chunk in chunks:
-        meta = {**base_meta(doc, "qa", "qa"), "section": chunk.section.heading, "part": chunk.part}
-        cand = Candidate(None, meta, doc)
-        ctx = chunk_context(context, chunk)
-        if len(chunk.text.split()) < qa.min_answer_words:
-            cand.messages = [{"role": "assistant", "content": chunk.text}]
-            out.append(_drop(cand, "qa", "short_answer", value=len(chunk.text.split()), threshold=qa.min_answer_words))
-            continue
-        try:
-            user = render(qa.user, ctx)
-            system = render(qa.system, ctx) if qa.system else None
-        except RenderError as exc:
-            out.append(_drop(cand, "qa", exc.reason, value=exc.field or str(exc)))
-            continue
-        cand.messages = ([{"role": "system", "content": system}] if system else []) + [
-            {"role": "user", "content": user}, {"role": "assistant", "content": chunk.text}]
-        out.append(cand)
-    return out
+class Lanes:
+    """The spill files of pass 1, in output order: the document lane, generator lanes, unused."""
+
+    def __init__(self, spill_dir: Path, generators: list[Any]):
+        keys = [DOC_LANE] + [f"{pos}:{lane}" for pos, gen in enumerate(generators) for lane in lanes_of(gen)]
+        keys.append(UNUSED_LANE)
+        self.files = {key: SpillFile(spill_dir / f"lane-{n}.jsonl") for n, key in enumerate(keys)}
+
+    def write(self, key: str, cand: Candidate) -> None:
+        if key not in self.files:
+            raise StageError(f"dataset: a generator put a candidate in the undeclared lane {key!r}")
+        self.files[key].write(cand)
+
+    def close(self) -> None:
+        for spill in self.files.values():
+            spill.close()
+
+    def read(self) -> Iterator[Candidate]:
+        """Every candidate, lane after lane."""
+        for spill in self.files.values():
+            yield from spill.read()
 
 
-# ------------------------------------------------------------------ teacher
-
-
-def teacher_client(ctx: StageContext) -> TeacherClient:
-    """The teacher client with its cache under the configured dir or the stage's work dir."""
-    cfg = ctx.config.teacher
-    cache = Path(cfg.cache_dir) if cfg.cache_dir else ctx.work_dir / TEACHER_CACHE
-    return TeacherClient(cfg, cache)
-
-
-def _ask_all(ctx: StageContext, client: TeacherClient, prompts: list[list[dict[str, str]]], what: str) -> list[str | None]:
-    """All teacher replies, with a progress bar."""
-    if not prompts:
-        return []
+def generate(ctx: StageContext, generators: list[Any], env: GeneratorEnv, teachers: Teachers,
+             lanes: Lanes) -> dict[str, int]:
+    """Pass 1: every document through every generator, a batch at a time, into the lanes."""
+    n_lines = n_docs = 0
+    items: list[DocItem] = []
+    bad: list[tuple[int, Candidate]] = []
+    path = ctx.input("clean") / "documents.jsonl"
     with _progress(ctx) as progress:
-        task = progress.add_task(f"teacher ({what})", total=len(prompts))
-        return run_requests(client, prompts, on_done=lambda: progress.advance(task))
+        teachers.progress = progress
+        task = progress.add_task("dataset: documents", total=None)
+        for line_no, doc, bad_line in read_documents(path):
+            n_lines += 1
+            progress.advance(task)
+            if bad_line is not None:
+                bad.append((line_no, bad_line))
+            else:
+                n_docs += 1
+                items.append(DocItem(doc, document_context(doc), line_no))
+            if len(items) + len(bad) >= DOCS_PER_BATCH:
+                _run_batch(items, bad, generators, env, lanes)
+                items, bad = [], []
+        _run_batch(items, bad, generators, env, lanes)
+        teachers.progress = None
+    lanes.close()
+    return {"lines": n_lines, "read": n_docs}
 
 
-def teacher_qa(ctx: StageContext, client: TeacherClient, docs: list[tuple[Document, dict[str, Any]]],
-               counter: TokenCounter) -> list[Candidate]:
-    """Question/answer pairs from the teacher, one request per Markdown chunk."""
-    cfg = ctx.config.teacher
-    jobs: list[tuple[Document, dict[str, Any], Chunk | None]] = []
-    out: list[Candidate] = []
-    for doc, context in docs:
-        if not has_text(context, cfg.field) or not selects(cfg, doc, context):
-            continue
-        chunks = doc_chunks(doc, context, cfg.field, counter, ctx.config.chunking)
-        if not chunks:
-            out.append(_drop(Candidate(None, base_meta(doc, "teacher", "teacher-qa"), doc),
-                             "teacher", "no_sections", value=cfg.field))
-        jobs.extend((doc, context, c) for c in chunks)
-    prompts = []
-    for doc, context, chunk in jobs:
-        user = render(cfg.prompt_template(), {**chunk_context(context, chunk), "n": cfg.pairs_per_chunk})
-        prompts.append([{"role": "system", "content": cfg.system}, {"role": "user", "content": user}])
-    replies = _ask_all(ctx, client, prompts, "qa")
-    for (doc, context, chunk), reply in zip(jobs, replies):
-        meta = {**base_meta(doc, "teacher", "teacher-qa"), "section": chunk.section.heading, "part": chunk.part}
-        try:
-            pairs = parse_reply(reply, QAReply).pairs
-        except TeacherReplyError as exc:
-            out.append(_drop(Candidate(None, meta, doc), "teacher", "unparseable_reply", value=str(exc),
-                             record={"meta": meta, "reply": (reply or "")[:2000]}))
-            continue
-        system = render(cfg.example_system, chunk_context(context, chunk)) if cfg.example_system else None
-        for pair in pairs:
-            messages = ([{"role": "system", "content": system}] if system else []) + [
-                {"role": "user", "content": pair.question}, {"role": "assistant", "content": pair.answer}]
-            out.append(Candidate(messages, dict(meta), doc))
-    return out
+def _run_batch(items: list[DocItem], bad: list[tuple[int, Candidate]], generators: list[Any],
+               env: GeneratorEnv, lanes: Lanes) -> None:
+    """One batch: run the generators in order, then spill what they made (rewrites edit in place)."""
+    batch = Batch(items)
+    line_of = {id(item.doc): item.line for item in items}
+    doc_lane: list[tuple[float, int, Candidate]] = [(line, -1, cand) for line, cand in bad]
+    own_lanes: list[tuple[str, Candidate]] = []
+    for pos, gen in enumerate(generators):
+        made = list(gen.generate(batch, env) or ())
+        batch.candidates.extend(made)
+        for cand in made:
+            if cand.lane == DOC_LANE:
+                doc_lane.append((line_of.get(id(cand.doc), float("inf")), pos, cand))
+            else:
+                own_lanes.append((f"{pos}:{cand.lane}", cand))
+    # per document, the candidates of each generator in turn (sort is stable)
+    doc_lane.sort(key=lambda entry: (entry[0], entry[1]))
+    for _, _, cand in doc_lane:
+        lanes.write(DOC_LANE, cand)
+    for key, cand in own_lanes:
+        lanes.write(key, cand)
+    used = {c.meta.get("source_id") for c in batch.candidates}
+    for item in items:
+        if item.doc.id not in used:
+            lanes.write(UNUSED_LANE, _unused(item.doc))
 
 
-def teacher_rewrite(ctx: StageContext, client: TeacherClient, candidates: list[Candidate]) -> None:
-    """Replace the last assistant message of template examples by the teacher's rewrite."""
-    cfg = ctx.config.teacher
-    chosen = [c for c in candidates if c.reject is None and c.meta["generator"] == "template"
-              and (not cfg.templates or c.meta["template"] in cfg.templates) and selects(cfg, c.doc, c.context)]
-    prompts = []
-    for cand in chosen:
-        msgs = cand.messages or []
-        view = {**cand.context, "messages": msgs,
-                "system": next((m["content"] for m in msgs if m["role"] == "system"), ""),
-                "user": next((m["content"] for m in reversed(msgs) if m["role"] == "user"), ""),
-                "assistant": next((m["content"] for m in reversed(msgs) if m["role"] == "assistant"), "")}
-        prompts.append([{"role": "system", "content": cfg.system},
-                        {"role": "user", "content": render(cfg.prompt_template(), view)}])
-    replies = _ask_all(ctx, client, prompts, "rewrite")
-    for cand, reply in zip(chosen, replies):
-        try:
-            answer = parse_reply(reply, RewriteReply).answer
-        except TeacherReplyError as exc:
-            _drop(cand, "teacher", "unparseable_reply", value=str(exc),
-                  record={"meta": cand.meta, "reply": (reply or "")[:2000]})
-            continue
-        last = max(i for i, m in enumerate(cand.messages) if m["role"] == "assistant")
-        cand.messages[last] = {"role": "assistant", "content": answer}
-        cand.meta["rewritten_by"] = cfg.model
+def _unused(doc: Document) -> Candidate:
+    """A document no generator applied to: one rejected candidate, so it is accounted for."""
+    meta = base_meta(doc, "none", "none")
+    reason, hint = "no_generator", None
+    if doc.html and not doc.text:  # a page clean never turned into text: say how to fix it
+        reason, hint = "html_not_converted", "HTML but no text: add the html_to_text clean step"
+    return Candidate(None, meta, doc, reject=make_reject("select", reason, meta, doc.source, value=hint))
 
 
-# ------------------------------------------------------------------ checks and tokens
+# ------------------------------------------------------------------ 2. check and count
 
 
-def check_and_count(candidates: list[Candidate], counter: TokenCounter, max_tokens: int | None,
-                    overflow: str, dedup: bool) -> int:
-    """Reject invalid, too long and duplicate candidates; set token counts. Returns truncations."""
-    live = []
+@dataclass
+class Limits:
+    """What pass 2 enforces."""
+
+    max_tokens: int | None
+    overflow: str
+    dedup: bool
+    seed: int
+
+
+def check_and_count(candidates: Iterable[Candidate], counter: TokenCounter, limits: Limits, index: DiskIndex,
+                    out: SpillFile) -> tuple[int, int]:
+    """Pass 2: reject invalid, too long and duplicate candidates, count tokens, count split groups.
+
+    Writes every candidate to ``out`` in order; returns (good candidates, truncations).
+    """
+    good = truncated = 0
+    pending: list[Candidate] = []
+
+    def flush() -> None:
+        nonlocal good, truncated
+        live = [c for c in pending if c.reject is None]
+        for cand, n in zip(live, counter.count_chats([c.messages for c in live])):
+            cand.tokens = n
+        for cand in pending:
+            if cand.reject is None:
+                truncated += _limit(cand, counter, limits, index)
+            if cand.reject is None:
+                good += 1
+                index.add_to_group(group_hash(limits.seed, group_key(cand.meta)))
+            out.write(cand)
+        pending.clear()
+
     for cand in candidates:
-        if cand.reject is not None:
-            continue
-        problems = check_messages(cand.messages)
-        if problems:
-            _drop(cand, "validate", "invalid_example", value="; ".join(f"{f}: {m}" for f, m in problems))
-        else:
-            live.append(cand)
-    for cand, n in zip(live, counter.count_chats([c.messages for c in live])):
-        cand.tokens = n
+        if cand.reject is None:
+            problems = check_messages(cand.messages)
+            if problems:
+                drop(cand, "validate", "invalid_example", value="; ".join(f"{f}: {m}" for f, m in problems))
+        pending.append(cand)
+        if len(pending) >= CHECK_BATCH:
+            flush()
+    flush()
+    out.close()
+    return good, truncated
+
+
+def _limit(cand: Candidate, counter: TokenCounter, limits: Limits, index: DiskIndex) -> int:
+    """Truncate or reject an over-long candidate, reject a duplicate; 1 when truncated."""
     truncated = 0
-    seen: set[str] = set()
-    for cand in live:
-        if max_tokens is not None and cand.tokens > max_tokens:
-            fitted = counter.truncate_chat(cand.messages, max_tokens) if overflow == "truncate" else None
-            if fitted is None:
-                _drop(cand, "validate", "over_max_tokens", value=cand.tokens, threshold=max_tokens)
-                continue
-            cand.messages, cand.tokens = fitted
-            cand.meta["truncated"] = True
-            truncated += 1
-        if dedup:
-            key = canonical_json(cand.messages)
-            if key in seen:
-                _drop(cand, "dedup", "duplicate_example")
-                continue
-            seen.add(key)
+    if limits.max_tokens is not None and cand.tokens > limits.max_tokens:
+        fitted = counter.truncate_chat(cand.messages, limits.max_tokens) if limits.overflow == "truncate" else None
+        if fitted is None:
+            drop(cand, "validate", "over_max_tokens", value=cand.tokens, threshold=limits.max_tokens)
+            return 0
+        cand.messages, cand.tokens = fitted
+        cand.meta["truncated"] = True
+        truncated = 1
+    if limits.dedup and not index.first_time(digest(canonical_json(cand.messages))):
+        drop(cand, "dedup", "duplicate_example")
     return truncated
 
 
-# ------------------------------------------------------------------ mixing
+# ------------------------------------------------------------------ 3. split, write, mix
 
 
-def mix_general(ctx: StageContext, splits: dict[str, list[Candidate]], counter: TokenCounter,
-                max_tokens: int | None, seed: int) -> tuple[list[Candidate], list[dict[str, Any]]]:
-    """Draw general-set examples into the splits; returns every drawn candidate and provenance."""
-    drawn_all: list[Candidate] = []
+def _per_split() -> dict[str, dict[str, int]]:
+    return defaultdict(lambda: dict.fromkeys(SPLITS, 0))
+
+
+@dataclass
+class Tally:
+    """The figures of stats.json, gathered while writing (bounded: histograms and per-name counts)."""
+
+    examples: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SPLITS, 0))
+    histograms: dict[str, Counter] = field(default_factory=lambda: {name: Counter() for name in SPLITS})
+    templates: dict[str, dict[str, int]] = field(default_factory=_per_split)
+    sources: dict[str, dict[str, int]] = field(default_factory=_per_split)
+    # names in the order they first appear in each split: stats list train's first, then validation's, ...
+    first_seen: dict[str, dict[tuple[str, str], None]] = field(default_factory=lambda: {n: {} for n in SPLITS})
+    rejects: Counter = field(default_factory=Counter)
+    seen: int = 0
+
+    def kept(self, cand: Candidate, split: str) -> None:
+        self.seen += 1
+        self.examples[split] += 1
+        self.histograms[split][cand.tokens] += 1
+        template, source = cand.meta["template"], cand.meta["source"]
+        self.templates[template][split] += 1
+        self.sources[source][split] += 1
+        self.first_seen[split].setdefault(("template", template))
+        self.first_seen[split].setdefault(("source", source))
+
+    def rejected(self, reject: Any) -> None:
+        self.seen += 1
+        self.rejects[reject["reason"] if isinstance(reject, dict) else reject.reason] += 1
+
+    def tokens(self, split: str) -> int:
+        return sum(value * n for value, n in self.histograms[split].items())
+
+    def by(self, kind: str) -> dict[str, dict[str, int]]:
+        """Examples per split by template or source, keyed in the order of the splits' contents."""
+        counts = self.templates if kind == "template" else self.sources
+        out: dict[str, dict[str, int]] = {}
+        for split in SPLITS:
+            for what, name in self.first_seen[split]:
+                if what == kind and name not in out:
+                    out[name] = counts[name]
+        return out
+
+
+class Output:
+    """The three split writers and the rejects; examples and rejects are tallied as written."""
+
+    def __init__(self, ctx: StageContext, stack: ExitStack):
+        self.ctx = ctx
+        self.tally = Tally()
+        self.paths = {name: ctx.output_dir / f"{name}.jsonl" for name in SPLITS}
+        self.writers = {name: stack.enter_context(JsonlWriter(path)) for name, path in self.paths.items()}
+
+    def example(self, cand: Candidate, split: str) -> None:
+        cand.meta["tokens"] = cand.tokens
+        self.writers[split].write(Example(messages=cand.messages, meta=cand.meta).to_json())
+        self.tally.kept(cand, split)
+
+    def reject(self, reject: Any) -> None:
+        self.ctx.rejects.write(reject)
+        self.tally.rejected(reject)
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close(ok=True)
+
+
+def write_domain(checked: SpillFile, index: DiskIndex, seed: int, output: Output) -> None:
+    """Pass 3: the checked candidates into their group's split, and the rejects."""
+    for cand in checked.read():
+        if cand.reject is not None:
+            output.reject(cand.reject)
+            continue
+        split = index.split_of(group_hash(seed, group_key(cand.meta)))
+        cand.meta["split"] = split
+        if cand.meta.get("generator") != "mix":
+            index.add_doc(cand.meta["source_id"])
+        output.example(cand, split)
+
+
+def mix_general(ctx: StageContext, env: GeneratorEnv, output: Output, max_tokens: int | None,
+                seed: int) -> list[dict[str, Any]]:
+    """Draw general-set examples into the splits (after their domain part); returns provenance."""
     provenance = []
     sources = ctx.config.mix
     for into in SPLITS:
         mixes = [(i, m) for i, m in enumerate(sources) if into in m.into]
-        if not mixes or not splits[into]:
+        if not mixes or not output.tally.examples[into]:
             continue
-        domain = list(splits[into])  # the targets are relative to the domain part only
+        # the targets are relative to the domain part only
+        domain = {"examples": output.tally.examples[into], "tokens": output.tally.tokens(into)}
         ratios = [m.ratio for _, m in mixes]
         for position, (i, mix) in enumerate(mixes):
-            by_tokens = mix.by == "tokens"
-            amount = sum(c.tokens for c in domain) if by_tokens else len(domain)
-            target = mixing.general_targets(ratios, amount)[position]
-            rows = mixing.shuffled_rows(Path(mix.path), seed + i, mix.hf_split)
-            picked, drawn = _draw(rows, target, by_tokens, mix, into, counter, max_tokens)
-            splits[into].extend(picked)
-            drawn_all.extend(drawn)
+            target = mixing.general_targets(ratios, domain[mix.by])[position]
+            drawn = kept = tokens = 0
+            for cand in GENERATORS.get("mix")(mix).generate(MixBatch(into, target, seed + i, max_tokens), env):
+                drawn += 1
+                if cand.reject is not None:
+                    output.reject(cand.reject.to_json())
+                    continue
+                kept += 1
+                tokens += cand.tokens
+                output.example(cand, into)
             provenance.append({
                 "name": mix.label(), "path": str(mix.path), "split": into, "by": mix.by, "ratio": mix.ratio,
-                "target": round(target, 2), "drawn": len(drawn), "kept": len(picked),
-                "rejected": len(drawn) - len(picked), "examples": len(picked),
-                "tokens": sum(c.tokens for c in picked),
+                "target": round(target, 2), "drawn": drawn, "kept": kept,
+                "rejected": drawn - kept, "examples": kept, "tokens": tokens,
                 "sha256": sha256_file(Path(mix.path)) if Path(mix.path).is_file() else None,
             })
-    return drawn_all, provenance
-
-
-def _draw(rows: list[tuple[int, Any]], target: float, by_tokens: bool, mix: Any, into: str,
-          counter: TokenCounter, max_tokens: int | None) -> tuple[list[Candidate], list[Candidate]]:
-    """Draw rows in order until the target is reached; invalid or too long rows are rejected."""
-    picked: list[Candidate] = []
-    drawn: list[Candidate] = []
-    total = 0.0
-    batch = 64
-    for start in range(0, len(rows), batch):
-        chunk = [_general_candidate(mix, n, row) for n, row in rows[start:start + batch]]
-        live = [c for c in chunk if c.reject is None]
-        for cand, n in zip(live, counter.count_chats([c.messages for c in live])):
-            cand.tokens = n
-        for cand in chunk:
-            if cand.reject is None:
-                size = cand.tokens if by_tokens else 1
-                # stop at the example that would take us further from the target than we are
-                if abs(total + size - target) >= abs(total - target):
-                    return picked, drawn
-            drawn.append(cand)
-            if cand.reject is not None:
-                continue
-            if max_tokens is not None and cand.tokens > max_tokens:
-                _drop(cand, "mix", "over_max_tokens", value=cand.tokens, threshold=max_tokens)
-                continue
-            cand.meta["split"] = into
-            total += cand.tokens if by_tokens else 1
-            picked.append(cand)
-    return picked, drawn
-
-
-def _general_candidate(mix: Any, row_no: int, row: Any) -> Candidate:
-    """A candidate from one general-set row (rejected if it is not a valid chat example)."""
-    meta = {"source_id": f"{mix.label()}:{row_no}", "template": f"general:{mix.label()}", "generator": "mix",
-            "cluster_id": None, "source": f"general:{mix.label()}", "row": row_no}
-    try:
-        if isinstance(row, Exception):
-            raise mixing.RowError(str(row))
-        messages = mixing.to_messages(row)
-    except mixing.RowError as exc:
-        return Candidate(None, meta, reject=_reject("mix", "invalid_row", meta, value=str(exc)))
-    problems = check_messages(messages)
-    if problems:
-        cand = Candidate(None, meta)
-        return _drop(cand, "mix", "invalid_example", value="; ".join(f"{f}: {m}" for f, m in problems))
-    return Candidate(messages, meta)
+    return provenance
 
 
 # ------------------------------------------------------------------ the stage
@@ -383,55 +434,6 @@ def _general_candidate(mix: Any, row_no: int, row: Any) -> Candidate:
 def _progress(ctx: StageContext) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=ctx.console, transient=True)
-
-
-def _check_config(cfg: Any) -> None:
-    """A dataset section with nothing to generate is a config error, not an empty training set."""
-    if not cfg.templates and cfg.qa is None and not (cfg.teacher and cfg.teacher.mode == "qa"):
-        raise ConfigError("dataset: nothing to make; give dataset.templates, dataset.qa or dataset.teacher (mode: qa)")
-
-
-def generate(ctx: StageContext, counter: TokenCounter) -> tuple[list[Candidate], dict[str, int]]:
-    """Every candidate from every document: templates, Markdown Q&A and the teacher."""
-    cfg = ctx.config
-    candidates: list[Candidate] = []
-    docs: list[tuple[Document, dict[str, Any]]] = []
-    n_lines = 0
-    path = ctx.input("clean") / "documents.jsonl"
-    with _progress(ctx) as progress:
-        task = progress.add_task("dataset: documents", total=None)
-        for doc, bad in read_documents(path):
-            n_lines += 1
-            progress.advance(task)
-            if bad is not None:
-                candidates.append(bad)
-                continue
-            context = document_context(doc)
-            docs.append((doc, context))
-            made = from_templates(doc, context, cfg.templates)
-            if cfg.qa is not None and has_text(context, cfg.qa.field) and selects(cfg.qa, doc, context):
-                made += from_markdown(doc, context, cfg.qa, counter, cfg.chunking)
-            candidates.extend(made)
-    client = teacher_client(ctx) if cfg.teacher else None
-    if client and cfg.teacher.mode == "qa":
-        candidates.extend(teacher_qa(ctx, client, docs, counter))
-    if client and cfg.teacher.mode == "rewrite":
-        teacher_rewrite(ctx, client, candidates)
-    _reject_unused(candidates, docs)
-    teacher_stats = client.usage.to_json() if client else {}
-    return candidates, {"lines": n_lines, "read": len(docs), "teacher": teacher_stats}
-
-
-def _reject_unused(candidates: list[Candidate], docs: list[tuple[Document, dict[str, Any]]]) -> None:
-    """A document no generator applied to becomes one rejected candidate, so it is accounted for."""
-    used = {c.meta.get("source_id") for c in candidates}
-    for doc, _ in docs:
-        if doc.id not in used:
-            meta = base_meta(doc, "none", "none")
-            reason, hint = "no_generator", None
-            if doc.html and not doc.text:  # a page clean never turned into text: say how to fix it
-                reason, hint = "html_not_converted", "HTML but no text: add the html_to_text clean step"
-            candidates.append(Candidate(None, meta, doc, reject=_reject("select", reason, meta, doc, value=hint)))
 
 
 def _check_input(path: Path) -> None:
@@ -451,87 +453,71 @@ def run_dataset(ctx: StageContext) -> StageResult:
     seed = cfg.split.seed if cfg.split.seed is not None else ctx.shared.get("seed", 0)
     counter = TokenCounter.for_model(base_model, key="base_model")
     max_tokens = cfg.max_tokens or counter.max_length
-
+    generators = configured_generators(cfg)
     _check_input(ctx.input("clean") / "documents.jsonl")
-    candidates, doc_stats = generate(ctx, counter)
-    truncated = check_and_count(candidates, counter, max_tokens, cfg.overflow, cfg.dedup)
-    good = [c for c in candidates if c.reject is None]
-    names = assign_splits([c.meta for c in good], cfg.split.validation, cfg.split.test, seed)
-    splits: dict[str, list[Candidate]] = {name: [] for name in SPLITS}
-    for cand, name in zip(good, names):
-        cand.meta["split"] = name
-        splits[name].append(cand)
-    drawn, provenance = mix_general(ctx, splits, counter, max_tokens, seed)
-    candidates.extend(drawn)
 
-    if len(splits["train"]) < cfg.min_examples:
-        raise StageError(f"dataset: only {len(splits['train'])} train examples, at least {cfg.min_examples} are "
-                         f"needed (dataset.min_examples); see the rejects: {_top_rejects(candidates)}")
-    written = _write_outputs(ctx, candidates, splits)
-    stats = _stats(ctx, candidates, splits, doc_stats, provenance, max_tokens, truncated, base_model)
+    teachers = Teachers(ctx)
+    if cfg.teacher is not None:
+        teachers.client(cfg.teacher)  # its usage is reported even when nothing was asked
+    env = GeneratorEnv(counter=counter, chunking=cfg.chunking, work_dir=ctx.work_dir, ask=teachers.ask)
+    with ExitStack() as stack:
+        spill_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=ctx.work_dir, prefix="spill-")))
+        index = DiskIndex(spill_dir / "index.sqlite")
+        stack.callback(index.close)
+        lanes = Lanes(spill_dir, generators)
+        doc_stats = generate(ctx, generators, env, teachers, lanes)
+        checked = SpillFile(spill_dir / "checked.jsonl")
+        limits = Limits(max_tokens, cfg.overflow, cfg.dedup, seed)
+        n_good, truncated = check_and_count(lanes.read(), counter, limits, index, checked)
+        chooser = SplitChooser(cfg.split.validation, cfg.split.test, n_good, index.group_count())
+        index.assign_groups(chooser.choose)
+        output = Output(ctx, stack)
+        write_domain(checked, index, seed, output)
+        provenance = mix_general(ctx, env, output, max_tokens, seed)
+        tally = output.tally
+        if tally.examples["train"] < cfg.min_examples:
+            raise StageError(f"dataset: only {tally.examples['train']} train examples, at least {cfg.min_examples} "
+                             f"are needed (dataset.min_examples); see the rejects: {_top_rejects(tally)}")
+        output.close()
+        with_examples = index.doc_count()
+    written = export_mod.export_splits(output.paths, ctx.output_dir / "export", cfg.export.formats) \
+        if cfg.export.formats else {}
+    doc_stats = {**doc_stats, "with_examples": with_examples, "teacher": teachers.usage()}
+    stats = _stats(cfg, tally, doc_stats, provenance, max_tokens, truncated, base_model)
     stats["export"] = written
     atomic_write_json(ctx.output_dir / "stats.json", stats)
     _print_summary(ctx, stats)
-    kept = sum(len(v) for v in splits.values())
-    rejected = sum(1 for c in candidates if c.reject is not None)
+    kept = sum(tally.examples.values())
     # Teacher answers are paid for: they outlive publishing, so a changed template reuses them.
-    return StageResult(counts=Counts(seen=len(candidates), kept=kept, rejected=rejected), stats=stats,
+    return StageResult(counts=Counts(seen=tally.seen, kept=kept, rejected=tally.seen - kept), stats=stats,
                        keep_work=(TEACHER_CACHE,))
 
 
-def _top_rejects(candidates: list[Candidate]) -> str:
-    reasons = Counter(c.reject.reason for c in candidates if c.reject is not None)
-    return ", ".join(f"{r}={n}" for r, n in reasons.most_common(5)) or "none"
+def _top_rejects(tally: Tally) -> str:
+    return ", ".join(f"{r}={n}" for r, n in tally.rejects.most_common(5)) or "none"
 
 
-def _write_outputs(ctx: StageContext, candidates: list[Candidate], splits: dict[str, list[Candidate]]) -> dict[str, list[str]]:
-    """The three splits, the rejects, and the exports."""
-    for cand in candidates:
-        if cand.reject is not None:
-            ctx.rejects.write(cand.reject)
-    rows: dict[str, list[dict[str, Any]]] = {}
-    for name in SPLITS:
-        for cand in splits[name]:
-            cand.meta["tokens"] = cand.tokens
-        examples = [Example(messages=c.messages, meta=c.meta).to_json() for c in splits[name]]
-        write_jsonl(ctx.output_dir / f"{name}.jsonl", examples)
-        rows[name] = examples
-    if ctx.config.export.formats:
-        return export_mod.export_splits(rows, ctx.output_dir / "export", ctx.config.export.formats)
-    return {}
-
-
-def _stats(ctx: StageContext, candidates: list[Candidate], splits: dict[str, list[Candidate]],
-           doc_stats: dict[str, Any], provenance: list[dict[str, Any]], max_tokens: int | None,
-           truncated: int, base_model: str) -> dict[str, Any]:
+def _stats(cfg: Any, tally: Tally, doc_stats: dict[str, Any], provenance: list[dict[str, Any]],
+           max_tokens: int | None, truncated: int, base_model: str) -> dict[str, Any]:
     """Figures for stats.json and the manifest."""
-    cfg = ctx.config
-    by_template: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SPLITS, 0))
-    by_source: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SPLITS, 0))
-    with_examples = set()
-    for name in SPLITS:
-        for cand in splits[name]:
-            by_template[cand.meta["template"]][name] += 1
-            by_source[cand.meta["source"]][name] += 1
-            if cand.meta.get("generator") != "mix":
-                with_examples.add(cand.meta["source_id"])
-    tokens = {name: distribution([c.tokens for c in splits[name]]) for name in SPLITS}
-    tokens["all"] = distribution([c.tokens for name in SPLITS for c in splits[name]])
-    n_train = len(splits["train"])
+    tokens = {name: histogram_distribution(tally.histograms[name]) for name in SPLITS}
+    tokens["all"] = histogram_distribution(sum(tally.histograms.values(), Counter()))
+    n_train = tally.examples["train"]
     warnings = [f"only {n_train} train examples; {cfg.warn_examples} or more are recommended"] \
         if n_train < cfg.warn_examples else []
     return {
         "counts_definition": COUNTS_DEFINITION,
-        "documents": {"lines": doc_stats["lines"], "read": doc_stats["read"], "with_examples": len(with_examples)},
-        "examples": {name: len(splits[name]) for name in SPLITS},
+        "documents": {"lines": doc_stats["lines"], "read": doc_stats["read"],
+                      "with_examples": doc_stats["with_examples"]},
+        "examples": dict(tally.examples),
         "tokens": tokens,
         "tokenizer": base_model,
         "max_tokens": max_tokens,
         "overflow": cfg.overflow,
         "truncated": truncated,
-        "by_template": dict(by_template),
-        "by_source": dict(by_source),
-        "rejects": dict(Counter(c.reject.reason for c in candidates if c.reject is not None)),
+        "by_template": tally.by("template"),
+        "by_source": tally.by("source"),
+        "rejects": dict(tally.rejects),
         "cost": estimate_cost(tokens["train"]["total"], cfg.hosted.epochs, cfg.hosted.model, cfg.hosted.prices),
         "teacher": doc_stats["teacher"],
         "mix": provenance,

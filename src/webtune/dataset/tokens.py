@@ -8,8 +8,9 @@ When a tokenizer has no chat template, messages are counted as ``role: content``
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from webtune.errors import WebtuneError
 
@@ -130,13 +131,30 @@ def approx_file_tokens(path: str | Path) -> int:
 
 def distribution(values: Sequence[int]) -> dict[str, float | int]:
     """min, mean, p50, p95, max and total of token counts (zeros when empty)."""
-    if not values:
+    return histogram_distribution(Counter(values))
+
+
+def histogram_distribution(histogram: Mapping[int, int]) -> dict[str, float | int]:
+    """``distribution`` from a histogram (token count -> how many examples have it).
+
+    A histogram is as large as the number of distinct lengths, not the number of examples,
+    which keeps the dataset stage's memory flat however large the corpus.
+    """
+    items = sorted((value, n) for value, n in histogram.items() if n > 0)
+    count = sum(n for _, n in items)
+    if not count:
         return {"count": 0, "min": 0, "mean": 0, "p50": 0, "p95": 0, "max": 0, "total": 0}
-    ordered = sorted(values)
+    total = sum(value * n for value, n in items)
 
     def pct(q: float) -> int:
         # nearest-rank percentile: a value that occurs in the data
-        return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+        rank = max(0, math.ceil(q * count) - 1)
+        seen = 0
+        for value, n in items:
+            seen += n
+            if rank < seen:
+                return value
+        return items[-1][0]
 
-    return {"count": len(ordered), "min": ordered[0], "mean": round(sum(ordered) / len(ordered), 1),
-            "p50": pct(0.5), "p95": pct(0.95), "max": ordered[-1], "total": sum(ordered)}
+    return {"count": count, "min": items[0][0], "mean": round(total / count, 1),
+            "p50": pct(0.5), "p95": pct(0.95), "max": items[-1][0], "total": total}
