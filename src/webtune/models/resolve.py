@@ -123,17 +123,37 @@ def load_tokenizer(name_or_path: str | os.PathLike) -> Any:
 
     A tokenizer without a pad token gets its eos token as one, as batching and generation need.
     """
-    from transformers import AutoTokenizer
+    import transformers
 
     path = Path(name_or_path).expanduser()
     where = path if path.is_dir() and not is_model_dir(path) else resolve_model(name_or_path)
+    # The class tokenizer_config.json names, when transformers has it: the tokenizer AutoTokenizer
+    # would make, without AutoTokenizer's import of torch (about 300 MB that counting tokens in
+    # the dataset stage does not need).
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(where), local_files_only=True)
+        cls = getattr(transformers, _tokenizer_class(where) or "AutoTokenizer")
+    except Exception:  # noqa: BLE001 - an unknown or broken class name: let AutoTokenizer decide
+        cls = None
+    if not hasattr(cls, "from_pretrained"):
+        cls = transformers.AutoTokenizer
+    try:
+        tokenizer = cls.from_pretrained(str(where), local_files_only=True)
     except (OSError, ValueError) as exc:
         raise InputError(f"{where}: cannot load its tokenizer: {exc}") from None
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
+
+
+def _tokenizer_class(directory: Path) -> str | None:
+    """The ``tokenizer_class`` of a checkpoint's tokenizer_config.json, if it names one."""
+    import json
+
+    try:
+        name = json.loads((Path(directory) / "tokenizer_config.json").read_text(encoding="utf-8")).get("tokenizer_class")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return name if isinstance(name, str) and name.isidentifier() else None
 
 
 def pick_device(requested: str = "auto", setting: str = "device") -> str:
