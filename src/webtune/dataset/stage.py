@@ -27,6 +27,7 @@ separately in ``stats.documents``.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections import Counter, defaultdict
 from contextlib import ExitStack
@@ -460,6 +461,8 @@ def run_dataset(ctx: StageContext) -> StageResult:
     if cfg.teacher is not None:
         teachers.client(cfg.teacher)  # its usage is reported even when nothing was asked
     env = GeneratorEnv(counter=counter, chunking=cfg.chunking, work_dir=ctx.work_dir, ask=teachers.ask)
+    for stale in ctx.work_dir.glob("spill-*"):  # left by a killed run; nothing in it is resumable
+        shutil.rmtree(stale, ignore_errors=True)
     with ExitStack() as stack:
         spill_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=ctx.work_dir, prefix="spill-")))
         index = DiskIndex(spill_dir / "index.sqlite")
