@@ -82,8 +82,8 @@ def child(args: argparse.Namespace) -> int:
                                  base_dir=args.dir)
     manifest = run_one_stage(stage_spec("dataset"), pipeline, args.dir / "run", inputs={"clean": args.dir / "clean"},
                              force=True)
-    print(json.dumps({"counts": manifest["counts"], "examples": manifest["stats"]["examples"],
-                      "rejects": manifest["stats"]["rejects"], "duration_s": manifest["duration_s"],
+    print(json.dumps({"counts": manifest.counts.to_json(), "examples": manifest.stats["examples"],
+                      "rejects": manifest.stats["rejects"], "duration_s": manifest.duration_s,
                       "peak_rss_mb": round(peak_rss_mb(), 1)}))
     return 0
 

@@ -53,9 +53,9 @@ def test_a_registered_generator_runs_from_the_dataset_section_next_to_a_built_in
     # per document, each generator in the order listed
     assert [e["meta"]["template"] for e in train[:4]] == ["shout", "copy", "shout", "copy"]
     assert train[0]["messages"][1]["content"] == "GEL PEN PACK 0!GEL PEN PACK 0"
-    assert manifest["stats"]["by_template"] == {"shout": {"train": 12, "validation": 0, "test": 0},
+    assert manifest.stats["by_template"] == {"shout": {"train": 12, "validation": 0, "test": 0},
                                                 "copy": {"train": 12, "validation": 0, "test": 0}}
-    assert manifest["counts"] == {"in": 24, "kept": 24, "rejected": 0}
+    assert manifest.counts.to_json() == {"in": 24, "kept": 24, "rejected": 0}
 
 
 @pytest.mark.parametrize("entry, message", [

@@ -1,10 +1,19 @@
 """Dataset generators: templates, Markdown Q&A, teacher Q&A, teacher rewrites and mixing.
 
 Each lives in its own module behind the protocol of webtune.dataset.generators.base and is
-registered by name in ``GENERATORS``; importing this package registers the built-ins.
+registered by name in ``GENERATORS``; the built-in modules are loaded through the same door as
+plugins of the entry-point group ``webtune.generators`` (webtune.plugins), on first use.
 """
 
+from __future__ import annotations
+
 from webtune.dataset.generators.base import (  # noqa: F401
-    GENERATORS, Batch, Candidate, DocItem, Generator, GeneratorEnv, base_meta, drop, make_reject,
+    Batch, Candidate, DocItem, Generator, GeneratorEnv, base_meta, drop, make_reject,
 )
-from webtune.dataset.generators import markdown_qa, mixing, rewrite, teacher_qa, templates  # noqa: F401,E402
+from webtune.plugins import Registry
+
+BUILTIN_GENERATOR_MODULES = tuple(f"webtune.dataset.generators.{name}" for name in (
+    "templates", "markdown_qa", "teacher_qa", "rewrite", "mixing",
+))
+
+GENERATORS: Registry = Registry("generator", builtins=BUILTIN_GENERATOR_MODULES, label="dataset generator")

@@ -1,7 +1,7 @@
 """The generator protocol: what a dataset generator is, what it receives and what it yields.
 
 A generator is a class with a pydantic ``Config`` and one method, constructed as
-``Generator(config)`` and registered by name in ``GENERATORS``:
+``Generator(config)`` and registered by name in ``GENERATORS`` (webtune.dataset.generators):
 
     @GENERATORS.register("shout")
     class Shout:
@@ -27,12 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Protocol
 
-from webtune.plugins import Registry
 from webtune.records import Document, Reject, SourceRef
 
 STAGE = "dataset"
-
-GENERATORS: Registry = Registry("generator")
 
 
 @dataclass

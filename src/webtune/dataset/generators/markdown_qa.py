@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from webtune.dataset.config import QAConfig
-from webtune.dataset.generators.base import GENERATORS, Batch, Candidate, GeneratorEnv, base_meta, drop
+from webtune.dataset.generators import GENERATORS
+from webtune.dataset.generators.base import Batch, Candidate, GeneratorEnv, base_meta, drop
 from webtune.dataset.markdown import Chunk, chunk_sections, split_sections
 from webtune.dataset.templates import RenderError, render, selects
 from webtune.records import Document

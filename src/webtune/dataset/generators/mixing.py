@@ -13,7 +13,8 @@ from typing import Any, Iterator
 
 from webtune.dataset import mixing
 from webtune.dataset.config import MixSource
-from webtune.dataset.generators.base import GENERATORS, Candidate, GeneratorEnv, drop, make_reject
+from webtune.dataset.generators import GENERATORS
+from webtune.dataset.generators.base import Candidate, GeneratorEnv, drop, make_reject
 from webtune.dataset.validate import check_messages
 
 ROWS_PER_COUNT = 64  # rows tokenised at a time

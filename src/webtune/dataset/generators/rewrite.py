@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from webtune.dataset.config import TeacherConfig
-from webtune.dataset.generators.base import GENERATORS, Batch, Candidate, GeneratorEnv, drop
+from webtune.dataset.generators import GENERATORS
+from webtune.dataset.generators.base import Batch, Candidate, GeneratorEnv, drop
 from webtune.dataset.teacher import RewriteReply, TeacherReplyError, parse_reply
 from webtune.dataset.templates import render, selects
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from webtune.dataset.config import TeacherConfig
-from webtune.dataset.generators.base import GENERATORS, Batch, Candidate, DocItem, GeneratorEnv, base_meta, drop
+from webtune.dataset.generators import GENERATORS
+from webtune.dataset.generators.base import Batch, Candidate, DocItem, GeneratorEnv, base_meta, drop
 from webtune.dataset.generators.markdown_qa import chunk_context, doc_chunks, has_text
 from webtune.dataset.markdown import Chunk
 from webtune.dataset.teacher import QAReply, TeacherReplyError, parse_reply

@@ -6,7 +6,8 @@ from typing import Any, Iterable
 
 from webtune.configbase import StrictModel
 from webtune.dataset.config import TemplateConfig
-from webtune.dataset.generators.base import GENERATORS, Batch, Candidate, GeneratorEnv, base_meta, drop
+from webtune.dataset.generators import GENERATORS
+from webtune.dataset.generators.base import Batch, Candidate, GeneratorEnv, base_meta, drop
 from webtune.dataset.templates import RenderError, missing_required, render_messages, selects
 from webtune.dataset.tokens import plain_messages
 from webtune.records import Document
