@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from webtune.configbase import RelPath, StrictModel
 
@@ -302,12 +302,14 @@ class DatasetConfig(StrictModel):
 
     @field_validator("generators")
     @classmethod
-    def _known_generators(cls, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _known_generators(cls, entries: list[dict[str, Any]], info: ValidationInfo) -> list[dict[str, Any]]:
+        """Each entry validated by its generator's Config (paths resolved against the pipeline file)."""
         from pydantic import ValidationError
 
         from webtune.dataset.generators import GENERATORS
         from webtune.errors import ConfigError
 
+        checked = []
         for i, entry in enumerate(entries):
             name = entry.get("generator")
             if not isinstance(name, str):
@@ -318,13 +320,16 @@ class DatasetConfig(StrictModel):
                 generator = GENERATORS.get(name)
             except ConfigError as exc:
                 raise ValueError(f"{i}: {exc}") from None
+            settings = {k: v for k, v in entry.items() if k != "generator"}
             try:
-                generator.Config.model_validate({k: v for k, v in entry.items() if k != "generator"})
+                config = generator.Config.model_validate(settings, context=info.context)
             except ValidationError as exc:
                 err = exc.errors()[0]
                 where = ".".join(str(p) for p in err["loc"])
                 raise ValueError(f"{i} ({name}): {where + ': ' if where else ''}{err['msg']}") from None
-        return entries
+            # kept as plain data (the fingerprint's), resolved: the stage builds the config again
+            checked.append({"generator": name, **config.model_dump(mode="json")})
+        return checked
 
     @model_validator(mode="after")
     def _unique_names(self) -> "DatasetConfig":

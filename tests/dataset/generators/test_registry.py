@@ -7,7 +7,7 @@ from typing import Iterable
 import pytest
 
 from webtune.config import validate_pipeline
-from webtune.configbase import StrictModel
+from webtune.configbase import RelPath, StrictModel
 from webtune.dataset.generators import GENERATORS, Batch, Candidate, GeneratorEnv, base_meta
 from webtune.errors import WebtuneError
 
@@ -20,9 +20,9 @@ TEMPLATE = {"name": "copy", "user": "Describe {{ title }}.", "assistant": "{{ de
 class ShoutConfig(StrictModel):
     field: str = "title"
     times: int = 1
+    suffix_file: RelPath | None = None  # relative to the pipeline file, like the built-ins' paths
 
 
-@GENERATORS.register("test-shout")
 class Shout:
     """A third-party style generator: asks to shout a field, answers in capitals."""
 
@@ -35,9 +35,23 @@ class Shout:
         for item in batch.docs:
             value = item.context.get(self.config.field)
             if isinstance(value, str):
-                messages = [{"role": "user", "content": f"Shout {value}"},
-                            {"role": "assistant", "content": "!".join([value.upper()] * self.config.times)}]
+                answer = "!".join([value.upper()] * self.config.times)
+                if self.config.suffix_file is not None:
+                    answer += self.config.suffix_file.read_text().strip()
+                messages = [{"role": "user", "content": f"Shout {value}"}, {"role": "assistant", "content": answer}]
                 yield Candidate(messages, base_meta(item.doc, "shout", "shout"), item.doc)
+
+
+@pytest.fixture(autouse=True)
+def shout_registered(monkeypatch):
+    """``test-shout`` registered for these tests only, as a plugin would register it.
+
+    The registry's table is put back afterwards (there is no public way to unregister), so
+    tests that check every registered backend is a built-in still see only built-ins.
+    """
+    GENERATORS.load()
+    monkeypatch.setattr(GENERATORS, "_entries", dict(GENERATORS._entries))
+    GENERATORS.register("test-shout")(Shout)
 
 
 def test_the_built_in_generators_are_registered_by_name():
@@ -56,6 +70,16 @@ def test_a_registered_generator_runs_from_the_dataset_section_next_to_a_built_in
     assert manifest.stats["by_template"] == {"shout": {"train": 12, "validation": 0, "test": 0},
                                                 "copy": {"train": 12, "validation": 0, "test": 0}}
     assert manifest.counts.to_json() == {"in": 24, "kept": 24, "rejected": 0}
+
+
+def test_a_generator_path_is_relative_to_the_pipeline_file(tmp_path, tiny_model_dir):
+    (tmp_path / "suffix.txt").write_text("!!\n")
+    dataset = {"generators": [{"generator": "test-shout", "suffix_file": "suffix.txt"}], "min_examples": 1}
+    pipeline = validate_pipeline({"name": "t", "base_model": "x", "dataset": dataset}, base_dir=tmp_path)
+    assert pipeline.dataset.generators == [{"generator": "test-shout", "field": "title", "times": 1,
+                                            "suffix_file": str(tmp_path / "suffix.txt")}]
+    _, out = run_dataset_stage(tmp_path, tiny_model_dir, dataset, [product(1)])
+    assert read_split(out, "train")[0]["messages"][1]["content"] == "GEL PEN PACK 1!!"
 
 
 @pytest.mark.parametrize("entry, message", [
