@@ -73,7 +73,8 @@ def _command_name(ctx) -> str:
 
 def new_app(help_text: str, cls: type[WebtuneGroup] = WebtuneGroup) -> typer.Typer:
     """A typer app (or sub-app) with webtune's error handling (``cls``: a `WebtuneGroup`)."""
-    return typer.Typer(help=help_text, cls=cls, no_args_is_help=True,
+    # No rich markup in help: texts such as NAME[@VERSION] must show their brackets.
+    return typer.Typer(help=help_text, cls=cls, no_args_is_help=True, rich_markup_mode=None,
                        pretty_exceptions_enable=False, add_completion=False)
 
 
