@@ -129,7 +129,7 @@ def test_serve_answers_a_registered_model_by_its_bare_name(tmp_path, tiny_model_
     assert table.ids() == ["writer", "writer@1"]
     assert table.get("writer") is table.get("writer@1")
     assert table.get("writer").info == {"label": "writer@1", "name": "writer", "version": 1,
-                                        "aliases": ["production"], "follows": None}
+                                        "aliases": [], "follows": None}
     assert "serving writer@1 as writer (version 1, follows writer@production)" in result.output
 
 
