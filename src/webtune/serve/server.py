@@ -266,21 +266,33 @@ def _sink(loop: asyncio.AbstractEventLoop, events: asyncio.Queue, index: int) ->
     return sink
 
 
-async def _next_event(http: Any, events: asyncio.Queue) -> Any:
-    """The next engine event, or None as soon as the client has disconnected."""
-    while True:
-        try:
-            return await asyncio.wait_for(events.get(), timeout=0.1)
-        except asyncio.TimeoutError:
-            if await http.is_disconnected():
-                return None
+class _Watch:
+    """Engine events for one HTTP request, with a look at the client's connection every 0.1 s."""
+
+    def __init__(self, http: Any, events: asyncio.Queue):
+        self.http, self.events = http, events
+        self.checked = time.monotonic()
+
+    async def next(self) -> Any:
+        """The next engine event, or None once the client has disconnected."""
+        while True:
+            # Checked on a clock, not only when idle: a steady stream of tokens must not hide it.
+            if time.monotonic() - self.checked > 0.1:
+                self.checked = time.monotonic()
+                if await self.http.is_disconnected():
+                    return None
+            try:
+                return await asyncio.wait_for(self.events.get(), timeout=0.1)
+            except asyncio.TimeoutError:
+                continue
 
 
 async def _collect(http: Any, events: asyncio.Queue, jobs: list[GenRequest]) -> list[Any] | None:
     """Every choice's `Completion`, in order; None when the client went away first."""
     done: dict[int, Any] = {}
+    watch = _Watch(http, events)
     while len(done) < len(jobs):
-        item = await _next_event(http, events)
+        item = await watch.next()
         if item is None:
             return None
         index, (kind, value) = item
@@ -325,8 +337,9 @@ async def _sse(http: Any, events: asyncio.Queue, jobs: list[GenRequest], answer_
     for index in range(len(jobs)):
         yield event(index, {"role": "assistant", "content": ""})
     finished, completion_tokens, prompt_tokens = 0, 0, len(jobs[0].prompt_ids)
+    watch = _Watch(http, events)
     while finished < len(jobs):
-        item = await _next_event(http, events)
+        item = await watch.next()
         if item is None:
             return  # CancellingStream cancels the generation
         index, (kind, value) = item
