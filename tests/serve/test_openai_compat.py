@@ -179,3 +179,23 @@ def test_concurrent_requests_are_batched_and_answer_as_alone(chat_models):
     stats = table.get("m").engine.stats
     assert stats.requests == 4 and stats.largest_batch >= 2 and stats.batches < 4
     assert [answers[i] for i in range(len(prompts))] == alone
+
+
+def test_a_hosted_model_is_forwarded_with_stop_and_n(server_url, monkeypatch):
+    """An ft: model served by webtune is asked through its API (here: the test server itself)."""
+    from webtune.serve.models import HostedChatModel
+    from webtune.serve.server import ServeOptions, guarded_app
+
+    monkeypatch.setenv("OPENAI_API_KEY", "upstream-key")
+    hosted = HostedChatModel("ft:tiny:1", endpoint={"base_url": server_url, "api_key_env": "OPENAI_API_KEY"})
+    upstream = OpenAI(base_url=server_url, api_key="unused", max_retries=0)
+    full = greedy(upstream).choices[0].message.content
+    stop = full[6:9]
+    with running(guarded_app({"proxy": hosted}, ServeOptions())) as url:
+        client = OpenAI(base_url=url, api_key="unused", max_retries=0)
+        reply = client.chat.completions.create(model="proxy", messages=MESSAGES, max_tokens=20, temperature=0,
+                                               stop=[stop], n=2)
+        assert [c.message.content for c in reply.choices] == [full[:full.find(stop)].strip()] * 2
+        chunks = list(client.chat.completions.create(model="proxy", messages=MESSAGES, max_tokens=20,
+                                                     temperature=0, stream=True))
+        assert "".join(c.choices[0].delta.content or "" for c in chunks).strip() == full
