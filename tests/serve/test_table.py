@@ -143,3 +143,14 @@ def test_sighup_reloads_and_sigterm_stops_within_bounds(two_versions, tmp_path):
     _, stderr = process.communicate()
     assert "serving writer@1 as writer (version 1, follows writer@production)" in stderr
     assert "now serving writer@2" in stderr
+
+
+def test_a_version_that_fails_to_load_leaves_the_loaded_one_serving(two_versions):
+    import shutil
+
+    from webtune.cli.serve import load_table
+
+    table = load_table(["writer"], two_versions, max_batch=4)
+    shutil.rmtree(two_versions.version_dir("writer", 2) / "artifact")
+    two_versions.promote("writer", 2)
+    assert table.refresh() == [] and table.get("writer").info["version"] == 1

@@ -27,6 +27,7 @@ from typing import Annotated, Any, AsyncIterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request  # at module level: FastAPI resolves handler annotations here
+from starlette.responses import StreamingResponse
 
 from webtune.serve.engine import GenRequest
 from webtune.serve.table import ModelTable, Served
@@ -360,29 +361,19 @@ async def _sse(http: Any, events: asyncio.Queue, jobs: list[GenRequest], answer_
     yield "data: [DONE]\n\n"
 
 
-def _streaming_response_class() -> Any:
-    from starlette.responses import StreamingResponse
+class CancellingStream(StreamingResponse):
+    """A stream that cancels its generations however it ends (done, client gone, shutdown)."""
 
-    class _CancellingStream(StreamingResponse):
-        """A stream that cancels its generations however it ends (done, client gone, shutdown)."""
+    def __init__(self, content: Any, jobs: list[GenRequest], **kwargs: Any):
+        super().__init__(content, **kwargs)
+        self.jobs = jobs
 
-        def __init__(self, content: Any, jobs: list[GenRequest], **kwargs: Any):
-            super().__init__(content, **kwargs)
-            self.jobs = jobs
-
-        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-            try:
-                await super().__call__(scope, receive, send)
-            finally:
-                for job in self.jobs:
-                    job.cancel()
-
-    return _CancellingStream
-
-
-def CancellingStream(content: Any, jobs: list[GenRequest], **kwargs: Any) -> Any:  # noqa: N802 - a class
-    """A `StreamingResponse` that cancels ``jobs`` when it ends for any reason."""
-    return _streaming_response_class()(content, jobs, **kwargs)
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            for job in self.jobs:
+                job.cancel()
 
 
 class Guard:

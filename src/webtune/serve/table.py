@@ -162,14 +162,19 @@ class ModelTable:
             return None
         return self._swap(served, number)
 
-    def _swap(self, served: Served, number: int) -> str:
+    def _swap(self, served: Served, number: int) -> str | None:
         """Load version ``number`` and serve it in place of ``served``'s current one."""
         from webtune.serve.loader import load_chat_model, ref_from_version
 
         follow = served.follow
         assert follow is not None
-        ref = ref_from_version(follow.registry.get(follow.name, number))
-        model = (self._loader or load_chat_model)(ref)
+        try:
+            ref = ref_from_version(follow.registry.get(follow.name, number))
+            model = (self._loader or load_chat_model)(ref)
+        except Exception as exc:  # a broken version must not take the server down: keep the loaded one
+            log.warning("cannot load %s@%s for %s@%s, still serving %s: %s", follow.name, number, follow.name,
+                        follow.selector or "production", served.label, exc)
+            return None
         old_label, old_engine = served.label, served.engine
         served.model, served.engine = model, make_engine(model, self.max_batch)
         served.info = version_info(ref, follow.selector)
