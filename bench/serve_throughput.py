@@ -109,7 +109,7 @@ def run_concurrent(client, prompts: list[str], max_tokens: int, clients: int) ->
     return time.perf_counter() - started, answers
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", help="what `webtune serve --model` takes (default: SmolLM2 if prepared)")
     parser.add_argument("--clients", type=int, default=8)
@@ -117,7 +117,7 @@ def main() -> int:
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     import torch
     from openai import OpenAI
