@@ -228,8 +228,9 @@ class Batcher:
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         steps = max(r.max_new_tokens for r in batch)
         with chat._lock, torch.inference_mode():
+            # logits_to_keep=1: the vocabulary projection only where the next token is read (as generate does).
             out = chat.model(input_ids=input_ids.to(chat.device), attention_mask=mask.to(chat.device),
-                             position_ids=positions.to(chat.device), use_cache=True)
+                             position_ids=positions.to(chat.device), use_cache=True, logits_to_keep=1)
             for _ in range(steps):
                 tokens = self._choose(out.logits[:, -1, :].float(), rows)
                 for row, token in zip(rows, tokens):
