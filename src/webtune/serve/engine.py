@@ -136,7 +136,7 @@ class BatcherStats:
 class Batcher:
     """Decodes queued requests for one `LocalChatModel` in batches, on its own thread."""
 
-    def __init__(self, chat_model: Any, max_batch: int = 8, gather_s: float = 0.005, start: bool = True):
+    def __init__(self, chat_model: Any, max_batch: int = 8, gather_s: float = 0.02, start: bool = True):
         self.chat = chat_model
         self.max_batch = max_batch
         self.gather_s = gather_s  # a short wait so requests sent together start together
