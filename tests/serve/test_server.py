@@ -49,7 +49,7 @@ def test_streaming_sends_the_same_answer_in_pieces(client, chat_models):
 
 
 def test_unknown_model_and_bad_request_are_openai_errors(client):
-    with pytest.raises(openai.NotFoundError, match="'nope' not found"):
+    with pytest.raises(openai.NotFoundError, match="'nope' does not exist"):
         client.chat.completions.create(model="nope", messages=MESSAGES)
     with pytest.raises(openai.BadRequestError, match="messages"):
         client.chat.completions.create(model="tiny-base", messages=[])
@@ -96,12 +96,13 @@ def test_serve_command_loads_each_model_it_is_given(tmp_path, tiny_model_dir, ad
     from webtune.serve.models import LocalChatModel
 
     served = {}
-    monkeypatch.setattr(server, "serve", lambda models, host, port: served.update(models=models, port=port))
+    monkeypatch.setattr(server, "serve", lambda table, host, port, options: served.update(table=table, port=port))
     result = CliRunner().invoke(app, ["serve", "--model", str(tiny_model_dir), "--model", str(adapter),
                                       "--port", "8123", "--registry", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert served["port"] == 8123 and list(served["models"]) == [str(tiny_model_dir), str(adapter)]
-    assert all(isinstance(m, LocalChatModel) for m in served["models"].values())
+    table = served["table"]
+    assert served["port"] == 8123 and table.ids() == sorted([str(tiny_model_dir), str(adapter)])
+    assert all(isinstance(table.get(i).model, LocalChatModel) for i in table.ids())
     assert "serving" in result.output
 
 
@@ -121,11 +122,15 @@ def test_serve_answers_a_registered_model_by_its_bare_name(tmp_path, tiny_model_
     run_stage("register", run_register, run_dir=run_dir, config=pipeline.register_, shared={"name": pipeline.name},
               inputs={"dataset": run_dir / "dataset", "train": run_dir / "train"})
     served = {}
-    monkeypatch.setattr(server, "serve", lambda models, host, port: served.update(models=models))
+    monkeypatch.setattr(server, "serve", lambda table, host, port, options: served.update(table=table))
     result = CliRunner().invoke(app, ["serve", "--registry", str(registry)])
     assert result.exit_code == 0, result.output
-    assert sorted(served["models"]) == ["writer", "writer@1"]
-    assert served["models"]["writer"] is served["models"]["writer@1"]
+    table = served["table"]
+    assert table.ids() == ["writer", "writer@1"]
+    assert table.get("writer") is table.get("writer@1")
+    assert table.get("writer").info == {"label": "writer@1", "name": "writer", "version": 1,
+                                        "aliases": [], "follows": None}
+    assert "serving writer@1 as writer (version 1, follows writer@production)" in result.output
 
 
 def test_serve_on_a_port_in_use_fails_in_one_line_before_loading(tmp_path, tiny_model_dir, monkeypatch):

@@ -27,6 +27,24 @@ OutputOption = typer.Option(None, "--output", "-o", help="Output directory (defa
 ForceOption = typer.Option(False, "--force", help="Rerun even if inputs and config did not change.")
 
 
+def escape_help(command: Any) -> Any:
+    """Escape the help texts of ``command`` and its options once, so that rich shows them as written.
+
+    Typer renders help with rich markup, which reads ``NAME[@VERSION]`` as a tag and drops it;
+    escaped, the brackets show. Every command passes through here on its way to --help.
+    """
+    if command is None or getattr(command, "_help_escaped", False):
+        return command
+    for param in getattr(command, "params", []):
+        if getattr(param, "help", None):
+            param.help = escape(param.help)
+    for attr in ("help", "short_help"):
+        if getattr(command, attr, None):
+            setattr(command, attr, escape(getattr(command, attr)))
+    command._help_escaped = True
+    return command
+
+
 class WebtuneGroup(TyperGroup):
     """A click group that turns expected errors into one clear line and an exit code."""
 
@@ -38,6 +56,13 @@ class WebtuneGroup(TyperGroup):
         names = super().list_commands(ctx)
         rank = {name: i for i, name in enumerate(self.order)}
         return sorted(names, key=lambda name: (rank.get(name, len(rank)), names.index(name)))
+
+    def get_command(self, ctx, cmd_name):  # noqa: D401 - click API
+        return escape_help(super().get_command(ctx, cmd_name))
+
+    def format_help(self, ctx, formatter):  # noqa: D401 - click API
+        escape_help(self)
+        return super().format_help(ctx, formatter)
 
     def invoke(self, ctx):  # noqa: D401 - click API
         try:

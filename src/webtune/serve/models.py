@@ -176,10 +176,11 @@ class HostedChatModel:
         return self._client
 
     def complete(self, messages: Messages, max_new_tokens: int = 128, temperature: float = 0.0,
-                 top_p: float = 1.0) -> Completion:
-        """One answer from the hosted model; API failures become a one-line APIError."""
+                 top_p: float = 1.0, **options: Any) -> Completion:
+        """One answer from the hosted model (``options``: more request fields, e.g. ``stop``, ``seed``);
+        API failures become a one-line APIError."""
         response = self.client.chat(f"hosted model {self.model_id!r}", model=self.model_id, messages=messages,
-                                    max_tokens=max_new_tokens, temperature=temperature, top_p=top_p)
+                                    max_tokens=max_new_tokens, temperature=temperature, top_p=top_p, **options)
         choice = response.choices[0]
         usage = response.usage
         return Completion(text=(choice.message.content or "").strip(),
@@ -199,12 +200,12 @@ class HostedChatModel:
         return results
 
     def stream(self, messages: Messages, max_new_tokens: int = 128, temperature: float = 0.0,
-               top_p: float = 1.0) -> Generator[str, None, str]:
+               top_p: float = 1.0, **options: Any) -> Generator[str, None, str]:
         """Yield the hosted answer piece by piece; return its finish reason."""
         finish = "stop"
         for chunk in self.client.chat_stream(f"hosted model {self.model_id!r}", model=self.model_id,
                                              messages=messages, max_tokens=max_new_tokens,
-                                             temperature=temperature, top_p=top_p):
+                                             temperature=temperature, top_p=top_p, **options):
             if not chunk.choices:
                 continue
             finish = chunk.choices[0].finish_reason or finish
