@@ -64,7 +64,7 @@ def test_cli_errors_are_one_line(tiny_version, tmp_path):
     registry, _ = tiny_version
     result = CliRunner().invoke(app, ["export", "tiny@1", "-f", "onnx", "-o", str(tmp_path / "o"),
                                       "--registry", str(registry.root)])
-    assert result.exit_code == 2 and "unknown format 'onnx'" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 2 and "--format: unknown exporter 'onnx'" in result.output and "Traceback" not in result.output
     result = CliRunner().invoke(app, ["export", "tiny@7", "-f", "gguf", "-o", str(tmp_path / "o"),
                                       "--registry", str(registry.root)])
     assert result.exit_code == 1 and "no version 7" in result.output

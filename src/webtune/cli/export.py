@@ -30,11 +30,15 @@ def export_command(
     from webtune.export.source import ExportSource
     from webtune.registry.store import ModelRegistry
 
+    from webtune.errors import ConfigError
     from webtune.export import EXPORTERS
 
     names = [name.strip() for text in formats for name in text.split(",") if name.strip()]
     for name in names:
-        EXPORTERS.backend(name)  # an unknown name: one line with the choices (and a close match)
+        try:
+            EXPORTERS.backend(name)  # an unknown name: one line with the choices (and a close match)
+        except ConfigError as exc:
+            raise ConfigError(f"--format: {exc}") from None
     items = []
     for name in dict.fromkeys(names):
         item = {"format": name}
