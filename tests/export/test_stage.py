@@ -15,11 +15,11 @@ from webtune.pipeline import STAGE_NAMES, run_one_stage, stage_spec
 def test_export_comes_after_register_and_its_section_is_optional():
     assert STAGE_NAMES[-2:] == ("register", "export")
     assert validate_pipeline({"name": "p"}).export is None
-    config = validate_pipeline({"name": "p", "export": {"formats": ["gguf", {"format": "ollama",
-                                                                               "quantization": "f16"}]}}).export
+    config = validate_pipeline({"name": "p", "export": {"formats": [{"format": "gguf"}, {"format": "ollama",
+                                                                                        "quantization": "f16"}]}}).export
     assert [f.format for f in config.formats] == ["gguf", "ollama"] and config.roundtrip.max_prompts == 8
     with pytest.raises(ConfigError, match=r"export\.formats\.0.*unknown format 'ggfu' \(did you mean 'gguf'\?\)"):
-        validate_pipeline({"name": "p", "export": {"formats": ["ggfu"]}})
+        validate_pipeline({"name": "p", "export": {"formats": [{"format": "ggfu"}]}})
     with pytest.raises(ConfigError, match=r"export\.formats\.0\.quantizations\.0"):
         validate_pipeline({"name": "p", "export": {"formats": [{"format": "gguf", "quantizations": ["q2"]}]}})
 
@@ -43,6 +43,15 @@ def test_the_stage_exports_the_registered_version_and_records_it(tiny_version, t
     recorded = [e for e in stored.exports if e.path == str(out)]
     assert recorded and recorded[0].format == "ollama" and set(recorded[0].files) == {"Modelfile", "tiny-v1-f16.gguf"}
     assert recorded[0].roundtrip["f16"]["passed"] is True
+
+    from rich.console import Console
+
+    from webtune.export.runner import print_exported
+
+    console = Console(record=True, width=250)
+    print_exported(run_dir / "export", console)  # what `webtune run` prints, also when export was skipped
+    text = console.export_text()
+    assert "tiny-v1-f16.gguf" in text and "pass" in text and f"ollama create NAME -f {out / 'Modelfile'}" in text
 
 
 def test_exports_through_the_cli_are_recorded_on_the_version(exported):

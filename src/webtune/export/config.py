@@ -3,9 +3,7 @@ round-trip check's size."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from webtune.configbase import StrictModel
 from webtune.export import EXPORTERS
@@ -22,15 +20,7 @@ class RoundTripConfig(StrictModel):
 
 
 class ExportConfig(StrictModel):
-    """Export the registered version (``formats``: ``[gguf, ollama]`` or mappings with options)."""
+    """Export the registered version in each of ``formats`` (``[{format: gguf}, {format: ollama}]``)."""
 
     formats: list[ExporterConfig] = Field(min_length=1)
     roundtrip: RoundTripConfig = RoundTripConfig()
-
-    @field_validator("formats", mode="before")
-    @classmethod
-    def _names_are_formats(cls, value: Any) -> Any:
-        """``gguf`` is short for ``{format: gguf}``."""
-        if isinstance(value, list):
-            return [{"format": item} if isinstance(item, str) else item for item in value]
-        return value

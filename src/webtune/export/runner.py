@@ -88,3 +88,21 @@ def record_exports(source: ExportSource, outputs: list[ExportOutput], where_of: 
         where = where_of(output) if where_of else output.directory.resolve()
         registry.record_export(version.name, version.version, export_record(output, where))
     return True
+
+
+def print_exported(export_dir: Path, console: Console) -> None:
+    """The round-trip table of a published export stage, and how to load each format."""
+    import json
+
+    from webtune.export.roundtrip import REPORT_FILE, roundtrip_table
+
+    reports: dict[str, Any] = {}
+    for path in sorted(export_dir.glob(f"*/{REPORT_FILE}")):
+        for quant, report in json.loads(path.read_text(encoding="utf-8"))["results"].items():
+            reports.setdefault(quant, report)
+    if reports:
+        console.print(roundtrip_table(reports))
+    for modelfile in sorted(export_dir.glob("*/Modelfile")):
+        console.print(f"ollama: [bold]ollama create NAME -f {modelfile}[/bold]")
+    for gguf_path in sorted(export_dir.glob("*/*.gguf")):
+        console.print(f"llama.cpp: [bold]llama-cli -m {gguf_path}[/bold]")
