@@ -91,3 +91,6 @@ def test_exports_are_recorded_on_the_version(registry):
     stored = RegistryVersion.read(registry.version_dir("writer", 1))
     assert [(e.format, e.files) for e in stored.exports] == [("gguf", {"m.gguf": "cd"}), ("ollama", {})]
     assert registry.get("writer", 2).exports == []
+    code, out = cli(registry, "registry", "show", "writer@1")
+    assert code == 0 and "export gguf" in out and "/x/out" in out and "export ollama" in out
+    assert registry.get("writer", 1).weights_sha256[:16] in out

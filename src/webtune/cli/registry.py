@@ -117,7 +117,7 @@ def show_command(ref: str = typer.Argument(..., help="NAME or NAME@VERSION."),
     rows = [("aliases", ", ".join(version.aliases) or "—"), ("kind", version.kind),
             ("created", version.created_at), ("path", version.path),
             ("model id", version.model_id or "—"), ("base model", version.base_model),
-            ("run", lineage.run_dir)]
+            ("weights sha256", version.weights_sha256 or "—"), ("run", lineage.run_dir)]
     for stage, info in lineage.stages.items():
         rows.append((f"stage {stage}", f"{(info.fingerprint or '')[:16]} · {info.finished_at}"))
     for split, digest in lineage.data.get("dataset", {}).items():
@@ -129,6 +129,9 @@ def show_command(ref: str = typer.Argument(..., help="NAME or NAME@VERSION."),
     for gate in version.gates.checks:
         mark = "[green]pass[/green]" if gate.passed else "[red]fail[/red]"
         rows.append((f"gate {gate.gate}", f"{mark} {gate.detail}"))
+    for export in version.exports:
+        proof = ", ".join(f"{q} {'pass' if r.get('passed') else 'FAIL'}" for q, r in export.roundtrip.items())
+        rows.append((f"export {export.format}", f"{export.path}" + (f" · round trip {proof}" if proof else "")))
     for field, value in rows:
         table.add_row(field, str(value))
     console.print(table)

@@ -29,7 +29,7 @@ MIN_Q8_AGREEMENT = 0.95
 
 def reference_answers(source: ExportSource) -> list[dict[str, Any]]:
     """The merged model's greedy answers on the test prompts (computed once per source)."""
-    if source._reference is None:
+    if source.answers is None:
         conversations, origin = source.prompts()
         tokenizer, stops = source.tokenizer, source.stop_ids()
         rows = []
@@ -37,8 +37,8 @@ def reference_answers(source: ExportSource) -> list[dict[str, Any]]:
             prompt = prompt_ids(tokenizer, messages)
             rows.append({"messages": messages, "prompt_ids": prompt, "origin": origin,
                          "answer": greedy(source.model, prompt, stops, source.max_new_tokens, tokenizer)})
-        source._reference = rows
-    return source._reference
+        source.answers = rows
+    return source.answers
 
 
 def prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:

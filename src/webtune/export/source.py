@@ -49,7 +49,7 @@ class ExportSource:
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)  # quantization -> its round trip
     _model: Any = None
     _tokenizer: Any = None
-    _reference: list[dict[str, Any]] | None = None
+    answers: list[dict[str, Any]] | None = None  # the merged model's round-trip answers, once computed
 
     @classmethod
     def open(cls, reference: str, registry: ModelRegistry | None = None, **settings: Any) -> "ExportSource":
