@@ -51,7 +51,7 @@ def test_the_stage_exports_the_registered_version_and_records_it(tiny_version, t
     console = Console(record=True, width=250)
     print_exported(run_dir / "export", console)  # what `webtune run` prints, also when export was skipped
     text = console.export_text()
-    assert "tiny-v1-f16.gguf" in text and "pass" in text and f"ollama create NAME -f {out / 'Modelfile'}" in text
+    assert "│ f16" in text and "100.0% of" in text and "pass" in text and f"ollama create NAME -f {out / 'Modelfile'}" in text
 
 
 def test_exports_through_the_cli_are_recorded_on_the_version(exported):
