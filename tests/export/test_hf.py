@@ -47,6 +47,6 @@ def test_model_card_front_matter_holds_lineage_data_training_and_evaluation(expo
     assert card["model"] == "tiny@1" and card["weights_sha256"] == tiny_version[1].weights_sha256
     assert card["lineage"]["stages"]["train"] == "t" * 16 and card["lineage"]["data_sha256"]["dataset"]
     assert card["data_counts"]["dataset"] == {"in": 10, "kept": 8, "rejected": 2}
-    assert card["training"]["config"]["epochs"] == 1 and card["training"]["metrics"]["train_loss"] == 6.2
+    assert card["training"]["config"]["epochs"] == 1 and card["training"]["seed"] == 7 and card["training"]["metrics"]["train_loss"] == 6.2
     assert card["evaluation"]["rows"][0]["metric"] == "loss" and card["evaluation"]["metrics"]["tuned"]["loss"] == 6.1
     assert "| loss | 6.6000 | 6.1000 | -0.5000 |" in text

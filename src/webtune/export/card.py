@@ -42,14 +42,23 @@ def card_data(source: ExportSource, stop_ids: list[int]) -> dict[str, Any]:
                     "data_sha256": lineage.data},
         "data_counts": {name: stage.counts.model_dump(by_alias=True) for name, stage in lineage.stages.items()
                         if stage.counts is not None},
-        "training": {"backend": version.backend, "method": version.method,
-                     "config": (lineage.stages.get("train").config if "train" in lineage.stages else None),
-                     "metrics": lineage.train_metrics},
+        "training": training(version),
         "evaluation": evaluation(source),
         "gates": {"passed": version.gates.passed,
                   "checks": [check.model_dump() for check in version.gates.checks]},
     }
     return data
+
+
+def training(version: Any) -> dict[str, Any]:
+    """How the version was trained: backend, method, the train stage's settings and seed, its metrics."""
+    stage = version.lineage.stages.get("train")
+    recorded = stage.config if stage is not None else None
+    # A manifest's config is {"shared": {...}, "stage": {...}} when the stage declares shared settings.
+    settings = recorded.get("stage", recorded) if isinstance(recorded, dict) else recorded
+    shared = recorded.get("shared", {}) if isinstance(recorded, dict) else {}
+    return {"backend": version.backend, "method": version.method, "base_model": version.base_model,
+            "seed": shared.get("seed"), "config": settings, "metrics": version.lineage.train_metrics}
 
 
 def evaluation(source: ExportSource) -> dict[str, Any]:
