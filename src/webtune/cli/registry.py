@@ -235,11 +235,15 @@ def diff_command(a: str = typer.Argument(..., help="NAME@VERSION, or a bare numb
         table.add_column(column, overflow="fold")
     for section, key, value_a, value_b in rows:
         table.add_row(section, key, _short(value_a), _short(value_b))
-    same = "same weights" if left.weights_sha256 == right.weights_sha256 else "different weights"
+    if left.weights_sha256 is None or right.weights_sha256 is None:
+        same = "weights not comparable (a version without a recorded hash: hosted, or registered before hashes)"
+    else:
+        same = "same weights" if left.weights_sha256 == right.weights_sha256 else "different weights"
     console.print(table if rows else f"{left.label} and {right.label} have the same weights, lineage, config "
                   "and metrics")
     if rows:
-        console.print(f"{same} (sha256 {str(left.weights_sha256)[:12]} vs {str(right.weights_sha256)[:12]})")
+        console.print(f"{same} (sha256 {str(left.weights_sha256)[:12]} vs {str(right.weights_sha256)[:12]})"
+                      if "comparable" not in same else same)
 
 
 def _short(value: Any) -> str:
