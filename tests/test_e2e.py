@@ -15,7 +15,7 @@ from webtune.stage import read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "examples" / "office-products"
-STAGES = ("collect", "clean", "dataset", "train", "evaluate", "register")
+STAGES = ("collect", "clean", "dataset", "train", "evaluate", "register", "export")
 
 
 def generate_snapshot(out: Path, count: int) -> None:
@@ -37,6 +37,7 @@ def small_pipeline(tmp_path, tiny_model_dir) -> Path:
     config["evaluate"].update({"max_examples": 4, "max_new_tokens": 8})
     config["register"] = {"model_name": "e2e-copywriter", "path": "registry"}
     config["chat"]["max_new_tokens"] = 8
+    config["export"]["roundtrip"] = {"max_prompts": 2, "max_new_tokens": 8}
     path = tmp_path / "pipeline.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -63,6 +64,10 @@ def test_run_end_to_end_then_skip_then_rerun_from_train(small_pipeline):
     version = json.loads((run_dir / "register" / "version.json").read_text())
     assert version["version"] >= 1
     assert "chat" in first.output
+    roundtrip = json.loads((run_dir / "export" / "gguf" / "roundtrip.json").read_text())["results"]
+    assert roundtrip["f16"]["passed"] and roundtrip["q8_0"]["passed"]
+    assert (run_dir / "export" / "ollama" / "Modelfile").read_text().startswith("FROM ../gguf/e2e-copywriter-v")
+    assert "GGUF round trip" in first.output and "ollama create" in first.output
 
     second = runner.invoke(app, ["run", str(small_pipeline)], terminal_width=200)
     assert second.exit_code == 0, second.output

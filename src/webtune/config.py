@@ -8,6 +8,7 @@
     train: {...}
     evaluate: {...}
     register: {...}
+    export: {...}         # optional: GGUF / Ollama / HF files of the registered version
     chat: {...}
 
 Errors name the file, the line and the key path (``pipeline.yaml:12: train.lora.r:
@@ -31,6 +32,7 @@ from webtune.collect.config import CollectConfig, SourceConfig
 from webtune.configbase import RelPath, StrictModel
 from webtune.errors import ConfigError
 from webtune.evaluate.config import EvaluateConfig
+from webtune.export.config import ExportConfig
 from webtune.registry.config import RegisterConfig
 from webtune.serve.config import ChatConfig
 from webtune.train.config import LocalTrainConfig, TrainConfig
@@ -60,6 +62,7 @@ class PipelineConfig(StrictModel):
     evaluate: EvaluateConfig = EvaluateConfig()
     # `register` is a pydantic BaseModel attribute, hence the trailing underscore.
     register_: RegisterConfig = Field(default=RegisterConfig(), alias="register")
+    export: ExportConfig | None = None  # no section: the export stage is skipped
     chat: ChatConfig = ChatConfig()
 
     @field_validator("base_model")

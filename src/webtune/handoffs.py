@@ -359,6 +359,16 @@ class GateResults(Part):
     passed: bool = True
 
 
+class ExportRecord(Part):
+    """One export of a version (``webtune export``): its format, where it went, its files and proof."""
+
+    format: str
+    path: str
+    files: dict[str, str] = {}  # file name -> sha256
+    created_at: str | None = None
+    roundtrip: dict[str, Any] = {}  # the round-trip check's summary (agreement per quantization)
+
+
 class RegistryVersion(Handoff):
     """``version.json``: one registered version of a model.
 
@@ -388,6 +398,9 @@ class RegistryVersion(Handoff):
     # The register stage's fingerprint: registering the same inputs and settings again (a rerun
     # after a kill) returns this version instead of adding another.
     identity: str | None = None
+    # sha256 over the artifact's files (relative path and content, in path order); None when hosted
+    weights_sha256: str | None = None
+    exports: list[ExportRecord] = []
     # Where it is and what points at it: set by the registry when read, not part of the record.
     path: str | None = None
     aliases: list[str] = []

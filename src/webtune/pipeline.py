@@ -35,6 +35,7 @@ class StageSpec:
     section: Callable[[PipelineConfig], Any] = lambda p: None
     shared: Callable[[PipelineConfig], dict[str, Any]] = lambda p: {}
     external_inputs: Callable[[PipelineConfig], list[Path]] = field(default=lambda p: [])
+    optional: bool = False  # skipped by `run_pipeline` when the pipeline has no section for it
 
     def function(self) -> StageFn:
         module, func = self.target.split(":")
@@ -89,6 +90,8 @@ STAGES: tuple[StageSpec, ...] = (
               section=lambda p: p.evaluate, shared=_evaluate_shared),
     StageSpec("register", "webtune.registry.stage:run_register", ("dataset", "train", "evaluate"),
               section=lambda p: p.register_, shared=_register_shared),
+    StageSpec("export", "webtune.export.stage:run_export", ("register",), section=lambda p: p.export,
+              shared=_register_shared, optional=True),
 )
 STAGE_NAMES = tuple(spec.name for spec in STAGES)
 
@@ -121,6 +124,8 @@ def run_one_stage(
                 f"run `webtune {name}` (or `webtune run`) first"
             )
     config = spec.section(pipeline)
+    if spec.optional and config is None:
+        raise ConfigError(f"{spec.name}: the pipeline has no `{spec.name}:` section")
     return run_stage(
         spec.name, spec.function(), run_dir=run_dir, config=config, inputs=resolved,
         external_inputs=spec.external_inputs(pipeline),
@@ -146,6 +151,8 @@ def run_pipeline(
     for index, spec in enumerate(STAGES):
         if index > stop:
             break
+        if spec.optional and spec.section(pipeline) is None:
+            continue  # e.g. no `export:` section: nothing to export
         rerun = force or (from_stage is not None and index >= start)
         console.rule(f"[bold]{spec.name}")
         manifest = run_one_stage(spec, pipeline, run_dir, force=rerun, console=console)

@@ -83,7 +83,7 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
     Kind("generator", "generate", "generator", "webtune.dataset.generators:GENERATORS", tagged=False),
     Kind("trainer", "train", "backend", "webtune.train.backends:TRAINERS"),
     Kind("metric", "aggregate", "metric", "webtune.evaluate.metrics:METRICS"),
-    Kind("exporter", "export", "format"),
+    Kind("exporter", "export", "format", "webtune.export:EXPORTERS"),
     Kind("judge", "judge", "judge", "webtune.evaluate.judges:JUDGES"),
 )}
 

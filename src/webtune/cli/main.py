@@ -12,7 +12,7 @@ from webtune.cli.common import WebtuneGroup, new_app, state
 # `webtune --help` lists the commands as the road runs: `run` (the whole road) first, then
 # each stage in order, then the tools.
 HELP_ORDER = (
-    "run", "collect", "clean", "dataset", "train", "evaluate", "register", "chat", "serve",
+    "run", "collect", "clean", "dataset", "train", "evaluate", "register", "chat", "serve", "export",
     "registry", "models", "doctor", "schema", "plugins",
 )
 
@@ -25,7 +25,7 @@ app = new_app("webtune: web data in, a fine-tuned, evaluated, versioned model ou
 
 # Each module has `register(app)`, which adds its command or sub-command group.
 COMMAND_MODULES = (
-    "run", "collect", "clean", "dataset", "train", "evaluate", "registry", "chat", "serve",
+    "run", "collect", "clean", "dataset", "train", "evaluate", "registry", "chat", "serve", "export",
     "models", "doctor", "schema", "plugins",
 )
 

@@ -117,7 +117,7 @@ def show_command(ref: str = typer.Argument(..., help="NAME or NAME@VERSION."),
     rows = [("aliases", ", ".join(version.aliases) or "—"), ("kind", version.kind),
             ("created", version.created_at), ("path", version.path),
             ("model id", version.model_id or "—"), ("base model", version.base_model),
-            ("run", lineage.run_dir)]
+            ("weights sha256", version.weights_sha256 or "—"), ("run", lineage.run_dir)]
     for stage, info in lineage.stages.items():
         rows.append((f"stage {stage}", f"{(info.fingerprint or '')[:16]} · {info.finished_at}"))
     for split, digest in lineage.data.get("dataset", {}).items():
@@ -129,22 +129,29 @@ def show_command(ref: str = typer.Argument(..., help="NAME or NAME@VERSION."),
     for gate in version.gates.checks:
         mark = "[green]pass[/green]" if gate.passed else "[red]fail[/red]"
         rows.append((f"gate {gate.gate}", f"{mark} {gate.detail}"))
+    for export in version.exports:
+        proof = ", ".join(f"{q} {'pass' if r.get('passed') else 'FAIL'}" for q, r in export.roundtrip.items())
+        rows.append((f"export {export.format}", f"{export.path}" + (f" · round trip {proof}" if proof else "")))
     for field, value in rows:
         table.add_row(field, str(value))
     console.print(table)
 
 
 def promote_command(ref: str = typer.Argument(..., help="NAME@VERSION to make production."),
-                    registry: Optional[Path] = RegistryOption) -> None:
-    """Point `production` at a version (whatever its gates said)."""
+                    registry: Optional[Path] = RegistryOption,
+                    force: bool = typer.Option(False, "--force", help="Promote even a version whose gates "
+                                               "failed.")) -> None:
+    """Point `production` at a version; one whose gates failed needs --force."""
     from webtune.errors import ConfigError
     from webtune.registry.store import parse_reference
 
     name, selector = parse_reference(ref)
     if selector is None:
         raise ConfigError(f"{ref!r}: say which version, e.g. {name}@3")
-    state = _registry(registry).promote(name, selector, reason="manual")
-    console.print(f"[green]✓[/green] {name}: production → v{state['aliases']['production']}")
+    state = _registry(registry).promote(name, selector, reason="manual (forced)" if force else "manual",
+                                        force=force)
+    forced = " [yellow](forced past failed gates)[/yellow]" if state["events"][-1].get("forced") else ""
+    console.print(f"[green]✓[/green] {name}: production → v{state['aliases']['production']}{forced}")
 
 
 def rollback_command(name: str = typer.Argument(..., help="Model name."),
@@ -165,25 +172,78 @@ def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: obj}
 
 
-def diff_command(a: str = typer.Argument(..., help="NAME@VERSION"), b: str = typer.Argument(..., help="NAME@VERSION"),
-                 registry: Optional[Path] = RegistryOption) -> None:
-    """What differs between two versions: metrics, configs, data, base model."""
+def diff_refs(reg: Any, a: str, b: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    """(name, selector) of both sides of a diff: ``NAME@1 NAME@2``, ``NAME@1 2``, or ``1 2``.
+
+    A bare version takes the other side's name, else the only registered model's name.
+    """
+    from webtune.errors import ConfigError
     from webtune.registry.store import parse_reference
 
-    reg = _registry(registry)
-    left, right = (reg.get(*parse_reference(r)) for r in (a, b))
+    def named(text: str) -> tuple[str, str] | None:
+        if text.lstrip("v").isdigit():
+            return None
+        name, selector = parse_reference(text)
+        return name, selector or str(reg.resolve(name))
+
+    left, right = named(a), named(b)
+    default = (left or right or (None,))[0]
+    if default is None:
+        names = reg.names()
+        if len(names) != 1:
+            raise ConfigError(f"diff {a} {b}: bare version numbers need exactly one model in the registry "
+                              f"{reg.root} (found: {', '.join(names) or 'none'}); write NAME@{a} NAME@{b}")
+        default = names[0]
+    return left or (default, a), right or (default, b)
+
+
+# Sections of a diff, in the order shown: the first whose prefix matches a field names its row.
+DIFF_SECTIONS = (("weights", ("weights_sha256", "kind", "base_model", "artifact", "model_id")),
+                 ("data", ("lineage.data.",)), ("metrics", ("lineage.eval_metrics.", "lineage.train_metrics.")),
+                 ("gates", ("gates.",)), ("config", ("lineage.stages.",)), ("exports", ("exports",)))
+
+
+def diff_section(key: str) -> str:
+    """Which section (weights, data, metrics, gates, config, exports, other) a flattened field is in."""
+    for section, prefixes in DIFF_SECTIONS:
+        if any(key == p or key.startswith(p) for p in prefixes):
+            return section
+    return "other"
+
+
+def version_differences(left: RegistryVersion, right: RegistryVersion) -> list[tuple[str, str, Any, Any]]:
+    """(section, field, left value, right value) of every field that differs, by section."""
     skip = ("created_at", "path", "version", "aliases")
     flat_a, flat_b = flatten(left.to_json()), flatten(right.to_json())
-    table = Table(title=f"diff {a} ↔ {b}")
-    for column in ("field", a, b):
+    rows = [(diff_section(key), key, flat_a.get(key), flat_b.get(key))
+            for key in set(flat_a) | set(flat_b)
+            if not (key in skip or key.endswith("finished_at") or flat_a.get(key) == flat_b.get(key))]
+    order = [name for name, _ in DIFF_SECTIONS] + ["other"]
+    return sorted(rows, key=lambda row: (order.index(row[0]), row[1]))
+
+
+def diff_command(a: str = typer.Argument(..., help="NAME@VERSION, or a bare number when one model exists."),
+                 b: str = typer.Argument(..., help="NAME@VERSION, or a bare number."),
+                 registry: Optional[Path] = RegistryOption) -> None:
+    """What differs between two versions: weights hash, data, config, metrics."""
+    reg = _registry(registry)
+    (name_a, sel_a), (name_b, sel_b) = diff_refs(reg, a, b)
+    left, right = reg.get(name_a, sel_a), reg.get(name_b, sel_b)
+    rows = version_differences(left, right)
+    table = Table(title=f"diff {left.label} ↔ {right.label}")
+    for column in ("section", "field", left.label, right.label):
         table.add_column(column, overflow="fold")
-    changed = 0
-    for key in sorted(set(flat_a) | set(flat_b)):
-        if key in skip or key.endswith("finished_at") or flat_a.get(key) == flat_b.get(key):
-            continue
-        changed += 1
-        table.add_row(key, _short(flat_a.get(key)), _short(flat_b.get(key)))
-    console.print(table if changed else f"{a} and {b} have the same lineage, config and metrics")
+    for section, key, value_a, value_b in rows:
+        table.add_row(section, key, _short(value_a), _short(value_b))
+    if left.weights_sha256 is None or right.weights_sha256 is None:
+        same = "weights not comparable (a version without a recorded hash: hosted, or registered before hashes)"
+    else:
+        same = "same weights" if left.weights_sha256 == right.weights_sha256 else "different weights"
+    console.print(table if rows else f"{left.label} and {right.label} have the same weights, lineage, config "
+                  "and metrics")
+    if rows:
+        console.print(f"{same} (sha256 {str(left.weights_sha256)[:12]} vs {str(right.weights_sha256)[:12]})"
+                      if "comparable" not in same else same)
 
 
 def _short(value: Any) -> str:

@@ -55,6 +55,10 @@ def run_command(
 
         answer = pipeline_chat_answer(pipeline, where)
         err_console.print(Panel(answer, title=f"chat · {pipeline.chat.prompt[:60]}", border_style="green"))
+    if pipeline.export is not None and (where / "export").is_dir():
+        from webtune.export.runner import print_exported
+
+        print_exported(where / "export", err_console)  # also when export was skipped as unchanged
 
 
 def without_resume(pipeline: Any) -> Any:

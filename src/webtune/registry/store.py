@@ -19,6 +19,7 @@ register) is swept by the next register.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -33,7 +34,7 @@ from pydantic import ValidationError
 
 from webtune import faults
 from webtune.errors import ConfigError, InputError
-from webtune.handoffs import RegistryVersion, validation_summary
+from webtune.handoffs import ExportRecord, RegistryVersion, validation_summary
 from webtune.jsonl import atomic_write_json
 from webtune.records import utc_now
 from webtune.registry.config import NAME_PATTERN
@@ -58,6 +59,22 @@ def parse_reference(text: str) -> tuple[str, str | None]:
     if not re.match(NAME_PATTERN, name):
         raise ConfigError(f"{text!r}: expected NAME or NAME@VERSION (e.g. copywriter@3)")
     return name, (selector or None)
+
+
+def weights_sha256(folder: Path) -> str:
+    """One sha256 over every file under ``folder``: each relative path and its content, in path order.
+
+    Two versions with the same digest hold the same weights (and adapter config); a renamed
+    file changes it too.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode("utf-8") + b"\0")
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 class ModelRegistry:
@@ -183,6 +200,7 @@ class ModelRegistry:
         try:
             if artifact is not None:
                 shutil.copytree(artifact, tmp / ARTIFACT, symlinks=False, copy_function=_copy_file)
+                draft = draft.model_copy(update={"weights_sha256": weights_sha256(tmp / ARTIFACT)})
             with self.lock(name):
                 # A concurrent register of the same identity may have finished meanwhile.
                 number = self._settle_existing(name, identity)
@@ -257,17 +275,28 @@ class ModelRegistry:
                 _drop_lock(probe)
         return swept
 
-    def promote(self, name: str, selector: str | int, reason: str = "manual") -> dict[str, Any]:
-        """Point ``production`` at a version and push it on the promotion stack."""
+    def promote(self, name: str, selector: str | int, reason: str = "manual", force: bool = False) -> dict[str, Any]:
+        """Point ``production`` at a version and push it on the promotion stack.
+
+        A version whose gates failed is refused (an InputError naming the failed gates)
+        unless ``force``.
+        """
         with self.lock(name):
             number = self.resolve(name, selector)
+            gates = self.get(name, number).gates
+            if not gates.passed and not force:
+                failed = "; ".join(f"{g.gate} ({g.detail})" if g.detail else g.gate
+                                   for g in gates.checks if not g.passed) or "gates"
+                raise InputError(f"{name}@{number} failed its gates: {failed}; "
+                                 "pass --force to promote it anyway")
             state = self.state(name)
             previous = state["aliases"].get(PRODUCTION)
             state["aliases"][PRODUCTION] = number
             if not state["promoted"] or state["promoted"][-1] != number:
                 state["promoted"].append(number)
             state["events"].append({"event": "promote", "version": number, "from": previous,
-                                    "reason": reason, "at": utc_now()})
+                                    "reason": reason, "at": utc_now(),
+                                    **({"forced": True} if force and not gates.passed else {})})
             self._write_state(name, state)
         return state
 
@@ -291,6 +320,21 @@ class ModelRegistry:
                                     "at": utc_now()})
             self._write_state(name, state)
         return state
+
+    def record_export(self, name: str, version: int, export: ExportRecord) -> RegistryVersion:
+        """Add ``export`` to the ``exports`` of ``name@version`` (under the lock, written atomically).
+
+        An export to the same path and format replaces the earlier entry.
+        """
+        with self.lock(name):
+            path = self.version_dir(name, version) / VERSION_FILE
+            record = RegistryVersion.read(path)
+            kept = [e for e in record.exports if (e.path, e.format) != (export.path, export.format)]
+            updated = record.model_copy(update={"exports": [*kept, export]})
+            atomic_write_json(path, updated.record())
+            self._append_event(name, {"event": "export", "version": version, "format": export.format,
+                                      "path": export.path})
+        return self.get(name, version)
 
     def _append_event(self, name: str, event: dict[str, Any]) -> None:
         """Add an event to the history (caller holds the lock)."""
