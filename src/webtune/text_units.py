@@ -27,6 +27,7 @@ their clean results do not change.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from typing import Literal
 
@@ -41,20 +42,45 @@ UNSPACED = frozenset(SEGMENTED) | CHARACTER_SCRIPTS
 
 _WORD = re.compile(r"\w+(?:['’\-]\w+)*")
 _TOKEN = re.compile(r"\w+(?:['’\-]\w+)*|[^\w\s]+")
+
+
+def _mark_class() -> str:
+    """A regex class body of the combining marks (Mn, Mc) of the Basic Multilingual Plane."""
+    ranges: list[tuple[int, int]] = []
+    for code in range(0x300, 0x10000):
+        if unicodedata.category(chr(code)) in ("Mn", "Mc"):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1] = (ranges[-1][0], code)
+            else:
+                ranges.append((code, code))
+    return "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+
+
+# Python's \w has no combining marks, so it cut Hindi "हिंदी" into "ह", "द": other languages'
+# words take the vowel signs and diacritics in. English keeps the old patterns (same results).
+_M = _mark_class()
+_WORD_INTL = re.compile(rf"[\w{_M}]+(?:['’\-][\w{_M}]+)*")
+_TOKEN_INTL = re.compile(rf"[\w{_M}]+(?:['’\-][\w{_M}]+)*|[^\w\s{_M}]+")
 _CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u0f00-\u0fff"
 # One unit per CJK (or other unspaced-script) character; other words and punctuation runs as usual.
-_CHAR_TOKEN = re.compile(rf"[{_CJK_RANGES}]|(?:(?![{_CJK_RANGES}])\w)+|[^\w\s]+")
+_NON_CJK_WORD = rf"(?:(?![{_CJK_RANGES}])\w)+"
+_CHAR_TOKEN = re.compile(rf"[{_CJK_RANGES}]|{_NON_CJK_WORD}(?:['’\-]{_NON_CJK_WORD})*|[^\w\s]+")
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
 _SCRIPTS = {"th": re.compile(r"[\u0e00-\u0e7f]"), "lo": re.compile(r"[\u0e80-\u0eff]"),
             "km": re.compile(r"[\u1780-\u17ff]"), "my": re.compile(r"[\u1000-\u109f]"),
-            "bo": re.compile(r"[\u0f00-\u0fff]")}
+            "bo": re.compile(r"[\u0f00-\u0fff]"),
+            # Indic scripts: spaced, but their words need the combining marks (`_WORD_INTL`).
+            "hi": re.compile(r"[\u0900-\u097f]"), "bn": re.compile(r"[\u0980-\u09ff]"),
+            "pa": re.compile(r"[\u0a00-\u0a7f]"), "gu": re.compile(r"[\u0a80-\u0aff]"),
+            "ta": re.compile(r"[\u0b80-\u0bff]"), "te": re.compile(r"[\u0c00-\u0c7f]"),
+            "kn": re.compile(r"[\u0c80-\u0cff]"), "ml": re.compile(r"[\u0d00-\u0d7f]")}
 
 
 def sniff_language(text: str, sample: int = 2000) -> str | None:
-    """"zh", "ja", "ko" or an unspaced script's code when that script dominates; else None.
+    """"zh", "ja", "ko", an unspaced or Indic script's code when that script dominates; else None.
 
     Only the script is looked at (a share of the letters), not the words: this picks units,
     it is not language identification (that is the ``language`` step's job).
@@ -129,7 +155,7 @@ def tokens(text: str, lang: str | None = None, fallback: Fallback = "error") -> 
     Cached: consecutive filters measure the same text."""
     kind = unit_kind(lang, fallback)
     if kind == "words":
-        return tuple(_TOKEN.findall(text))
+        return tuple((_TOKEN if lang in (None, "en") else _TOKEN_INTL).findall(text))
     if kind == "characters":
         return tuple(_CHAR_TOKEN.findall(text))
     out: list[str] = []
@@ -143,7 +169,7 @@ def tokens(text: str, lang: str | None = None, fallback: Fallback = "error") -> 
 def words(text: str, lang: str | None = None, fallback: Fallback = "error") -> list[str]:
     """Words of ``text``: ``\\w+`` runs in spaced scripts, segmenter words or characters otherwise."""
     if unit_kind(lang, fallback) == "words":
-        return _WORD.findall(text)
+        return (_WORD if lang in (None, "en") else _WORD_INTL).findall(text)
     return [t for t in tokens(text, lang, fallback) if any(c.isalnum() for c in t)]
 
 

@@ -8,14 +8,16 @@ where each threshold was tuned per language on ablation models (Penedo et al. 20
 "FineWeb2: One Pipeline to Scale Them All"). FineWeb-2 measures words with a word
 tokenizer per language, as `webtune.text_units` does here.
 
-A step uses a language's value only for a setting the user did not set in the pipeline
-file (an explicit setting always wins), and only with ``per_language: true`` (the default).
-A language not listed keeps the English defaults.
+A step uses a language's value only for a setting left at its (English) default in the
+pipeline file (a changed setting always wins), and only with ``per_language: true`` (the
+default; ``false`` keeps the English defaults for every language). "Left at its default" is
+judged by value, not by whether the key was written: step configs travel to the workers as
+JSON with every field filled in. A language not listed keeps the English defaults.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 
@@ -98,12 +100,22 @@ LANGUAGE_THRESHOLDS: dict[str, LanguageThresholds] = {
 EXTRA_END_PUNCTUATION = ("。", "！", "？", "…", "」", "』", "”", "।", "॥", "؟", "؛", "»", "）")
 
 
+# FineWeb-2 splits Korean into morphemes, so its stop words are particles ("의", "는", "을")
+# that a space-separated eojeol ("서울의") never equals. Korean words here are eojeols, so
+# the list gets Korean's most frequent free-standing function words as well.
+LANGUAGE_THRESHOLDS["ko"] = replace(LANGUAGE_THRESHOLDS["ko"], stop_words=LANGUAGE_THRESHOLDS["ko"].stop_words + [
+    "수", "것", "등", "그", "및", "또한", "그리고", "더", "있는", "있다", "있습니다", "하는", "한다", "이", "그러나",
+    "하지만", "때", "중", "위해", "대한", "통해", "있고", "없는", "많은"])
+
+
 def setting(config: Any, name: str, lang: str | None) -> Any:
-    """``config.name``, or the language's FineWeb-2 value when the user did not set it."""
-    if name in config.model_fields_set or not getattr(config, "per_language", True):
-        return getattr(config, name)
+    """``config.name``, or the language's FineWeb-2 value when the setting is at its default."""
+    value = getattr(config, name)
+    default = type(config).model_fields[name].get_default(call_default_factory=True)
+    if value != default or not getattr(config, "per_language", True):
+        return value
     table = LANGUAGE_THRESHOLDS.get(lang or "")
-    return getattr(table, name) if table is not None and hasattr(table, name) else getattr(config, name)
+    return getattr(table, name) if table is not None and hasattr(table, name) else value
 
 
 def is_adapted(lang: str | None) -> bool:
