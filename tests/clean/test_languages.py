@@ -124,3 +124,21 @@ def test_the_language_step_result_chooses_units_and_thresholds_in_the_stage(tmp_
     assert {k["meta"]["lang"] for k in kept} == set(LANGUAGES)
     assert len(rejects) == len(docs) - len(good_ids)
     assert manifest.counts.to_json() == {"in": len(docs), "kept": len(kept), "rejected": len(rejects)}
+
+
+def test_a_configured_language_without_its_segmenter_stops_the_stage_with_one_line(tmp_path, monkeypatch):
+    from webtune import extras, text_units
+    from webtune.extras import MissingExtraError
+
+    real = extras.is_available
+    monkeypatch.setattr(extras, "is_available", lambda m: False if m == "fugashi" else real(m))
+    text_units.tokens.cache_clear()
+    with pytest.raises(MissingExtraError) as err:
+        run(tmp_path, [doc(GOOD["ja"][0])], [{"step": "gopher_quality", "language": "ja"}], workers=1)
+    assert str(err.value) == "word units for 'ja' text needs fugashi: pip install 'webtune[cjk]'"
+    # configured to fall back: characters, and the document is judged
+    text_units.tokens.cache_clear()
+    _, kept, _ = run(tmp_path / "chars", [doc(GOOD["ja"][0])],
+                     [{"step": "length", "language": "ja", "units_fallback": "chars", "min_words": 50}], workers=1)
+    assert len(kept) == 1
+    text_units.tokens.cache_clear()

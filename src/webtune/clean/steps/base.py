@@ -89,6 +89,13 @@ class TextStep(Step):
         """The text a filter measures: the target fields joined by blank lines, or ``text``."""
         return textlib.target_text(doc, self.config.target_names())
 
+    def prepare(self) -> None:
+        """With a configured ``language``: fail now (one line) if its segmenter is missing, and
+        load it once in the parent so forked workers share it."""
+        lang = getattr(self.config, "language", None)
+        if lang:
+            text_units.tokens("预热 ウォームアップ", lang, getattr(self.config, "units_fallback", "error"))
+
     def language_of(self, doc: Document, text: str) -> str | None:
         """The language whose units this step counts ``text`` in (see `UnitsConfig`)."""
         return text_units.resolve_language(text, getattr(self.config, "language", None), doc.meta.get("lang"))
