@@ -142,3 +142,12 @@ def test_a_configured_language_without_its_segmenter_stops_the_stage_with_one_li
                      [{"step": "length", "language": "ja", "units_fallback": "chars", "min_words": 50}], workers=1)
     assert len(kept) == 1
     text_units.tokens.cache_clear()
+
+
+def test_normalize_keeps_chinese_full_width_punctuation():
+    d = doc("不少，安居：好（的）“优惠”")
+    apply({"step": "normalize"}, d)
+    assert d.text == '不少，安居：好（的）"优惠"'
+    english = doc("Ｆｕｌｌ－ｗｉｄｔｈ ＡＢＣ， fixed.")
+    apply({"step": "normalize"}, english)
+    assert english.text == "Full-width ABC, fixed."
