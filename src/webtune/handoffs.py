@@ -243,6 +243,7 @@ class EvalSettings(Part):
     max_new_tokens: int | None = None
     metrics: list[str] = []
     decoding: str = "greedy"
+    notes: dict[str, str] = {}  # per figure, e.g. {"rouge_l": "units: jieba words (zh) ×16"}
 
 
 class JudgePairResult(Part):

@@ -103,3 +103,29 @@ def test_demo_pipeline_relisted_products_are_one_cluster(tmp_path):
     for r in rejects:
         if r["reason"] == "near_duplicate":
             assert frozenset((r["record"]["fields"]["asin"], asin_of[r["duplicate_of"]])) in known
+
+
+def _family_scores(tmp_path, language, steps):
+    families = near_duplicate_families(n_families=40, edit_rate=0.02, seed=5, language=language)
+    docs = [doc(text, line=i + 1) for i, (text, _) in enumerate(families)]
+    _, kept, rejects = run(tmp_path, docs, steps, workers=1)
+    return pair_scores(clusters_of(kept, rejects, docs), [f for _, f in families])
+
+
+def test_chinese_and_japanese_near_duplicates_are_found_by_character_shingles(tmp_path):
+    for language in ("zh", "ja"):
+        assert " " not in near_duplicate_families(n_families=1, language=language)[0][0]
+        precision, recall = _family_scores(tmp_path / language, language, [{"step": "dedup"}])
+        assert precision >= 0.95 and recall >= 0.85, (language, precision, recall)
+        # word shingles (the old units: a whole clause is one "word") miss most of them
+        _, old_recall = _family_scores(tmp_path / f"{language}-words", language, [{"step": "dedup", "language": "en"}])
+        assert old_recall < 0.5, (language, old_recall)
+
+
+def test_shingle_units_are_characters_for_unspaced_scripts():
+    from webtune.clean import minhash
+
+    text = "这款人体工学办公椅采用透气网布靠背，支持腰部调节。"
+    assert minhash.shingle_units(text, "zh")[:3] == ["这", "款", "人"]
+    assert minhash.shingle_units(text, None) == ["这款人体工学办公椅采用透气网布靠背", "支持腰部调节"]
+    assert minhash.shingle_units("USB-C 接口", "ja") == ["usb", "c", "接", "口"]

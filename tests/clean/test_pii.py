@@ -63,3 +63,48 @@ def test_checksums():
     assert luhn_ok("4111111111111111") and luhn_ok("5500005555555559") and not luhn_ok("1234567890123456")
     assert iban_ok("GB82 WEST 1234 5698 7654 32") and iban_ok("DE89370400440532013000")
     assert not iban_ok("GB82 WEST 1234 5698 7654 33") and not iban_ok("DE00370400440532013000")
+
+
+LOCALES = [
+    # China: mobile, with country code, landline; Japan; Korea; India; EU
+    ("联系电话：13812345678，或致电010-12345678。", "联系电话：<PHONE>，或致电<PHONE>。", {"phone": 2}),
+    ("请拨打+86 138 1234 5678咨询", "请拨打<PHONE>咨询", {"phone": 1}),
+    ("お問い合わせは03-1234-5678まで、携帯090-1234-5678", "お問い合わせは<PHONE>まで、携帯<PHONE>", {"phone": 2}),
+    ("문의 010-1234-5678 또는 02-123-4567", "문의 <PHONE> 또는 <PHONE>", {"phone": 2}),
+    ("Call +91 98765 43210 or 098765 43210.", "Call <PHONE> or <PHONE>.", {"phone": 2}),
+    ("Appelez le 01 23 45 67 89, ruf an: +49 30 1234567.", "Appelez le <PHONE>, ruf an: <PHONE>.", {"phone": 2}),
+    # a valid Chinese resident ID (check character X) right after Han characters
+    ("身份证号11010519491231002X已登记", "身份证号<CN_RESIDENT_ID>已登记", {"cn_resident_id": 1}),
+    ("邮箱zhang.san@example.com，账号DE89370400440532013000请转账",
+     "邮箱<EMAIL>，账号<IBAN>请转账", {"email": 1, "iban": 1}),
+    ("IBAN FR14 2004 1010 0505 0001 3M02 606 und GB82 WEST 1234 5698 7654 32.",
+     "IBAN <IBAN> und <IBAN>.", {"iban": 2}),
+]
+
+
+@pytest.mark.parametrize("text,expected,counts", LOCALES)
+def test_phones_ids_and_ibans_of_other_locales(text, expected, counts):
+    d = doc(text)
+    drop, stats = apply({"step": "pii"}, d)
+    assert (d.text, stats, d.meta["pii"]) == (expected, counts, counts)
+
+
+@pytest.mark.parametrize("text", [
+    "身份证号110105194912310021无效",        # wrong check character
+    "编号110105194913310028",                # month 13: not a date
+    "订单号13812345678已发货，型号：02-123-4567",  # order and model numbers
+    "注文番号 03-1234-5678",
+    "价格：1,299元，2024-01-15发货",
+])
+def test_look_alikes_in_other_locales_are_left_alone(text):
+    d = doc(text)
+    drop, stats = apply({"step": "pii"}, d)
+    assert stats == {} and d.text == text
+
+
+def test_the_resident_id_checksum():
+    from webtune.clean.pii import cn_resident_id_ok
+
+    assert cn_resident_id_ok("11010519491231002X") and cn_resident_id_ok("11010519491231002x")
+    assert cn_resident_id_ok("440524188001010014")
+    assert not cn_resident_id_ok("110105194912310021") and not cn_resident_id_ok("440524188001010015")

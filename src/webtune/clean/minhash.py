@@ -8,6 +8,8 @@ import zlib
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from webtune import text_units
+
 if TYPE_CHECKING:  # numpy comes with the clean extra; imported where used
     import numpy as np
 
@@ -24,16 +26,26 @@ def exact_key(text: str) -> str:
     return hashlib.blake2b(normalize_for_hash(text).encode("utf-8"), digest_size=16).hexdigest()
 
 
-def shingle_hashes(text: str, n: int) -> np.ndarray:
-    """32-bit hashes of the distinct word n-grams of the normalised text.
+def shingle_units(text: str, lang: str | None = None) -> list[str]:
+    """The units shingles are made of: words, or characters for Chinese, Japanese and other
+    unspaced scripts (`webtune.text_units`; character n-grams need no segmenter and survive
+    a segmenter cutting an edited phrase differently)."""
+    normalized = normalize_for_hash(text)
+    if lang in text_units.UNSPACED:
+        return text_units.char_shingle_units(normalized)
+    return normalized.split()
 
-    Words are hashed once (CRC-32, stable across processes) and combined into n-gram
+
+def shingle_hashes(text: str, n: int, lang: str | None = None) -> np.ndarray:
+    """32-bit hashes of the distinct unit n-grams of the normalised text (see `shingle_units`).
+
+    Units are hashed once (CRC-32, stable across processes) and combined into n-gram
     hashes with numpy, instead of hashing every n-gram string in Python. A text shorter
     than n words is one shingle.
     """
     import numpy as np
 
-    words = normalize_for_hash(text).split()
+    words = shingle_units(text, lang)
     if not words:
         return np.zeros(0, dtype=np.uint64)
     codes = np.fromiter((zlib.crc32(w.encode("utf-8")) for w in words), dtype=np.uint64, count=len(words))

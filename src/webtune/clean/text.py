@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import html as htmllib
 import re
-from functools import lru_cache
 from typing import Any, Callable
 
+from webtune import text_units
 from webtune.records import Document
 
 _HTML_HINT = re.compile(r"<\s*/?\s*[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?\s*>|&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
 _WORD = re.compile(r"\w+(?:['’\-]\w+)*")
-_TOKEN = re.compile(r"\w+(?:['’\-]\w+)*|[^\w\s]+")
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -24,16 +23,15 @@ _BLOCK_TAGS = {
 
 
 def words(text: str) -> list[str]:
-    """Words of ``text`` (letters and digits, with inner apostrophes and hyphens)."""
+    """Words of a spaced-script ``text`` (letters and digits, with inner apostrophes and hyphens).
+
+    Steps count in the document's language with `webtune.text_units.words` instead."""
     return _WORD.findall(text)
 
 
-@lru_cache(maxsize=4)
 def tokens(text: str) -> tuple[str, ...]:
-    """Words and runs of punctuation, like a word tokenizer (used by the Gopher rules).
-
-    Cached: consecutive filters measure the same text."""
-    return tuple(_TOKEN.findall(text))
+    """Words and runs of punctuation of a spaced-script text (see `webtune.text_units.tokens`)."""
+    return text_units.tokens(text, None)
 
 
 def looks_like_html(value: str) -> bool:

@@ -46,7 +46,8 @@ def build_report(run: Any, metrics: list[Metric], config: Any, counts: dict[str,
         created_at=utc_now(), models=run.models, metrics=figures, deltas=deltas, rows=rows,
         counts=EvalCounts(**counts),
         settings=EvalSettings(max_examples=config.max_examples, max_new_tokens=config.max_new_tokens,
-                              metrics=[m.registered_name for m in metrics], decoding="greedy"),
+                              metrics=[m.registered_name for m in metrics], decoding="greedy",
+                              notes={k: v for m in metrics for k, v in m.notes().items()}),
         timings_s={k: round(v, 2) for k, v in run.timings.items()}, summary=summary_line(rows),
     )
     return report, samples
@@ -157,7 +158,10 @@ def render_markdown(report: EvalReport, samples: list[dict[str, Any]], shown: in
     c = report.counts
     lines += ["", f"{c.test_examples} held-out examples; loss on {c.loss_examples}, greedy answers "
               f"(max {report.settings.max_new_tokens} new tokens) on {c.generated}; "
-              f"{c.rejected} rejected (see rejects.jsonl).", "", f"![metrics]({PLOT})", ""]
+              f"{c.rejected} rejected (see rejects.jsonl).", ""]
+    lines += [f"- {key}: {note}" for key, note in report.settings.notes.items()]
+    lines += ["" if report.settings.notes else None, f"![metrics]({PLOT})", ""]
+    lines = [line for line in lines if line is not None]
     lines += _checks_markdown(report)
     for n, sample in enumerate(samples[:shown], start=1):
         lines += [f"## Sample {n}", "", "**Prompt**", "", _quote(sample["prompt"]), "",

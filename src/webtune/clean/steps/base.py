@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar, Iterator, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
+from webtune import text_units
 from webtune.clean import text as textlib
 from webtune.configbase import StrictModel
 from webtune.records import Document
@@ -35,6 +36,19 @@ class TargetConfig(StepConfig):
         if self.field is not None:
             return [self.field]
         return list(self.fields) if self.fields is not None else None
+
+
+class UnitsConfig(TargetConfig):
+    """A step that counts words: which language's units (`webtune.text_units`) to count in."""
+
+    # ISO 639-1 code of the units; None: the ``language`` step's ``meta.lang``, else the script's.
+    language: str | None = Field(None, min_length=2, max_length=8)
+    # Where a segmenter (the ``cjk`` extra) is missing: "error" says which extra to install,
+    # "chars" counts characters instead.
+    units_fallback: Literal["error", "chars"] = "error"
+    # Use FineWeb-2's thresholds for the document's language where not set here
+    # (`webtune.clean.languages`).
+    per_language: bool = True
 
 
 @dataclass
@@ -74,6 +88,21 @@ class TextStep(Step):
     def measured_text(self, doc: Document) -> str:
         """The text a filter measures: the target fields joined by blank lines, or ``text``."""
         return textlib.target_text(doc, self.config.target_names())
+
+    def prepare(self) -> None:
+        """With a configured ``language``: fail now (one line) if its segmenter is missing, and
+        load it once in the parent so forked workers share it."""
+        lang = getattr(self.config, "language", None)
+        if lang:
+            text_units.tokens("预热 ウォームアップ", lang, getattr(self.config, "units_fallback", "error"))
+
+    def language_of(self, doc: Document, text: str) -> str | None:
+        """The language whose units this step counts ``text`` in (see `UnitsConfig`)."""
+        return text_units.resolve_language(text, getattr(self.config, "language", None), doc.meta.get("lang"))
+
+    def units(self, text: str, lang: str | None) -> tuple[str, ...]:
+        """Words and punctuation runs of ``text`` in ``lang``'s units."""
+        return text_units.tokens(text, lang, getattr(self.config, "units_fallback", "error"))
 
     def transform_targets(self, doc: Document, fn) -> None:
         """Apply ``fn(str) -> str`` to every target string (list items too)."""

@@ -11,6 +11,9 @@ alone) and ``meta.cluster_size``.
 Similarity:
 * ``jaccard`` (default for text): Jaccard similarity of word 5-gram sets, as in
   datatrove / FineWeb.
+* Chinese, Japanese and other unspaced scripts (the document's ``meta.lang``, a configured
+  ``language``, else the script) shingle characters instead of words: ``char_ngram``
+  characters (default 5), since a "word" there is a whole clause (`webtune.text_units`).
 * ``containment`` (default with ``fields``): for each field, the share of the smaller
   field's word 3-grams found in the other's; averaged over the fields. A re-listed product
   whose title gained "(2025 Edition)" and whose description got a new closing line keeps
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
+from webtune import text_units
 from webtune.clean import minhash, text as textlib
 from webtune.clean.steps import STEPS
 from webtune.clean.steps.base import Drop, GlobalStep, TargetConfig
@@ -44,6 +48,9 @@ class DedupConfig(TargetConfig):
     num_perm: int = Field(128, ge=16, le=1024)
     seed: int = 1
     keep: Literal["first", "longest"] = "first"
+    # Units' language (ISO 639-1); None: the language step's meta.lang, else the script's.
+    language: str | None = Field(None, min_length=2, max_length=8)
+    char_ngram: int = Field(5, ge=1, le=20)  # shingle length in characters for unspaced scripts
 
     def resolved(self) -> tuple[str, int]:
         """(similarity, ngram) with the 'auto' defaults filled in."""
@@ -106,10 +113,13 @@ class Dedup(GlobalStep):
             return None, doc.id  # nothing to compare: a cluster of its own
         cfg = self.config
         _, n = cfg.resolved()
+        lang = text_units.resolve_language(joined, cfg.language, doc.meta.get("lang"))
+        if lang in text_units.UNSPACED:
+            n = cfg.char_ngram
         sigs: list[tuple[np.ndarray, int] | None] = []
         if cfg.near:
             for part in parts:
-                hashes = minhash.shingle_hashes(part, n)
+                hashes = minhash.shingle_hashes(part, n, lang)
                 sigs.append((minhash.signature(hashes, cfg.num_perm, cfg.seed), len(hashes)) if len(hashes) else None)
         return Signature(minhash.exact_key(joined), len(joined), sigs), doc.id
 

@@ -1,18 +1,22 @@
-"""gopher_quality: the Gopher quality rules (Rae et al. 2021), datatrove's default thresholds."""
+"""gopher_quality: the Gopher quality rules (Rae et al. 2021), datatrove's default thresholds.
+
+Words are the document language's units (`webtune.text_units`); for a language FineWeb-2
+adapted (`webtune.clean.languages`) the average word length, alphabetic ratio and stop words
+not set in the pipeline file are that language's."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from webtune.clean import text as textlib
+from webtune.clean import languages
 from webtune.clean.steps import STEPS
-from webtune.clean.steps.base import Drop, TargetConfig, TextStep
+from webtune.clean.steps.base import Drop, TextStep, UnitsConfig
 from webtune.records import Document
 
 GOPHER_STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
 
 
-class GopherQualityConfig(TargetConfig):
+class GopherQualityConfig(UnitsConfig):
     step: Literal["gopher_quality"] = "gopher_quality"
     # Defaults: datatrove GopherQualityFilter.
     min_doc_words: int | None = 50
@@ -38,12 +42,21 @@ class GopherQuality(TextStep):
         self.stop_words = frozenset(config.stop_words)
 
     def apply(self, doc: Document, stats: dict[str, Any]) -> Drop | None:
-        return gopher_quality(self.measured_text(doc), self.config, self.stop_words)
+        text = self.measured_text(doc)
+        lang = self.language_of(doc, text)
+        cfg = self.config
+        if languages.is_adapted(lang) and cfg.per_language:
+            cfg = cfg.model_copy(update={name: languages.setting(cfg, name, lang) for name in (
+                "min_avg_word_length", "max_avg_word_length", "max_non_alpha_words_ratio", "stop_words")})
+            stop_words = frozenset(cfg.stop_words)
+        else:
+            stop_words = self.stop_words
+        return gopher_quality(text, cfg, stop_words, self.units(text, lang))
 
 
-def gopher_quality(text: str, cfg: GopherQualityConfig, stop_words: frozenset[str]) -> Drop | None:
-    """The first Gopher quality rule ``text`` fails, or None."""
-    toks = textlib.tokens(text)
+def gopher_quality(text: str, cfg: GopherQualityConfig, stop_words: frozenset[str],
+                   toks: tuple[str, ...]) -> Drop | None:
+    """The first Gopher quality rule ``text`` (as units ``toks``) fails, or None."""
     n_tokens = len(toks)
     word_list = [t for t in toks if any(c.isalnum() for c in t)]
     n_words = len(word_list)

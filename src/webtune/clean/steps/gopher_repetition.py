@@ -1,4 +1,8 @@
-"""gopher_repetition: repeated lines, paragraphs and n-grams (Gopher table A1, datatrove defaults)."""
+"""gopher_repetition: repeated lines, paragraphs and n-grams (Gopher table A1, datatrove defaults).
+
+N-grams are of the document language's units (`webtune.text_units`), written together as
+the language writes them (no spaces in Chinese or Japanese); FineWeb-2's per-language
+fractions apply where not set in the pipeline file (`webtune.clean.languages`)."""
 
 from __future__ import annotations
 
@@ -6,16 +10,17 @@ import re
 from collections import Counter
 from typing import Any, Literal
 
-from webtune.clean import text as textlib
+from webtune import text_units
+from webtune.clean import languages
 from webtune.clean.steps import STEPS
-from webtune.clean.steps.base import Drop, TargetConfig, TextStep
+from webtune.clean.steps.base import Drop, TextStep, UnitsConfig
 from webtune.records import Document
 
 _PARAGRAPHS = re.compile(r"\n{2,}")
 _LINES = re.compile(r"\n+")
 
 
-class GopherRepetitionConfig(TargetConfig):
+class GopherRepetitionConfig(UnitsConfig):
     step: Literal["gopher_repetition"] = "gopher_repetition"
     # Defaults: datatrove GopherRepetitionFilter (Gopher paper, table A1).
     dup_line_frac: float | None = 0.3
@@ -39,9 +44,9 @@ def find_duplicates(items: list[str]) -> tuple[int, int]:
     return dup_items, dup_chars
 
 
-def top_ngram_chars(words: list[str], n: int) -> int:
+def top_ngram_chars(words: list[str], n: int, sep: str = " ") -> int:
     """Characters covered by the most frequent n-gram (its length times its count)."""
-    grams = Counter(" ".join(words[i:i + n]) for i in range(len(words) - n + 1))
+    grams = Counter(sep.join(words[i:i + n]) for i in range(len(words) - n + 1))
     if not grams:
         return 0
     gram, count = grams.most_common(1)[0]
@@ -71,11 +76,18 @@ class GopherRepetition(TextStep):
     Config = GopherRepetitionConfig
 
     def apply(self, doc: Document, stats: dict[str, Any]) -> Drop | None:
-        return gopher_repetition(self.measured_text(doc), self.config)
+        text = self.measured_text(doc)
+        lang = self.language_of(doc, text)
+        cfg = self.config
+        if languages.is_adapted(lang) and cfg.per_language:
+            cfg = cfg.model_copy(update={name: languages.setting(cfg, name, lang) for name in (
+                "dup_line_frac", "top_n_grams", "dup_n_grams")})
+        return gopher_repetition(text, cfg, self.units(text, lang), text_units.joiner(lang))
 
 
-def gopher_repetition(text: str, cfg: GopherRepetitionConfig) -> Drop | None:
-    """The first repetition rule ``text`` fails, or None."""
+def gopher_repetition(text: str, cfg: GopherRepetitionConfig, word_list: tuple[str, ...] | None = None,
+                      sep: str = " ") -> Drop | None:
+    """The first repetition rule ``text`` (as units ``word_list``) fails, or None."""
     if not text.strip():
         return Drop("empty", 0, 1)
     size = len(text)
@@ -87,9 +99,10 @@ def gopher_repetition(text: str, cfg: GopherRepetitionConfig) -> Drop | None:
             return Drop(f"dup_{unit}_frac", round(n_dup / len(parts), 4), frac_limit)
         if char_limit is not None and chars / size > char_limit:
             return Drop(f"dup_{unit}_char_frac", round(chars / size, 4), char_limit)
-    word_list = textlib.tokens(text)
+    if word_list is None:
+        word_list = text_units.tokens(text)
     for n, limit in cfg.top_n_grams:
-        ratio = top_ngram_chars(word_list, n) / size
+        ratio = top_ngram_chars(word_list, n, sep) / size
         if ratio > limit:
             return Drop(f"top_{n}_gram", round(ratio, 4), limit)
     for n, limit in sorted(cfg.dup_n_grams):

@@ -1,10 +1,15 @@
-"""normalize: mojibake (ftfy), Unicode NFC, control characters, whitespace, repeated lines."""
+"""normalize: mojibake (ftfy), Unicode NFC, control characters, whitespace, repeated lines.
+
+In Chinese, Japanese and Korean text (``meta.lang``, else the script: `webtune.text_units`)
+full-width punctuation ("，", "：", "（") is the right character, so ftfy's width fixing, which
+turns it into ASCII, is off there; everything else is the same as for other text."""
 
 from __future__ import annotations
 
 import unicodedata
 from typing import Any, Literal
 
+from webtune import text_units
 from webtune.clean import text as textlib
 from webtune.clean.steps import STEPS
 from webtune.clean.steps.base import Drop, TargetConfig, TextStep, bump
@@ -31,7 +36,7 @@ class Normalize(TextStep):
 
     def apply(self, doc: Document, stats: dict[str, Any]) -> Drop | None:
         def fix(value: str) -> str:
-            fixed = self.normalize(value)
+            fixed = self.normalize(value, keep_width=_full_width_script(value, doc.meta.get("lang")))
             if fixed != value:
                 bump(stats, "changed_values")
             return fixed
@@ -39,13 +44,15 @@ class Normalize(TextStep):
         self.transform_targets(doc, fix)
         return None
 
-    def normalize(self, value: str) -> str:
-        """One string normalised according to the config."""
+    def normalize(self, value: str, keep_width: bool = False) -> str:
+        """One string normalised according to the config; ``keep_width``: leave full-width
+        characters as they are (CJK punctuation)."""
         cfg = self.config
         if cfg.fix_mojibake and not value.isascii():
             import ftfy
 
-            value = ftfy.fix_text(value, normalization=None if cfg.unicode_form == "none" else cfg.unicode_form)
+            value = ftfy.fix_text(value, normalization=None if cfg.unicode_form == "none" else cfg.unicode_form,
+                                  fix_character_width=not keep_width)
         if cfg.unicode_form != "none" and not value.isascii():
             value = unicodedata.normalize(cfg.unicode_form, value)
         value = textlib.strip_control(value)
@@ -54,6 +61,12 @@ class Normalize(TextStep):
         if cfg.repeated_lines:
             value = drop_repeated_lines(value, cfg.repeated_line_max_chars)
         return value
+
+
+def _full_width_script(value: str, detected: str | None) -> bool:
+    if value.isascii():
+        return False
+    return text_units.resolve_language(value, None, detected) in ("zh", "ja", "ko")
 
 
 def drop_repeated_lines(text: str, max_chars: int) -> str:

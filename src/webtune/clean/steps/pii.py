@@ -1,4 +1,5 @@
-"""pii: redact emails, phones, IPs, Luhn-valid cards, valid IBANs and secrets with typed placeholders."""
+"""pii: redact emails, phones (international and national formats), IPs, Luhn-valid cards, valid
+IBANs, Chinese resident IDs and secrets with typed placeholders."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from webtune.records import Document
 
 DEFAULT_PLACEHOLDERS = {
     "email": "<EMAIL>", "phone": "<PHONE>", "ip_address": "<IP_ADDRESS>",
-    "credit_card": "<CREDIT_CARD>", "iban": "<IBAN>", "secret": "<SECRET>",
+    "credit_card": "<CREDIT_CARD>", "iban": "<IBAN>", "secret": "<SECRET>", "cn_resident_id": "<CN_RESIDENT_ID>",
 }
 
 

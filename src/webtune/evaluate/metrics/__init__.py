@@ -1,4 +1,4 @@
-"""Evaluation metrics, registered by name: ``loss``, ``rouge_l``, ``exact_match``, ``length``.
+"""Evaluation metrics, registered by name: ``loss``, ``rouge_l``, ``chrf``, ``exact_match``, ``length``.
 
 A metric has the shape of every backend (`webtune.plugins.Backend`): ``Metric(config)`` with a
 ``Config`` (tag ``metric``) and one method, ``aggregate(result: ModelResult) -> dict[str, float]``;
@@ -9,4 +9,4 @@ the same path as plugins of the entry-point group ``webtune.metrics``.
 from webtune.plugins import Registry
 
 METRICS: Registry = Registry("metric", builtins=tuple(
-    f"webtune.evaluate.metrics.{name}" for name in ("exact_match", "length", "loss", "rouge_l")), label="evaluate metric")
+    f"webtune.evaluate.metrics.{name}" for name in ("chrf", "exact_match", "length", "loss", "rouge_l")), label="evaluate metric")

@@ -40,6 +40,10 @@ class Metric:
         """Per-sample figures shown next to each generated answer (none by default)."""
         return {}
 
+    def notes(self) -> dict[str, str]:
+        """What the report should say about a figure (e.g. the units ROUGE-L counted), by key."""
+        return {}
+
 
 class TextMetric(Metric):
     """A metric scored per (prediction, reference) pair and averaged over the samples."""
