@@ -48,8 +48,15 @@ def decode_text(data: bytes, fmt: str) -> str | None:
             continue
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
-    return str(best) if best is not None else None
+    matches = list(from_bytes(data))
+    if not matches:
+        return None
+    best = matches[0]
+    # Single-byte Latin code pages score alike on short text (è is č in cp1250, ė in cp1257):
+    # a near tie goes to windows-1252, the web's default for pages that declare nothing
+    # (WHATWG encoding standard). Cyrillic, Greek... text is chaos in cp1252 and keeps its match.
+    tied = [m for m in matches if m.chaos <= best.chaos + 0.05 and m.coherence >= best.coherence - 0.05]
+    return str(next((m for m in tied if m.encoding == "cp1252"), best))
 
 
 def read_text_file(path: Path, compression: str | None, options: dict[str, Any], label: str) -> str | None:
