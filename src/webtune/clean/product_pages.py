@@ -93,6 +93,7 @@ def _product_jsonld(record: dict[str, Any]) -> dict[str, Any]:
                    "availability": "https://schema.org/InStock"},
         "aggregateRating": {"@type": "AggregateRating", "ratingValue": str(record["rating"]),
                             "reviewCount": record["reviews_count"]},
+        **({"category": " > ".join(record["categories"])} if record.get("categories") else {}),
     }
 
 
@@ -142,8 +143,9 @@ def _sloppy(record):
     text = text.replace('"description": ', '"description":\n ', 1)
     text = text[:-1].rstrip() + ",\n}"  # a trailing comma
     desc = json.dumps(record["description"], ensure_ascii=False)
-    cut = desc.index(" ", len(desc) // 2)
-    text = text.replace(desc, desc[:cut] + "\n" + desc[cut + 1:])  # a raw newline inside a string
+    cut = desc.find(" ", len(desc) // 2)
+    if cut > 0:
+        text = text.replace(desc, desc[:cut] + "\n" + desc[cut + 1:])  # a raw newline inside a string
     return _visible(record), _script(None, raw=f"<!--\n{text}\n-->")
 
 
