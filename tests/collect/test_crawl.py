@@ -187,10 +187,14 @@ def test_charset_from_header_then_meta_then_detection_for_text_and_title(site, c
         "/none": (200, {"Content-Type": "text/html"},
                   body.format(meta="").replace("</p>", " Servi très chaud à la terrasse.</p>").encode("windows-1252")),
     }
-    urls = [site.base_url + p for p in ("/meta", "/header", "/both", "/none")]
+    # UTF-8 as declared, but for one stray byte: that byte is replaced, the page is not re-guessed
+    stray = body.format(meta='<meta charset="utf-8">').encode("utf-8").replace(b" et ", b" \xfc et ")
+    site.answers["/stray"] = (200, {"Content-Type": "text/html"}, stray)
+    urls = [site.base_url + p for p in ("/meta", "/header", "/both", "/none", "/stray")]
     out = collect([crawl_source(site, urls=urls, sitemaps=[], max_depth=0)])
     docs = by_path(site, out.docs)
-    assert set(docs) == {"/meta", "/header", "/both", "/none"}
+    assert set(docs) == {"/meta", "/header", "/both", "/none", "/stray"}
+    assert "\ufffd et déjà vu" in docs["/stray"]["html"]
     for path, doc in docs.items():
         assert doc["fields"]["title"] == title, path
         assert doc["meta"]["title"] == title, path

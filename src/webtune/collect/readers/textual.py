@@ -34,7 +34,8 @@ def read_bytes(path: Path, compression: str | None, limit: int) -> bytes:
 
 
 def decode_text(data: bytes, fmt: str) -> str | None:
-    """Decode document bytes: BOM, then a declared HTML charset, then UTF-8, then detection."""
+    """Decode document bytes: BOM, then a declared HTML charset, then UTF-8 (either with a few
+    undecodable bytes replaced), then detection."""
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="strict")
     candidates = []
@@ -46,6 +47,15 @@ def decode_text(data: bytes, fmt: str) -> str | None:
             return data.decode(encoding)
         except (UnicodeDecodeError, LookupError):
             continue
+    # A page in its declared (or UTF-8) encoding with a few stray bytes, as browsers show it:
+    # those bytes become U+FFFD rather than the whole page being re-guessed into mojibake.
+    for encoding in candidates:
+        try:
+            text = data.decode(encoding, errors="replace")
+        except LookupError:
+            continue
+        if text.count("\ufffd") <= max(1, len(data) // 1000):
+            return text
     from charset_normalizer import from_bytes
 
     matches = list(from_bytes(data))
