@@ -455,7 +455,7 @@ def decode_html(response: Fetched) -> str | None:
 def looks_garbled(data: bytes) -> bool:
     """True when the start of a body served as text is mostly control bytes (binary without NULs)."""
     head = data[:8192]
-    if not head:
+    if not head or head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 text is half NULs
         return False
     controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
     return controls / len(head) > 0.05
