@@ -7,12 +7,12 @@ same seed, noise included), each rendered as a product page in one of seven site
 microdata only, RDFa only: webtune.clean.product_pages). A home page links category
 listing pages (schema.org ItemList), which link the products; an about page is an article.
 
-    python examples/crawled-products/shop_site.py -- webtune run examples/crawled-products/pipeline.yaml
+    python examples/crawled-products/shop_site.py -- webtune run examples/crawled-products/pipeline.local.yaml
     python examples/crawled-products/shop_site.py          # serve until Ctrl-C
 
-It builds the site in a temporary folder, serves it on a free port, writes that start URL
-into ``pipeline.yaml`` (from ``pipeline.template.yaml``), runs the command after ``--`` and
-stops the server when the command ends.
+It builds the site in a temporary folder, serves it on a free port, writes
+``pipeline.local.yaml``: ``pipeline.yaml`` with its start URL pointing at that port, runs
+the command after ``--`` and stops the server when the command ends.
 """
 
 from __future__ import annotations
@@ -111,9 +111,15 @@ def serve(root: Path) -> ThreadingHTTPServer:
     return server
 
 
+PLACEHOLDER_URL = "http://127.0.0.1:8765/"
+
+
 def write_pipeline(template: Path, out: Path, start_url: str) -> None:
-    """The pipeline file with the site's start URL filled in."""
-    out.write_text(template.read_text(encoding="utf-8").replace("{{START_URL}}", start_url), encoding="utf-8")
+    """``template`` (pipeline.yaml) with its placeholder start URL replaced by the site's."""
+    text = template.read_text(encoding="utf-8")
+    if PLACEHOLDER_URL not in text:
+        raise SystemExit(f"{template}: the start URL {PLACEHOLDER_URL} is not in the file")
+    out.write_text(text.replace(PLACEHOLDER_URL, start_url), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,14 +128,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=360, help="products of the office-products generator")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--pipeline", type=Path, default=HERE / "pipeline.yaml", help="where to write the pipeline")
+    parser.add_argument("--pipeline", type=Path, default=HERE / "pipeline.local.yaml", help="where to write the pipeline")
     args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     with tempfile.TemporaryDirectory(prefix="webtune-shop-") as tmp:
         root = Path(tmp)
         server = serve(root)
         base_url = f"http://127.0.0.1:{server.server_address[1]}"
         counts = build_site(root, base_url, args.count, args.seed)
-        write_pipeline(HERE / "pipeline.template.yaml", args.pipeline, base_url + "/")
+        write_pipeline(HERE / "pipeline.yaml", args.pipeline, base_url + "/")
         print(f"shop: {counts} at {base_url}/ ; pipeline written to {args.pipeline}", flush=True)
         try:
             if command:

@@ -32,7 +32,7 @@ def test_collect_clean_dataset_on_the_crawled_shop(shop_site, tmp_path):
         base_url = f"http://127.0.0.1:{server.server_address[1]}"
         counts = shop_site.build_site(root, base_url, count=60, seed=7)
         pipeline = tmp_path / "pipeline.yaml"
-        shop_site.write_pipeline(EXAMPLE / "pipeline.template.yaml", pipeline, base_url + "/")
+        shop_site.write_pipeline(EXAMPLE / "pipeline.yaml", pipeline, base_url + "/")
         config = yaml.safe_load(pipeline.read_text())
         assert config["dataset"]["templates"][0]["name"] == "copywriter"
         config["sources"][0]["max_pages"] = 200
