@@ -35,6 +35,7 @@ OPTIONAL_MODULES: dict[str, tuple[str, str]] = {
     "pyarrow": ("pyarrow", "collect"),
     "charset_normalizer": ("charset-normalizer", "collect"),
     "trafilatura": ("trafilatura", "clean"),
+    "extruct": ("extruct", "clean"),
     "lxml_html_clean": ("lxml_html_clean", "clean"),
     "datasketch": ("datasketch", "clean"),
     "numpy": ("numpy", "clean"),

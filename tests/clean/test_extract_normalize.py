@@ -16,21 +16,61 @@ PAGE = (
 )
 
 
-def test_page_main_text_as_markdown_with_metadata():
+def test_page_main_text_as_plain_text_by_default_without_metadata():
     d = doc(html=PAGE)
     drop, stats = apply({"step": "html_to_text"}, d)
     assert drop is None and stats == {"trafilatura": 1}
-    assert d.text.startswith("# Budget review")
-    assert "- Transport plan approved" in d.text
+    assert d.text.startswith("Budget review\nThe committee met")
+    assert "Transport plan approved" in d.text
     assert "Home" not in d.text and "Copyright" not in d.text  # navigation and footer are gone
-    assert d.meta["title"] == "Budget review" and d.meta["date"] == "2024-05-02"
+    assert d.meta == {}  # metadata costs time and changes no text: only when asked
     assert d.html is None
 
 
-def test_page_as_plain_text():
+def test_markdown_and_metadata_when_asked():
     d = doc(html=PAGE)
-    apply({"step": "html_to_text", "output": "text"}, d)
-    assert not d.text.startswith("#") and "Budget review" in d.text
+    apply({"step": "html_to_text", "output": "markdown", "metadata": True}, d)
+    assert d.text.startswith("# Budget review")
+    assert "- Transport plan approved" in d.text
+    assert d.meta["title"] == "Budget review" and d.meta["date"] == "2024-05-02"
+
+
+MARKUP = ("<html><body><article><h1>Snake_case [notes]</h1>"
+          f"<p>Use a*b*c and snake_case_names, <u>underlined</u>, <b>bold</b> and <i>italic</i>. {ARTICLE}</p>"
+          f"<p>{ARTICLE}</p></article></body></html>")
+
+
+def test_plain_text_has_no_markdown_escapes_or_tags():
+    d = doc(html=MARKUP)
+    apply({"step": "html_to_text"}, d)
+    assert "Use a*b*c and snake_case_names, underlined, bold and italic." in d.text
+    for leftover in ("\\", "<u>", "**", "# "):
+        assert leftover not in d.text
+
+
+def test_markdown_output_is_clean_markdown():
+    d = doc(html=MARKUP)
+    apply({"step": "html_to_text", "output": "markdown"}, d)
+    assert d.text.startswith("# Snake_case [notes]")
+    assert "snake_case_names, underlined, **bold** and *italic*" in d.text
+    assert "\\" not in d.text and "<u>" not in d.text
+
+
+def test_boilerplate_lines_are_trimmed():
+    from webtune.clean.extract import trim_boilerplate
+
+    body = ["Main story line one with plenty of words in it.", "Read more: Another story elsewhere",
+            "Main story line two with plenty of words too.", "12.03.2021", "Main story line three, the end.",
+            "Related articles", "- A link", "- Another link", "Photo: Jane Doe"]
+    assert trim_boilerplate("\n".join(body)) == "\n".join(body[0:1] + body[2:3] + body[4:5])
+    kept = "Intro.\nRelated work matters here, as the paper shows in detail.\nEnd."
+    assert trim_boilerplate(kept) == kept  # a marker word inside a sentence is not a heading
+    d = doc(html=PAGE.replace("</ul></article>", "</ul><h2>Related articles</h2><ul><li>Budget 2023</li></ul></article>"))
+    apply({"step": "html_to_text"}, d)
+    assert "Housing plan delayed" in d.text and "Budget 2023" not in d.text
+    d = doc(html=PAGE.replace("</ul></article>", "</ul><h2>Related articles</h2><ul><li>Budget 2023</li></ul></article>"))
+    apply({"step": "html_to_text", "trim_boilerplate": False}, d)
+    assert "Budget 2023" in d.text
 
 
 def test_fallback_when_trafilatura_finds_nothing():

@@ -161,6 +161,7 @@ class LocalSite:
     base_url: str = ""
     slow_s: float = 1.5
     extra: dict[str, bytes] = field(default_factory=dict)
+    answers: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)  # path -> full answer
     fail: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)  # path -> answers first
 
     def routes(self) -> dict[str, Callable[[], tuple[int, dict[str, str], bytes]]]:
@@ -187,6 +188,7 @@ class LocalSite:
             "/from-sitemap": lambda: (200, html, page("From the sitemap")),
         }
         routes.update({k: (lambda v=v: (200, html, v)) for k, v in self.extra.items()})
+        routes.update({k: (lambda v=v: v) for k, v in self.answers.items()})
         return routes
 
     def handler(self) -> type[BaseHTTPRequestHandler]:

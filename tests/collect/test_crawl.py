@@ -157,3 +157,144 @@ def test_a_server_error_that_outlasts_the_retries_is_the_pages_outcome(site, col
     out = collect([crawl_source(site, sitemaps=[], max_depth=0, retries=2)])
     assert [r["reason"] for r in out.rejects] == ["http_503"] and site.hits["/"] == 3
 
+
+
+# ------------------------------------------------------------------ faults of issue 19
+
+
+def test_random_bytes_served_as_html_are_rejected_as_binary(site, collect):
+    import random
+
+    noise = random.Random(19).randbytes(200_000)
+    site.answers = {"/noise": (200, {"Content-Type": "text/html"}, noise),
+                    "/noise-utf8": (200, {"Content-Type": "text/html; charset=utf-8"}, noise.replace(b"\0", b"\1"))}
+    out = collect([crawl_source(site, urls=[site.base_url + "/noise", site.base_url + "/noise-utf8"], sitemaps=[],
+                                max_bytes=300_000)])
+    assert not out.docs
+    assert sorted(r["reason"] for r in out.rejects) == ["binary", "binary"]
+
+
+def test_charset_from_header_then_meta_then_detection_for_text_and_title(site, collect):
+    title = "Café crème à la carte"
+    body = f"<html><head><title>{title}</title>{{meta}}</head><body><p>{title} et déjà vu.</p></body></html>"
+    meta = '<meta charset="windows-1252">'
+    site.answers = {
+        "/meta": (200, {"Content-Type": "text/html"}, body.format(meta=meta).encode("windows-1252")),
+        "/header": (200, {"Content-Type": "text/html; charset=windows-1252"},
+                    body.format(meta="").encode("windows-1252")),
+        # header wins over a wrong meta declaration
+        "/both": (200, {"Content-Type": "text/html; charset=utf-8"}, body.format(meta=meta).encode("utf-8")),
+        "/none": (200, {"Content-Type": "text/html"},
+                  body.format(meta="").replace("</p>", " Servi très chaud à la terrasse.</p>").encode("windows-1252")),
+    }
+    # UTF-8 as declared, but for one stray byte: that byte is replaced, the page is not re-guessed
+    stray = body.format(meta='<meta charset="utf-8">').encode("utf-8").replace(b" et ", b" \xfc et ")
+    site.answers["/stray"] = (200, {"Content-Type": "text/html"}, stray)
+    urls = [site.base_url + p for p in ("/meta", "/header", "/both", "/none", "/stray")]
+    out = collect([crawl_source(site, urls=urls, sitemaps=[], max_depth=0)])
+    docs = by_path(site, out.docs)
+    assert set(docs) == {"/meta", "/header", "/both", "/none", "/stray"}
+    assert "\ufffd et déjà vu" in docs["/stray"]["html"]
+    for path, doc in docs.items():
+        assert doc["fields"]["title"] == title, path
+        assert doc["meta"]["title"] == title, path
+        assert "déjà vu" in doc["html"], path
+
+
+def test_the_first_request_after_robots_txt_honours_its_crawl_delay(site, collect):
+    site.answers = {"/robots.txt": (200, {"Content-Type": "text/plain"}, b"User-agent: *\nCrawl-delay: 0.4\n")}
+    collect([crawl_source(site, sitemaps=[], max_depth=0, delay_s=0.0)])
+    starts = dict((path, t) for path, t in site.starts)
+    assert starts["/"] - starts["/robots.txt"] >= 0.38
+
+
+def test_a_resume_log_with_a_cut_last_line_loses_no_page(site, collect, monkeypatch, tmp_path):
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    real_mark = crawler_module.Crawler.mark_finished
+    monkeypatch.setattr(crawler_module.Crawler, "mark_finished", crash)
+    source = crawl_source(site, deny=["slow"])
+    with pytest.raises(KeyboardInterrupt):
+        collect([source])
+    log = next((tmp_path / "run").rglob(crawler_module.LOG))
+    lines = log.read_bytes().splitlines(keepends=True)
+    log.write_bytes(b"".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2])  # killed mid-write
+
+    monkeypatch.setattr(crawler_module.Crawler, "mark_finished", real_mark)
+    out = collect([source])
+    assert len(out.docs) == 6 and len(out.rejects) == 4  # the cut entry is fetched again, none is lost
+    assert out.manifest.stats["sources"][0]["resumed"] == 9
+
+
+def test_a_start_host_ending_with_a_dot_is_crawled(site, collect):
+    port = site.base_url.rsplit(":", 1)[1]
+    out = collect([{**crawl_source(site), "urls": [f"http://localhost.:{port}/"], "sitemaps": []}])
+    assert {d["fields"]["url"] for d in out.docs} >= {f"http://localhost:{port}/", f"http://localhost:{port}/a"}
+
+
+def test_a_redirect_loop_is_reported_as_a_loop(site, collect):
+    site.answers = {"/loop1": (302, {"Location": "/loop2", "Content-Length": "0"}, b""),
+                    "/loop2": (302, {"Location": "/loop1", "Content-Length": "0"}, b""),
+                    "/self": (302, {"Location": "/self", "Content-Length": "0"}, b"")}
+    out = collect([crawl_source(site, urls=[site.base_url + "/loop1", site.base_url + "/self"], sitemaps=[])])
+    reasons = {r["source"]["uri"].replace(site.base_url, ""): (r["reason"], r["message"]) for r in out.rejects}
+    assert reasons["/loop1"][0] == "redirect_loop" and "/loop2 -> " in reasons["/loop1"][1]
+    assert reasons["/self"][0] == "redirect_loop"
+    assert site.hits["/loop1"] == 1 and site.hits["/loop2"] == 1 and site.hits["/self"] == 1
+
+
+def test_the_client_connects_to_the_address_the_guard_checked(site, collect, monkeypatch):
+    """DNS rebinding: the name resolves to the site once, then elsewhere; only the first answer is used."""
+    import asyncio
+    import socket
+
+    port = int(site.base_url.rsplit(":", 1)[1])
+    real = asyncio.base_events.BaseEventLoop.getaddrinfo
+    asked = []
+
+    async def rebinding(self, host, *args, **kwargs):
+        if host == "rebind.test":
+            asked.append(host)
+            address = "127.0.0.1" if len(asked) == 1 else "192.0.2.1"  # TEST-NET: nothing answers there
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+        return await real(self, host, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio.base_events.BaseEventLoop, "getaddrinfo", rebinding)
+    out = collect([crawl_source(site, urls=[f"http://rebind.test:{port}/"], sitemaps=[], max_depth=1,
+                                deny=["slow"])])
+    assert {d["fields"]["url"] for d in out.docs} >= {f"http://rebind.test:{port}/", f"http://rebind.test:{port}/a"}
+    assert asked == ["rebind.test"]  # resolved once, by the guard; the client used the pinned address
+    assert site.hits["/"] == 1
+
+
+def test_a_public_answer_then_a_private_one_never_reaches_the_private_address(site, collect, monkeypatch):
+    """With the guard on, the checked public address is the one connected to, not a later private answer."""
+    import asyncio
+    import socket
+
+    from webtune.collect import pinned
+
+    port = int(site.base_url.rsplit(":", 1)[1])
+    real = asyncio.base_events.BaseEventLoop.getaddrinfo
+    calls = []
+
+    async def rebinding(self, host, *args, **kwargs):
+        if host == "rebind.test":
+            calls.append(host)
+            address = "93.184.216.34" if len(calls) == 1 else "127.0.0.1"
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+        return await real(self, host, *args, **kwargs)
+
+    connected = []
+
+    async def refuse(self, host, port, **kwargs):
+        connected.append((host, self.address_of(host)))
+        raise pinned.httpcore.ConnectError("no network in tests")
+
+    monkeypatch.setattr(asyncio.base_events.BaseEventLoop, "getaddrinfo", rebinding)
+    monkeypatch.setattr(pinned.PinnedBackend, "connect_tcp", refuse)
+    out = collect([crawl_source(site, urls=[f"http://rebind.test:{port}/"], sitemaps=[], allow_private=False,
+                                max_depth=0)])
+    assert not out.docs and sum(site.hits.values()) == 0
+    assert connected and all(address == "93.184.216.34" for _, address in connected) and calls == ["rebind.test"]

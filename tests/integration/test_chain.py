@@ -100,6 +100,7 @@ clean:
   workers: 1
   steps:
     - step: html_to_text
+      output: markdown   # dataset.qa cuts at the pages' headings
     - step: normalize
     - step: length
       min_words: 5

@@ -4,7 +4,8 @@ The stage (`webtune.clean.stage.run_clean`) runs the configured steps in order; 
 step is a class in ``webtune/clean/steps/`` registered by name in ``STEPS``:
 
 ======================  =====================================================================
-html_to_text            main text of pages (trafilatura, Markdown or text, fallback); HTML in fields
+html_to_text            main text of pages (trafilatura, fallbacks, boilerplate trim); HTML in fields
+structured              schema.org / OpenGraph data of pages -> product fields; page type
 normalize               ftfy, Unicode NFC, control characters, whitespace, repeated lines
 boilerplate             lines repeated across many documents (global)
 field_presence          required fields of structured records

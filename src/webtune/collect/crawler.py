@@ -13,6 +13,7 @@ import asyncio
 import gzip
 import json
 import re
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ from typing import Any
 import httpx
 
 from webtune.collect.documents import make_document
+from webtune.collect.pinned import PinnedBackend, pinned_transport
+from webtune.collect.readers.base import looks_binary
 from webtune.collect.urls import host_of, in_domains, is_private_ip, normalize_url, site_domain
 from webtune.jsonl import atomic_write_json, read_jsonl
 from webtune.records import content_id, utc_now
@@ -79,6 +82,13 @@ class HostGate:
         if start > now:
             await asyncio.sleep(start - now)
 
+    def slow_down(self, delay: float) -> None:
+        """Space requests by at least ``delay`` from now on, the next one included (a robots.txt
+        Crawl-delay learnt from the request that was just made)."""
+        if delay > self.delay:
+            self.next_start += delay - self.delay  # next_start was last start + the old delay
+            self.delay = delay
+
 
 class Crawler:
     """One crawl: scope, robots, politeness, retries, and the append-only log."""
@@ -88,7 +98,8 @@ class Crawler:
         self.console = console
         self.log_path = Path(work_dir) / LOG
         self.state_path = Path(work_dir) / STATE
-        self.domains = {site_domain(host_of(u)) for u in config.urls + config.sitemaps}
+        # Hosts as normalize_url writes them (lower case, no trailing dot), so start URLs match their links.
+        self.domains = {site_domain(host_of(u).rstrip(".")) for u in config.urls + config.sitemaps}
         self.allow = [re.compile(p) for p in config.allow]
         self.deny = [re.compile(p) for p in config.deny]
         self.seen: set[str] = set()
@@ -96,7 +107,8 @@ class Crawler:
         self.gates: dict[str, HostGate] = {}
         self.robots: dict[str, Any] = {}
         self.robots_locks: dict[str, asyncio.Lock] = {}
-        self.addresses: dict[str, bool] = {}
+        self.addresses: dict[str, bool] = {}  # host -> resolves to a private address
+        self.backend = PinnedBackend()
         self.fetched = 0
         self.sitemap_problems: list[str] = []
         self.stats = {"resumed": 0, "links_out_of_scope": 0, "not_fetched_max_pages": 0, "sitemap_urls": 0}
@@ -145,6 +157,7 @@ class Crawler:
     def log(self, entry: dict[str, Any]) -> None:
         """Append one settled URL to the log, flushed at once (the resume state)."""
         if self._log_fh is None:
+            drop_cut_tail(self.log_path)
             self._log_fh = open(self.log_path, "a", encoding="utf-8")
         self._log_fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
         self._log_fh.flush()
@@ -170,18 +183,25 @@ class Crawler:
         self.queue.put_nowait((url, depth))
 
     async def check_address(self, url: str) -> None:
-        """Refuse hosts that resolve to private, loopback or link-local addresses unless allowed."""
-        if self.c.allow_private:
-            return
-        host = host_of(url).strip("[]")
+        """Resolve ``url``'s host once and pin the address the client connects to; refuse hosts that
+        resolve to private, loopback or link-local addresses unless allowed.
+
+        Pinning closes the gap between the check and the connection: the HTTP client never
+        resolves the name again, so a DNS answer that changes in between cannot slip past.
+        """
+        host = host_of(url).strip("[]").rstrip(".")
         if host not in self.addresses:
             loop = asyncio.get_running_loop()
             try:
-                infos = await loop.getaddrinfo(host, None)
+                infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
             except OSError as exc:
                 raise Skip("dns_error", f"cannot resolve {host}: {exc}") from None
-            self.addresses[host] = any(is_private_ip(info[4][0]) for info in infos)
-        if self.addresses[host]:
+            addresses = [info[4][0] for info in infos]
+            private = any(is_private_ip(address) for address in addresses)
+            self.addresses[host] = private
+            if not private or self.c.allow_private:
+                self.backend.pin(host, addresses[0])
+        if self.addresses[host] and not self.c.allow_private:
             raise Skip("private_address", f"{host} resolves to a private, loopback or link-local address "
                        "(set allow_private to crawl it)")
 
@@ -211,7 +231,7 @@ class Crawler:
         robots = Protego.parse(response.content.decode("utf-8", errors="replace"))
         delay = robots.crawl_delay(self.c.user_agent)
         if delay:
-            self.gate(site).delay = max(self.gate(site).delay, min(float(delay), MAX_CRAWL_DELAY_S))
+            self.gate(site).slow_down(min(float(delay), MAX_CRAWL_DELAY_S))
         return robots
 
     async def check_robots(self, client: httpx.AsyncClient, url: str) -> None:
@@ -271,7 +291,7 @@ class Crawler:
 
     async def fetch_page(self, client: httpx.AsyncClient, url: str, depth: int) -> dict[str, Any]:
         """Fetch one page through its redirects; return its log entry (a page or a reject)."""
-        current, fetched_at = url, utc_now()
+        current, fetched_at, chain = url, utc_now(), [url]
         for _hop in range(self.c.max_redirects + 1):
             await self.check_address(current)
             await self.check_robots(client, current)
@@ -281,9 +301,12 @@ class Crawler:
                 target = normalize_url(location, current)
                 if target is None or not self.in_scope(target):
                     raise Skip("redirect_out_of_scope", f"redirects to {location}, outside the crawl scope")
-                if target != url and target in self.seen:
+                if target in chain:
+                    raise Skip("redirect_loop", f"redirect loop: {' -> '.join(chain + [target])}")
+                if target in self.seen:
                     raise Skip("duplicate", f"redirects to {target}, which is crawled already")
                 self.seen.add(target)
+                chain.append(target)
                 current = target
                 continue
             return self.page_entry(url, current, depth, response, fetched_at)
@@ -300,7 +323,11 @@ class Crawler:
             raise Skip("not_html", f"content type {mime or 'unknown'} is not HTML", **facts)
         if response.too_large:
             raise Skip("too_large", f"body over max_bytes ({self.c.max_bytes})", **facts)
+        if looks_binary(response.content[:8192]) or looks_garbled(response.content):
+            raise Skip("binary", f"served as {mime} but the body is binary data", **facts)
         html = decode_html(response)
+        if html is None:
+            raise Skip("undecodable", "no character encoding fits the body", **facts)
         title, links, directives = parse_html(html, final)
         if "noindex" in directives:
             raise Skip("robots_noindex", "the page asks not to be indexed (meta robots noindex)", **facts)
@@ -356,7 +383,8 @@ class Crawler:
         """Crawl until the frontier is empty or ``max_pages`` pages were fetched."""
         pending = self.load_log()
         limits = httpx.Limits(max_connections=self.c.concurrency, max_keepalive_connections=self.c.concurrency)
-        async with httpx.AsyncClient(timeout=self.c.timeout_s, follow_redirects=False, limits=limits,
+        transport = pinned_transport(self.backend, limits)
+        async with httpx.AsyncClient(timeout=self.c.timeout_s, follow_redirects=False, transport=transport,
                                      headers={"User-Agent": self.c.user_agent}) as client:
             seeds = [(u, 0) for u in self.c.urls] + [(u, 0) for u in await self.sitemap_urls(client)]
             if not seeds and not pending and self.sitemap_problems:
@@ -410,8 +438,9 @@ class Crawler:
                 self.enqueue(link, depth + 1)
 
 
-def decode_html(response: Fetched) -> str:
-    """The page text: the charset of the Content-Type header, else the page's own declaration."""
+def decode_html(response: Fetched) -> str | None:
+    """The page text: the charset of the Content-Type header, else the page's own declaration
+    (BOM, meta charset), else UTF-8, else detection; None when nothing fits."""
     from webtune.collect.readers.textual import decode_text
 
     declared = re.search(r"charset=[\"']?([\w.:-]+)", response.headers.get("Content-Type", ""), re.IGNORECASE)
@@ -420,15 +449,27 @@ def decode_html(response: Fetched) -> str:
             return response.content.decode(declared.group(1))
         except (UnicodeDecodeError, LookupError):
             pass
-    return decode_text(response.content, "html") or response.content.decode("utf-8", errors="replace")
+    return decode_text(response.content, "html")
+
+
+def looks_garbled(data: bytes) -> bool:
+    """True when the start of a body served as text is mostly control bytes (binary without NULs)."""
+    head = data[:8192]
+    if not head or head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 text is half NULs
+        return False
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    return controls / len(head) > 0.05
 
 
 def parse_html(html: str, base: str) -> tuple[str | None, list[str], set[str]]:
-    """``(title, normalised links, meta-robots directives)`` of a page."""
+    """``(title, normalised links, meta-robots directives)`` of a page (already decoded text)."""
     import lxml.html
 
     try:
-        tree = lxml.html.document_fromstring(html.encode("utf-8", errors="replace"))
+        # The text is decoded already: tell lxml so, or it would follow the page's meta charset
+        # and decode the UTF-8 bytes a second time (a windows-1252 title as "CafÃ©").
+        parser = lxml.html.HTMLParser(encoding="utf-8")
+        tree = lxml.html.document_fromstring(html.encode("utf-8", errors="replace"), parser=parser)
     except Exception:  # lxml raises plain ParserError/ValueError on empty or odd documents
         return None, [], set()
     base_href = next(iter(tree.xpath("//base/@href")), None)
@@ -460,6 +501,32 @@ def parse_sitemap(data: bytes) -> tuple[list[str], list[str]]:
     if etree.QName(root).localname == "sitemapindex":
         return [], locs
     return locs, []
+
+
+def drop_cut_tail(path: Path) -> None:
+    """Remove a last line that a kill cut mid-write, so the next entry starts on its own line.
+
+    Appending after a cut line would glue the next entry to it and both would be unreadable;
+    the cut entry itself was never whole (its URL was not settled and is fetched again).
+    """
+    if not path.is_file():
+        return
+    with open(path, "rb+") as fh:
+        size = fh.seek(0, 2)
+        if size == 0:
+            return
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return
+        block = min(size, 1 << 20)
+        while True:
+            fh.seek(size - block)
+            tail = fh.read(block)
+            cut = tail.rfind(b"\n")
+            if cut >= 0 or block == size:
+                fh.truncate(size - block + cut + 1 if cut >= 0 else 0)
+                return
+            block = min(size, block * 2)
 
 
 def iter_log(path: Path):

@@ -15,7 +15,7 @@ from webtune.plugins import Registry
 # The built-in steps, imported when the registry is first used (their modules are light:
 # heavy libraries are imported inside the step functions).
 BUILTIN_STEP_MODULES = tuple(f"webtune.clean.steps.{name}" for name in (
-    "html_to_text", "normalize", "boilerplate", "field_presence", "length", "language",
+    "html_to_text", "structured", "normalize", "boilerplate", "field_presence", "length", "language",
     "gopher_quality", "gopher_repetition", "c4", "fineweb", "url", "regex", "pii", "dedup",
 ))
 

@@ -34,7 +34,8 @@ def read_bytes(path: Path, compression: str | None, limit: int) -> bytes:
 
 
 def decode_text(data: bytes, fmt: str) -> str | None:
-    """Decode document bytes: BOM, then a declared HTML charset, then UTF-8, then detection."""
+    """Decode document bytes: BOM, then a declared HTML charset, then UTF-8 (either with a few
+    undecodable bytes replaced), then detection."""
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="strict")
     candidates = []
@@ -46,10 +47,26 @@ def decode_text(data: bytes, fmt: str) -> str | None:
             return data.decode(encoding)
         except (UnicodeDecodeError, LookupError):
             continue
+    # A page in its declared (or UTF-8) encoding with a few stray bytes, as browsers show it:
+    # those bytes become U+FFFD rather than the whole page being re-guessed into mojibake.
+    for encoding in candidates:
+        try:
+            text = data.decode(encoding, errors="replace")
+        except LookupError:
+            continue
+        if text.count("\ufffd") <= max(1, len(data) // 1000):
+            return text
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
-    return str(best) if best is not None else None
+    matches = list(from_bytes(data))
+    if not matches:
+        return None
+    best = matches[0]
+    # Single-byte Latin code pages score alike on short text (è is č in cp1250, ė in cp1257):
+    # a near tie goes to windows-1252, the web's default for pages that declare nothing
+    # (WHATWG encoding standard). Cyrillic, Greek... text is chaos in cp1252 and keeps its match.
+    tied = [m for m in matches if m.chaos <= best.chaos + 0.05 and m.coherence >= best.coherence - 0.05]
+    return str(next((m for m in tied if m.encoding == "cp1252"), best))
 
 
 def read_text_file(path: Path, compression: str | None, options: dict[str, Any], label: str) -> str | None:

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Main-text extraction: webtune's `html_to_text` vs plain `trafilatura.extract`, same run.
+
+Data: trafilatura's public evaluation set (990 web pages in 12+ languages with, for each,
+snippets that must appear in the main text and snippets that must not). It is not in this
+repository (the pages belong to their sites); get it from trafilatura's repository
+(Apache-2.0) and pass its ``tests`` folder:
+
+    git clone --depth 1 https://github.com/adbar/trafilatura /tmp/trafilatura
+    .venv/bin/python bench/extraction.py --data /tmp/trafilatura/tests
+
+Metric, as that benchmark defines it (tests/eval_common.py there): per page, a "with"
+snippet found in the output (whitespace-normalised substring) is a true positive, a missing
+one a false negative, a "without" snippet found is a false positive; precision, recall
+and F1 over all pages. Each page is extracted by both systems back to back and each call's
+CPU time (process time) is summed, so load from other jobs hits both alike.
+
+The compared trafilatura call is the benchmark's own canonical one:
+``extract(html, include_comments=False, include_tables=True)`` (its defaults otherwise,
+fallbacks on); ``--defaults`` adds a bare ``extract(html)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from webtune.clean.steps.html_to_text import HtmlToText, HtmlToTextConfig
+from webtune.records import Document, SourceRef
+
+
+def norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def load(data: Path, limit: int | None) -> list[tuple[str, bytes, dict[str, Any]]]:
+    """``(url, html bytes, annotation)`` of each page (from cache/ or eval/, as the benchmark looks)."""
+    annotations = json.loads((data / "evaldata.json").read_text(encoding="utf-8"))
+    pages = []
+    for url in sorted(annotations)[:limit]:
+        item = annotations[url]
+        path = next((p for p in (data / "cache" / item["file"], data / "eval" / item["file"]) if p.is_file()), None)
+        if path is None:
+            raise SystemExit(f"{data}: page file not found: {item['file']}")
+        pages.append((url, path.read_bytes(), item))
+    return pages
+
+
+class Score:
+    """Accumulated true/false positives/negatives and CPU seconds of one system."""
+
+    def __init__(self) -> None:
+        self.tp = self.fp = self.fn = 0
+        self.cpu = 0.0
+
+    def add(self, item: dict[str, Any], output: str | None) -> None:
+        text = norm(output or "")
+        found = sum(1 for w in item["with"] if norm(w) in text)
+        self.tp += found
+        self.fn += len(item["with"]) - found
+        self.fp += sum(1 for w in item["without"] if norm(w) in text)
+
+    def prf(self) -> tuple[float, float, float]:
+        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+        return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def webtune_extractor(config: dict[str, Any]) -> Callable[[str, bytes], str | None]:
+    """html_to_text as the clean stage runs it (bytes decoded as the files reader does)."""
+    from webtune.collect.readers.textual import decode_text
+
+    step = HtmlToText(HtmlToTextConfig(**config))
+
+    def run(url: str, html: bytes) -> str | None:
+        doc = Document(id="x", source=SourceRef(kind="bench", uri=url), content_type="text/html",
+                       html=decode_text(html, "html") or html.decode("utf-8", errors="replace"))
+        step.apply(doc, {})
+        return doc.text
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="trafilatura's tests folder (evaldata.json, eval/, cache/)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N pages")
+    parser.add_argument("--defaults", action="store_true", help="also run trafilatura.extract(html) with its bare defaults")
+    parser.add_argument("--markdown", action="store_true", help="also run html_to_text with output: markdown")
+    args = parser.parse_args()
+    import trafilatura
+
+    pages = load(args.data, args.limit)
+    systems: dict[str, Callable[[str, bytes], str | None]] = {
+        "trafilatura.extract": lambda url, html: trafilatura.extract(html, include_comments=False, include_tables=True),
+        "webtune html_to_text": webtune_extractor({}),
+    }
+    if args.defaults:
+        systems["trafilatura.extract (bare defaults)"] = lambda url, html: trafilatura.extract(html)
+    if args.markdown:
+        systems["webtune html_to_text (markdown)"] = webtune_extractor({"output": "markdown"})
+    scores = {name: Score() for name in systems}
+    for url, html, item in pages:
+        for name, extract in systems.items():
+            started = time.process_time()
+            try:
+                output = extract(url, html)
+            except Exception:  # noqa: BLE001 - a crash counts as a miss, as in the benchmark
+                output = None
+            scores[name].cpu += time.process_time() - started
+            scores[name].add(item, output)
+    base = scores["trafilatura.extract"]
+    print(f"{len(pages)} pages from {args.data}")
+    print(f"{'system':38s} {'precision':>9s} {'recall':>7s} {'F1':>7s} {'CPU s':>7s} {'CPU ratio':>9s}")
+    for name, score in scores.items():
+        p, r, f1 = score.prf()
+        print(f"{name:38s} {p:9.4f} {r:7.4f} {f1:7.4f} {score.cpu:7.1f} {score.cpu / base.cpu:8.2f}x")
+    ours = scores["webtune html_to_text"]
+    verdict = "above" if ours.prf()[2] > base.prf()[2] else "NOT above"
+    print(f"webtune F1 {ours.prf()[2]:.4f} is {verdict} trafilatura's {base.prf()[2]:.4f}; "
+          f"CPU {ours.cpu / base.cpu:.2f}x (bound 1.20x)")
+
+
+if __name__ == "__main__":
+    main()
