@@ -61,14 +61,9 @@ class LocalChatModel:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def _generation_config(self, max_new_tokens: int, temperature: float, top_p: float):
-        from transformers import GenerationConfig
+        from webtune.generation import generation_config
 
-        sample = temperature is not None and temperature > 0
-        kwargs: dict[str, Any] = {"max_new_tokens": max_new_tokens, "do_sample": sample,
-                                  "eos_token_id": self.stop_ids(), "pad_token_id": self.tokenizer.pad_token_id}
-        if sample:
-            kwargs.update(temperature=temperature, top_p=top_p)
-        return GenerationConfig(**kwargs)
+        return generation_config(max_new_tokens, self.stop_ids(), self.tokenizer.pad_token_id, temperature, top_p)
 
     def _encode(self, prompts: list[str]):
         self.tokenizer.padding_side = "left"  # decoder-only models continue from the right end
@@ -85,34 +80,19 @@ class LocalChatModel:
         top_p: float = 1.0,
         on_batch: Callable[[int], None] | None = None,
     ) -> list[Completion]:
-        """Answer every conversation; prompts of similar length are batched together."""
-        import torch
+        """Answer every conversation; prompts of similar length are batched together
+        (`webtune.generation.generate_batch`: left padding, KV cache, order restored)."""
+        from webtune.generation import generate_batch
 
         prompts = [self.render(m) for m in conversations]
-        lengths = [len(self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
-        order = sorted(range(len(prompts)), key=lambda i: lengths[i])  # less padding per batch
-        config = self._generation_config(max_new_tokens, temperature, top_p)
-        stops = set(self.stop_ids())
-        results: list[Completion | None] = [None] * len(prompts)
-        with self._lock, torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                chunk = order[start:start + batch_size]
-                batch = self._encode([prompts[i] for i in chunk])
-                out = self.model.generate(**batch, generation_config=config)
-                new_tokens = out[:, batch["input_ids"].shape[1]:]
-                for row, index in enumerate(chunk):
-                    results[index] = self._completion(new_tokens[row].tolist(), lengths[index], stops)
-                if on_batch:
-                    on_batch(len(chunk))
-        return [r for r in results if r is not None]
-
-    def _completion(self, ids: list[int], prompt_tokens: int, stops: set[int]) -> Completion:
-        """Cut the generated ids at the first stop token and decode them."""
-        cut = next((i for i, t in enumerate(ids) if t in stops), None)
-        kept = ids if cut is None else ids[:cut]
-        text = self.tokenizer.decode(kept, skip_special_tokens=True).strip()
-        return Completion(text=text, prompt_tokens=prompt_tokens, completion_tokens=len(kept),
-                          finish_reason="length" if cut is None else "stop")
+        with self._lock:
+            generated = generate_batch(self.model, self.tokenizer, prompts, max_new_tokens=max_new_tokens,
+                                       stop_ids=self.stop_ids(), batch_size=batch_size,
+                                       temperature=temperature, top_p=top_p, device=self.device,
+                                       on_batch=on_batch)
+        return [Completion(text=self.tokenizer.decode(g.ids, skip_special_tokens=True).strip(),
+                           prompt_tokens=g.prompt_tokens, completion_tokens=len(g.ids),
+                           finish_reason=g.finish_reason) for g in generated]
 
     def complete(self, messages: Messages, max_new_tokens: int = 128, temperature: float = 0.0,
                  top_p: float = 1.0) -> Completion:
