@@ -216,7 +216,13 @@ class TrainResult(Handoff):
 
 # ----------------------------------------------------------------------------- eval report
 class MetricRow(Part):
-    """One figure of the report: base, tuned, their difference and whether that is better."""
+    """One figure of the report: base, tuned, their difference and whether that is better.
+
+    For a per-example figure: ``delta_ci95`` is the paired bootstrap 95% interval ``[lo, hi]`` of
+    the tuned-minus-base delta, and ``wins``/``ties``/``losses`` count the examples on which the
+    tuned model did better, the same, worse (``n`` of them). Reports written before these
+    fields existed read with them unset.
+    """
 
     metric: str
     base: float | None = None
@@ -224,6 +230,15 @@ class MetricRow(Part):
     delta: float | None = None
     direction: str | None = None
     verdict: str | None = None
+    delta_ci95: list[float] | None = None
+    wins: int | None = None
+    ties: int | None = None
+    losses: int | None = None
+    n: int | None = None
+
+    def significant(self) -> bool:
+        """True when the 95% interval of the delta excludes 0."""
+        return bool(self.delta_ci95) and (self.delta_ci95[0] > 0 or self.delta_ci95[1] < 0)
 
 
 class EvalCounts(Part):
@@ -234,6 +249,7 @@ class EvalCounts(Part):
     rejected: int = 0
     loss_examples: int = 0
     generated: int = 0
+    contaminated: int = 0
 
 
 class EvalSettings(Part):
@@ -292,8 +308,40 @@ class ForgettingSummary(Part):
     judge: JudgePairResult | None = None  # tuned vs base on the general set, when a judge is configured
 
 
+class ContaminatedExample(Part):
+    """A test example sharing an n-gram with the training split or a benchmark."""
+
+    line: int
+    id: str | None = None
+    sources: list[str] = []
+    ngram: str = ""
+
+
+class Contamination(Part):
+    """The contamination check: n-gram size, what was indexed, the flagged examples."""
+
+    n: int = 13
+    checked: int = 0
+    indexed: dict[str, int] = {}
+    excluded_from_headline: bool = True
+    flagged: list[ContaminatedExample] = []
+
+    def by_source(self) -> dict[str, int]:
+        """How many flagged examples overlap each source."""
+        counts: dict[str, int] = {}
+        for flag in self.flagged:
+            for source in flag.sources:
+                counts[source] = counts.get(source, 0) + 1
+        return counts
+
+
 class EvalReport(Handoff):
-    """``report.json`` of the evaluate stage: ``metrics`` is ``{"base": {...}, "tuned": {...}}``."""
+    """``report.json`` of the evaluate stage: ``metrics`` is ``{"base": {...}, "tuned": {...}}``.
+
+    Optional sections (None when not run) follow the figures: ``contamination`` here; further
+    checks (a judge, forgetting) add their own optional field and a renderer in
+    ``webtune.evaluate.report.SECTIONS``.
+    """
 
     FILE: ClassVar[str] = "report.json"
     MISSING: ClassVar[str] = "not found (run `webtune evaluate` first)"
@@ -310,11 +358,16 @@ class EvalReport(Handoff):
     backend: str | None = None
     judge: JudgeSummary | None = None  # None: written before the judge existed
     forgetting: ForgettingSummary | None = None
+    contamination: Contamination | None = None
 
     def figure(self, model: str, key: str) -> float | None:
         """One figure (``model`` is ``base`` or ``tuned``), None when it was not measured."""
         value = self.metrics.get(model, {}).get(key)
         return float(value) if isinstance(value, (int, float)) else None
+
+    def row(self, key: str) -> MetricRow | None:
+        """The row of one figure, None when the report has none."""
+        return next((r for r in self.rows if r.metric == key), None)
 
 
 # ------------------------------------------------------------------------- registry version

@@ -81,16 +81,25 @@ def cached_adapter(base_dir: Path, root: Path) -> Path:
     return _CACHE[key]
 
 
+def unrelated_examples() -> list[dict[str, Any]]:
+    """Training examples sharing no 13-gram with `make_examples` (so nothing is contaminated)."""
+    return [{"messages": [{"role": "user", "content": "Name a colour."},
+                          {"role": "assistant", "content": "Blue is a colour that many people like a lot, "
+                                                           "from the sky to the sea on a summer day."}]}]
+
+
 def publish_inputs(run_dir: Path, base_dir: Path, adapter: Path | None, test_lines: list[Any] | None = None,
-                   train_result: dict[str, Any] | None = None, model: Path | None = None) -> None:
+                   train_result: dict[str, Any] | None = None, model: Path | None = None,
+                   train_lines: list[Any] | None = None) -> None:
     """Publish ``dataset`` (test.jsonl and train.jsonl) and ``train`` (an adapter or a full ``model``,
-    and train_result.json) in ``run_dir`` through the stage contract, so they carry real manifests."""
+    and train_result.json) in ``run_dir`` through the stage contract, so they carry real manifests.
+    ``train.jsonl`` holds ``train_lines`` (default: examples unrelated to the test lines)."""
     lines = test_lines if test_lines is not None else make_examples()
 
     def dataset(ctx):
         (ctx.output_dir / "test.jsonl").write_text(
             "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines))
-        write_jsonl(ctx.output_dir / "train.jsonl", make_examples())
+        write_jsonl(ctx.output_dir / "train.jsonl", train_lines if train_lines is not None else unrelated_examples())
         return StageResult(counts=Counts(len(lines), len(lines), 0))
 
     def train(ctx):

@@ -24,7 +24,7 @@ def test_evaluate_command_writes_the_report_and_skips_when_unchanged(tmp_path, t
     assert first.exit_code == 0, first.output
     report = json.loads((run_dir / "evaluate" / "report.json").read_text())
     assert report["counts"]["generated"] == 2 and set(report["metrics"]["tuned"]) == {
-        "loss", "perplexity", "exact_match"}
+        "loss", "perplexity", "exact_match", "eot_fraction", "repetition_rate"}  # the last two: always
     assert "base vs tuned" in first.output and "exact_match" in first.output
     second = runner.invoke(app, args)
     assert second.exit_code == 0 and "skipped" in second.output and "perplexity" in second.output

@@ -44,7 +44,7 @@ def test_evaluate_compares_base_and_tuned(tmp_path, tiny_model_dir, adapter):
     assert set(base) >= {"loss", "perplexity", "rouge_l", "exact_match", "words", "length_ratio"}
     assert 0.0 <= tuned["rouge_l"] <= 1.0
     assert report["counts"] == {"test_examples": 9, "evaluated": 6, "rejected": 3, "loss_examples": 6,
-                                "generated": 4}
+                                "generated": 4, "contaminated": 0}
 
     samples = [json.loads(l) for l in (out / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 4
@@ -57,7 +57,19 @@ def test_evaluate_compares_base_and_tuned(tmp_path, tiny_model_dir, adapter):
     assert "data:image/png;base64," in html and "<table" in html and samples[0]["reference"] in html
     assert (out / "metrics.png").read_bytes()[:4] == b"\x89PNG"
     md = (out / "report.md").read_text()
-    assert "| loss |" in md and "## Sample 1" in md
+    assert "| loss |" in md and "### Sample 1" in md
+    assert "Showing 4 of 4 answers" in md and "see rejects.jsonl" in md  # 3 rejects: the file exists
+    assert (out / "rejects.jsonl").is_file()
+    # Every per-example figure has its interval and outcomes; the loss's holds the delta.
+    loss_row = next(r for r in report["rows"] if r["metric"] == "loss")
+    lo, hi = loss_row["delta_ci95"]
+    assert lo <= loss_row["delta"] <= hi
+    assert loss_row["wins"] + loss_row["ties"] + loss_row["losses"] == 6
+    rouge_row = next(r for r in report["rows"] if r["metric"] == "rouge_l")
+    assert rouge_row["wins"] + rouge_row["ties"] + rouge_row["losses"] == 4
+    # The always-recorded generation checks: no answer of 8 tokens ends by itself here.
+    assert 0.0 <= tuned["eot_fraction"] <= 1.0 and 0.0 <= tuned["repetition_rate"] <= 1.0
+    assert "timings:" in html and "{'" not in html  # formatted, not a raw dict
 
 
 def test_eval_loss_matches_the_models_own_loss(tiny_model_dir):

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn,
+                           TimeElapsedColumn)
+from rich.text import Text
 
 from webtune.errors import InputError
 from webtune.evaluate.metrics.base import ModelResult
@@ -44,14 +46,25 @@ class EvalRun:
     per_example_loss: dict[str, list[float | None]] = field(default_factory=dict)
 
 
+class RateColumn(ProgressColumn):
+    """Items per second of a task, in its own unit (``answers/s``, ``examples/s``)."""
+
+    def render(self, task: Task) -> Text:
+        unit = task.fields.get("unit", "items")
+        elapsed = task.finished_time if task.finished else task.elapsed
+        if not elapsed or not task.completed:
+            return Text(f"– {unit}/s", style="progress.data.speed")
+        return Text(f"{task.completed / elapsed:.2f} {unit}/s", style="progress.data.speed")
+
+
 def _progress(console: Console) -> Progress:
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=False)
+                    RateColumn(), TimeElapsedColumn(), console=console, transient=False)
 
 
 def run_local(items: list[EvalItem], train_dir: Path, train_result: TrainResult, base_model: str,
               config: Any, console: Console, chat_template: str | None = None) -> EvalRun:
-    """Loss on every item and answers for the first ``max_examples``, base first, then tuned.
+    """Loss and answers on every item (answers on the first ``max_examples`` when set), base first.
 
     The base weights are loaded once: after the base run the LoRA adapter is merged into them.
     """
@@ -126,7 +139,7 @@ def _run_model(label: str, chat: LocalChatModel, run: EvalRun, encoded: list[dic
 
     result = ModelResult(references=[i.reference for i in run.generated])
     if encoded and "loss" in config.metric_names():  # forward passes only when the loss is asked for
-        task = progress.add_task(f"{label} · loss", total=len(encoded))
+        task = progress.add_task(f"{label} · loss", total=len(encoded), unit="examples")
         t0 = time.perf_counter()
         pad = chat.tokenizer.pad_token_id
         result.nll, result.tokens = example_losses(
@@ -143,12 +156,13 @@ def _generate(label: str, chat: Any, run: EvalRun, result: ModelResult, config: 
     """Greedy answers of one model to the generated items."""
     if not run.generated:
         return
-    task = progress.add_task(f"{label} · generate", total=len(run.generated))
+    task = progress.add_task(f"{label} · generate", total=len(run.generated), unit="answers")
     t0 = time.perf_counter()
     answers = chat.generate_batch([i.prompt for i in run.generated], max_new_tokens=config.max_new_tokens,
                                   batch_size=config.batch_size, on_batch=lambda n: progress.advance(task, n))
     run.timings[f"{label}_generate_s"] = time.perf_counter() - t0
     result.predictions = [a.text for a in answers]
+    result.finish_reasons = [a.finish_reason for a in answers]
 
 
 def run_hosted(items: list[EvalItem], train_result: TrainResult, config: Any, console: Console,

@@ -2,9 +2,11 @@
 
 Counts: ``in`` is the number of lines in the dataset stage's ``test.jsonl``. An example is *kept* when it
 is evaluated. With a local model every readable example with assistant tokens gets a loss
-(a forward pass is cheap), and the first ``max_examples`` of them are also answered by both
-models and scored by the text metrics: being past ``max_examples`` is therefore *not* a
-reject. Rejected (``rejects.jsonl``, with the reason): unreadable lines, examples without a
+(a forward pass is cheap), and all of them (the first ``max_examples`` when set) are also
+answered by both models and scored by the text metrics: being past ``max_examples`` is
+therefore *not* a reject. An example flagged as contaminated (it shares a 13-gram with the
+training split or a listed benchmark; `webtune.evaluate.contamination`) is kept and shown,
+but left out of the headline figures and counted in the report. Rejected (``rejects.jsonl``, with the reason): unreadable lines, examples without a
 final assistant reply, examples whose assistant tokens were all cut by ``max_len``, and, for
 a hosted model (no loss), the examples past ``max_examples``, which get no evaluation at all.
 """
@@ -18,11 +20,12 @@ from pydantic import ValidationError
 
 from webtune.errors import InputError
 from webtune.evaluate.checks import judge_preflight, print_checks, run_checks
+from webtune.evaluate.contamination import build_index, find_contaminated
 from webtune.evaluate.metrics import METRICS
 from webtune.evaluate.metrics.base import Metric
 from webtune.evaluate.report import build_report, print_table, write_reports
 from webtune.evaluate.runner import EvalItem, EvalRun, run_hosted, run_local
-from webtune.handoffs import TrainResult
+from webtune.handoffs import ContaminatedExample, Contamination, TrainResult
 from webtune.jsonl import iter_jsonl_lines
 from webtune.records import Example, Reject
 from webtune.stage import Counts, StageContext, StageResult
@@ -66,8 +69,20 @@ def to_item(example: Example, line: int) -> EvalItem | None:
 
 
 def make_metrics(config: Any) -> list[Metric]:
-    """The configured metric objects, by name."""
-    return [METRICS.get(c.metric)(c) for c in config.metrics]
+    """The configured metric objects, by name, and those always recorded (end-of-turn, repetition)."""
+    return [METRICS.get(c.metric)(c) for c in config.all_metrics()]
+
+
+def check_contamination(items: list[EvalItem], ctx: StageContext) -> Contamination | None:
+    """Test examples sharing an n-gram with the training split or a listed benchmark (None when off)."""
+    settings = ctx.config.contamination
+    if not settings.enabled:
+        return None
+    index = build_index(ctx.input("dataset") / "train.jsonl", settings.benchmarks, n=settings.n)
+    flags = find_contaminated(items, index)
+    return Contamination(n=settings.n, checked=len(items), indexed=index.texts,
+                         excluded_from_headline=settings.exclude,
+                         flagged=[ContaminatedExample(**vars(flag)) for flag in flags])
 
 
 def run_evaluate(ctx: StageContext) -> StageResult:
@@ -82,12 +97,13 @@ def run_evaluate(ctx: StageContext) -> StageResult:
         raise InputError(f"evaluate: none of the {seen} lines of {test_path} is a usable example "
                          f"(see why with `webtune dataset --check {test_path}`)")
     judge_preflight(ctx, items)  # a judge over its cost limit refuses before any model runs
+    contamination = check_contamination(items, ctx)
     train_dir = ctx.input("train")
     train_result = TrainResult.read(train_dir)
     hosted = train_result.hosted
     if hosted:
         run = run_hosted(items, train_result, config, ctx.console)
-        for item in items[config.max_examples:]:
+        for item in items[config.max_examples:] if config.max_examples is not None else []:
             run.rejects.append(Reject(stage="evaluate", step="select", reason="beyond_max_examples",
                                       id=item.id, value=config.max_examples,
                                       record={"line": item.line}))
@@ -103,7 +119,8 @@ def run_evaluate(ctx: StageContext) -> StageResult:
     kept = len(run.loss_items) if not hosted else len(run.generated)
     report, samples = build_report(run, make_metrics(config), config, counts={
         "test_examples": seen, "evaluated": kept, "rejected": seen - kept,
-        "loss_examples": len(run.loss_items) if run.per_example_loss else 0, "generated": len(run.generated)})
+        "loss_examples": len(run.loss_items) if run.per_example_loss else 0, "generated": len(run.generated)},
+        contamination=contamination)
     report.backend = train_result.backend
     keep = run_checks(ctx, report, samples, train_dir, train_result)  # judge, forgetting
     write_reports(ctx.output_dir, report, samples, config)
@@ -111,7 +128,9 @@ def run_evaluate(ctx: StageContext) -> StageResult:
     print_checks(report, ctx.console)
     return StageResult(counts=Counts(seen=seen, kept=kept, rejected=seen - kept),
                        stats={"metrics": report.metrics, "deltas": report.deltas,
-                              "timings_s": report.timings_s}, keep_work=keep)
+                              "delta_ci95": {r.metric: r.delta_ci95 for r in report.rows if r.delta_ci95},
+                              "contaminated": report.counts.contaminated, "timings_s": report.timings_s},
+                       keep_work=keep)
 
 
 __all__ = ["run_evaluate", "EvalRun"]

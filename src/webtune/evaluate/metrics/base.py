@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from webtune.evaluate.stats import PerExample
+
 Direction = Literal["higher", "lower"] | None
 
 
@@ -22,12 +24,30 @@ class ModelResult:
     tokens: list[int] = field(default_factory=list)
     predictions: list[str] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
+    finish_reasons: list[str] = field(default_factory=list)
+
+    def subset(self, loss_keep: list[int], generated_keep: list[int]) -> "ModelResult":
+        """The results of the kept examples only (by index into the loss and generated lists)."""
+        def pick(values: list[Any], keep: list[int]) -> list[Any]:
+            return [values[i] for i in keep if i < len(values)]
+
+        return ModelResult(nll=pick(self.nll, loss_keep), tokens=pick(self.tokens, loss_keep),
+                           predictions=pick(self.predictions, generated_keep),
+                           references=pick(self.references, generated_keep),
+                           finish_reasons=pick(self.finish_reasons, generated_keep))
 
 
 class Metric:
-    """A metric: figures from a `ModelResult`. ``directions`` says which way is better per key."""
+    """A metric: figures from a `ModelResult`. ``directions`` says which way is better per key.
+
+    ``per_example`` (optional) gives each figure's values example by example, in the order of
+    the examples it covers (``over``: ``generated`` answers or ``loss`` examples); the report
+    bootstraps an interval of the delta and counts wins, ties and losses from them. A metric
+    without it still gets its base, tuned and delta, without an interval.
+    """
 
     directions: ClassVar[dict[str, Direction]] = {}
+    over: ClassVar[Literal["generated", "loss"]] = "generated"
 
     def __init__(self, config: Any = None):
         self.config = config
@@ -44,6 +64,10 @@ class Metric:
         """What the report should say about a figure (e.g. the units ROUGE-L counted), by key."""
         return {}
 
+    def per_example(self, result: ModelResult) -> dict[str, PerExample]:
+        """Each figure's per-example values (none by default: no interval)."""
+        return {}
+
 
 class TextMetric(Metric):
     """A metric scored per (prediction, reference) pair and averaged over the samples."""
@@ -54,6 +78,14 @@ class TextMetric(Metric):
 
     def sample(self, prediction: str, reference: str) -> dict[str, float]:
         return self.score(prediction, reference)
+
+    def per_example(self, result: ModelResult) -> dict[str, PerExample]:
+        """Each figure's score on each (prediction, reference) pair."""
+        values: dict[str, list[float]] = {}
+        for prediction, reference in zip(result.predictions, result.references):
+            for key, value in self.score(prediction, reference).items():
+                values.setdefault(key, []).append(value)
+        return {key: PerExample(v) for key, v in values.items()}
 
     def aggregate(self, result: ModelResult) -> dict[str, float]:
         """The mean of each figure over all generated samples."""

@@ -8,6 +8,7 @@ from typing import Literal
 from webtune.configbase import StrictModel
 from webtune.evaluate.metrics import METRICS
 from webtune.evaluate.metrics.base import Metric, ModelResult
+from webtune.evaluate.stats import PerExample
 
 
 class LossMetricConfig(StrictModel):
@@ -20,6 +21,7 @@ class LossMetric(Metric):
 
     Config = LossMetricConfig
     directions = {"loss": "lower", "perplexity": "lower"}
+    over = "loss"
 
     def aggregate(self, result: ModelResult) -> dict[str, float]:
         tokens = sum(result.tokens)
@@ -27,3 +29,10 @@ class LossMetric(Metric):
             return {}  # no loss for this model (hosted models return no log-likelihoods)
         loss = sum(result.nll) / tokens
         return {"loss": loss, "perplexity": math.exp(min(loss, 50.0))}
+
+    def per_example(self, result: ModelResult) -> dict[str, PerExample]:
+        """Each example's mean NLL, weighted by its assistant tokens (so the mean is the loss)."""
+        pairs = [(n / t, float(t)) for n, t in zip(result.nll, result.tokens) if t]
+        if not pairs:
+            return {}
+        return {"loss": PerExample([v for v, _ in pairs], [w for _, w in pairs])}
