@@ -121,3 +121,19 @@ def test_counts_take_positions_names_or_the_files_in():
 def test_a_stage_sees_only_its_config_and_declared_shared_settings():
     fields = {f.name for f in dataclasses.fields(StageContext)}
     assert "pipeline" not in fields and {"config", "shared", "inputs"} <= fields
+
+
+def test_an_eval_report_written_before_intervals_still_reads(tmp_path):
+    from webtune.handoffs import EvalReport
+
+    old = {"metrics": {"base": {"loss": 2.0}, "tuned": {"loss": 1.5}}, "deltas": {"loss": -0.5},
+           "rows": [{"metric": "loss", "base": 2.0, "tuned": 1.5, "delta": -0.5, "direction": "lower",
+                     "verdict": "better"}],
+           "counts": {"test_examples": 3, "evaluated": 3, "rejected": 0, "loss_examples": 3, "generated": 3}}
+    (tmp_path / "report.json").write_text(json.dumps(old))
+    report = EvalReport.read(tmp_path)
+    row = report.row("loss")
+    assert row.delta_ci95 is None and row.wins is None and not row.significant()
+    assert report.contamination is None and report.counts.contaminated == 0
+    row.delta_ci95 = [-0.7, -0.3]
+    assert row.significant()

@@ -180,3 +180,37 @@ def test_evaluate_encodes_as_training_recorded_not_as_the_pipeline_says(tmp_path
     assert manifest.counts.to_json() == {"in": 2, "kept": 0, "rejected": 2}  # cut at train's 8 tokens, not 1024
     other_train = make_pipeline(tiny_model_dir, tmp_path / "registry", train={"max_seq_len": 64, "epochs": 5})
     assert run_one_stage(stage_spec("evaluate"), other_train, tmp_path / "short").skipped
+
+
+def test_contaminated_test_examples_are_flagged_counted_and_left_out_of_the_figures(tmp_path, tiny_model_dir,
+                                                                                    adapter):
+    test_lines = make_examples(6)
+    leaked = json.loads(json.dumps(test_lines[0]))  # the fox example, also in the training split
+    leaked["messages"][-1]["content"] += " It then runs into the forest and is never seen again by anyone."
+    test_lines[0] = leaked
+    test_lines[1]["messages"][1]["content"] = "Tell me about the journey.\nIn two lines,\nplease."
+    publish_inputs(tmp_path, tiny_model_dir, adapter, test_lines=test_lines, train_lines=[leaked])
+    pipeline = make_pipeline(tiny_model_dir, tmp_path / "registry", evaluate={"max_examples": None})
+    run_evaluate(tmp_path, pipeline)
+    out = tmp_path / "evaluate"
+    report = json.loads((out / "report.json").read_text())
+    assert report["counts"]["contaminated"] == 1 and report["counts"]["generated"] == 6
+    assert report["contamination"]["flagged"][0]["line"] == 1
+    assert report["contamination"]["flagged"][0]["sources"] == ["train"]
+    # The headline covers the 5 clean examples only: the outcomes count 5, not 6.
+    rouge = next(r for r in report["rows"] if r["metric"] == "rouge_l")
+    assert rouge["wins"] + rouge["ties"] + rouge["losses"] == 5
+    loss = next(r for r in report["rows"] if r["metric"] == "loss")
+    assert loss["n"] == 5
+    samples = [json.loads(l) for l in (out / "samples.jsonl").read_text().splitlines()]
+    assert samples[0]["contaminated"] == ["train"] and samples[1]["contaminated"] == []
+
+    md = (out / "report.md").read_text()
+    assert "## Contamination" in md and "1 of 6 test examples share a 13-word n-gram" in md
+    assert "Tell me about the journey.\nIn two lines,\nplease." in md  # the prompt keeps its line breaks
+    assert "rejects.jsonl" not in md and not (out / "rejects.jsonl").exists()  # nothing was rejected
+    assert "Showing 6 of 6 answers" in md
+    html = (out / "report.html").read_text()
+    assert "<h2>Contamination</h2>" in html and 'class="flag"' in html
+    assert 'name="viewport"' in html and "@media (max-width: 640px)" in html
+    assert html.count("data-deltas=") == 6 and "<script src" not in html  # all answers, no CDN

@@ -23,6 +23,20 @@ class PromotionGates(StrictModel):
     # Block promotion when the evaluation flagged forgetting (general-set loss rose past
     # evaluate.forgetting.threshold), or when no forgetting check ran.
     no_forgetting: bool = False
+    # On the 95% interval of the tuned-minus-base delta: better beyond doubt, by a margin.
+    rouge_l_delta_lower: float | None = Field(None, description="the interval's lower bound of the "
+                                              "ROUGE-L delta must be above this (0.0: surely better)")
+    loss_delta_upper: float | None = Field(None, description="the interval's upper bound of the loss "
+                                           "delta must be below this (0.0: surely lower)")
+    delta_lower: dict[str, float] = Field({}, description="any figure: its delta interval's lower bound "
+                                          "must be above the margin")
+    delta_upper: dict[str, float] = Field({}, description="any figure: its delta interval's upper bound "
+                                          "must be below the margin")
+    # Does the tuned model stop where it should, and not loop?
+    min_eot_fraction: float | None = Field(None, ge=0, le=1, description="share of the tuned model's "
+                                           "answers that end with end-of-turn (not max_new_tokens)")
+    max_repetition: float | None = Field(None, ge=0, le=1, description="the tuned model's mean "
+                                         "repetition rate (repeated 4-grams within an answer)")
 
 
 class RegisterConfig(StrictModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from webtune.handoffs import EvalReport, GateCheck
 from webtune.registry.config import PromotionGates
 
@@ -42,9 +44,58 @@ def check_gates(gates: PromotionGates, report: EvalReport | None) -> list[GateCh
         else:
             add("min_rouge_l", tuned_rouge >= gates.min_rouge_l,
                 f"tuned {tuned_rouge:.4f} (min {gates.min_rouge_l})")
+    interval_gates(gates, report, add)
+    if gates.min_eot_fraction is not None:
+        threshold_gate("min_eot_fraction", report.figure("tuned", "eot_fraction"), gates.min_eot_fraction,
+                       at_least=True, add=add)
+    if gates.max_repetition is not None:
+        threshold_gate("max_repetition", report.figure("tuned", "repetition_rate"), gates.max_repetition,
+                       at_least=False, add=add)
     if gates.no_forgetting:
         rows.append(forgetting_gate(report))
     return rows
+
+
+def interval_gates(gates: PromotionGates, report: EvalReport, add: Callable[[str, bool, str], None]) -> None:
+    """Gates on the bounds of a delta's 95% interval: ``lower > margin`` or ``upper < margin``."""
+    lower = dict(gates.delta_lower)
+    upper = dict(gates.delta_upper)
+    if gates.rouge_l_delta_lower is not None:
+        lower["rouge_l"] = gates.rouge_l_delta_lower
+    if gates.loss_delta_upper is not None:
+        upper["loss"] = gates.loss_delta_upper
+    for key, margin in lower.items():
+        bounds = _interval(report, key)
+        name = f"{key}_delta_lower"
+        if bounds is None:
+            add(name, False, f"no interval of the {key} delta in the evaluation")
+        else:
+            add(name, bounds[0] > margin, f"95% CI [{bounds[0]:+.4f}, {bounds[1]:+.4f}]: lower bound vs {margin}")
+    for key, margin in upper.items():
+        bounds = _interval(report, key)
+        name = f"{key}_delta_upper"
+        if bounds is None:
+            add(name, False, f"no interval of the {key} delta in the evaluation")
+        else:
+            add(name, bounds[1] < margin, f"95% CI [{bounds[0]:+.4f}, {bounds[1]:+.4f}]: upper bound vs {margin}")
+
+
+def threshold_gate(name: str, value: float | None, threshold: float, at_least: bool,
+                   add: Callable[[str, bool, str], None]) -> None:
+    """The tuned model's figure against a floor (``at_least``) or a ceiling."""
+    key = name.removeprefix("min_").removeprefix("max_")
+    if value is None:
+        add(name, False, f"no {key} in the evaluation")
+    else:
+        passed = value >= threshold if at_least else value <= threshold
+        add(name, passed, f"tuned {value:.4f} ({'min' if at_least else 'max'} {threshold})")
+
+
+def _interval(report: EvalReport, key: str) -> tuple[float, float] | None:
+    row = report.row(key)
+    if row is None or not row.delta_ci95:
+        return None
+    return row.delta_ci95[0], row.delta_ci95[1]
 
 
 def forgetting_gate(report: EvalReport) -> GateCheck:
