@@ -1,0 +1,46 @@
+"""bench/evaluate_speed.py runs end to end on the tiny model and checks what it says it checks."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "evaluate_speed.py"
+
+
+def _load_bench():
+    sys.path.insert(0, str(BENCH.parent))
+    spec = importlib.util.spec_from_file_location("evaluate_speed", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_times_both_modes_on_the_same_prompts_with_identical_outputs(tmp_path):
+    import torch
+
+    bench = _load_bench()
+    data = tmp_path / "test.jsonl"
+    data.write_text("".join(json.dumps({"messages": m}) + "\n" for m in bench.generated_messages(4, seed=2)))
+    out = tmp_path / "out.json"
+    threads = torch.get_num_threads()
+    try:
+        assert bench.main(["--model", "tiny", "--data", str(data), "--examples", "4", "--batch-size", "4",
+                           "--max-new-tokens", "6", "--json", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    figures = json.loads(out.read_text())
+    assert figures["prompts"] == 4 and figures["identical"] is True and figures["batch_size"] == 4
+    assert figures["speedup"] > 0 and figures["new_tokens"] > 0
+
+
+def test_a_difference_between_the_modes_is_reported():
+    from webtune.generation import Generated
+
+    bench = _load_bench()
+    same = [Generated([1, 2, 3], 5, "stop")]
+    assert bench.first_difference(same, same) is None
+    assert bench.first_difference(same, [Generated([1, 9, 3], 5, "stop")]) == \
+        "answer 0 differs at token 1 (3 vs 3 tokens)"
