@@ -205,11 +205,12 @@ def fmt_timings(timings: dict[str, float]) -> str:
     return " · ".join(parts)
 
 
-def counts_line(report: EvalReport) -> str:
+def counts_line(report: EvalReport, short: bool = False) -> str:
     """The counts in one sentence (no mention of a rejects file when nothing was rejected)."""
     c = report.counts
-    parts = [f"{c.test_examples} held-out examples", f"loss on {c.loss_examples}",
-             f"greedy answers (at most {report.settings.max_new_tokens} new tokens) on {c.generated}"]
+    answers = (f"answers (≤ {report.settings.max_new_tokens} tokens)" if short
+               else f"greedy answers (at most {report.settings.max_new_tokens} new tokens)")
+    parts = [f"{c.test_examples} held-out examples", f"loss on {c.loss_examples}", f"{answers} on {c.generated}"]
     if c.contaminated:
         left_out = (" (left out of the figures)" if report.contamination
                     and report.contamination.excluded_from_headline else "")
@@ -233,8 +234,7 @@ def print_table(report: EvalReport, console: Console) -> None:
             colour = "bold " + colour
         table.add_row(row.metric, fmt(row.base), fmt(row.tuned),
                       f"[{colour}]{delta}[/{colour}]" if colour else delta, fmt_ci(row), fmt_wtl(row))
-    table.caption = counts_line(report).replace("greedy answers (at most", "answers (≤").replace(
-        " new tokens)", " tokens)")
+    table.caption = counts_line(report, short=True)
     console.print(table)
 
 
