@@ -248,8 +248,13 @@ def plot_png(report: EvalReport) -> bytes | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(rows), figsize=(2.6 * len(rows) + 0.6, 3.0), squeeze=False)
-    for ax, row in zip(axes[0], rows):
+    # At most 4 panels a row: the plot stays legible on a narrow (phone) screen.
+    columns = min(4, len(rows))
+    lines = -(-len(rows) // columns)
+    fig, axes = plt.subplots(lines, columns, figsize=(2.6 * columns + 0.6, 3.0 * lines), squeeze=False)
+    for ax in axes.flat[len(rows):]:
+        ax.set_visible(False)
+    for ax, row in zip(axes.flat, rows):
         values = [row.base or 0.0, row.tuned or 0.0]
         bars = ax.bar(["base", "tuned"], values, color=["#9aa5b1", "#2f80ed"])
         ax.bar_label(bars, labels=[fmt(row.base), fmt(row.tuned)], fontsize=8)
@@ -285,7 +290,7 @@ def contamination_markdown(report: EvalReport) -> str | None:
     c = report.contamination
     if c is None:
         return None
-    indexed = ", ".join(f"{source} ({n} texts)" for source, n in c.indexed.items()) or "nothing"
+    indexed = ", ".join(f"{source} ({_texts(n)})" for source, n in c.indexed.items()) or "nothing"
     lines = ["## Contamination", "",
              f"{len(c.flagged)} of {c.checked} test examples share a {c.n}-word n-gram with {indexed}"
              + (" and are left out of the figures above." if c.flagged and c.excluded_from_headline else ".")]
@@ -302,7 +307,7 @@ def contamination_html(report: EvalReport) -> str | None:
     c = report.contamination
     if c is None:
         return None
-    indexed = ", ".join(f"{escape(source)} ({n} texts)" for source, n in c.indexed.items()) or "nothing"
+    indexed = ", ".join(f"{escape(source)} ({_texts(n)})" for source, n in c.indexed.items()) or "nothing"
     text = (f"{len(c.flagged)} of {c.checked} test examples share a {c.n}-word n-gram with {indexed}"
             + (" and are left out of the figures above." if c.flagged and c.excluded_from_headline else "."))
     parts = ['<section class="contamination"><h2>Contamination</h2>', f"<p>{text}</p>"]
@@ -339,6 +344,10 @@ def checks_html(report: EvalReport) -> str | None:
 # Optional sections, rendered in this order after the figures; other checks append theirs.
 SECTIONS: list[Section] = [Section("checks", checks_markdown, checks_html),
                            Section("contamination", contamination_markdown, contamination_html)]
+
+
+def _texts(n: int) -> str:
+    return f"{n} text" if n == 1 else f"{n} texts"
 
 
 def _cell(text: str) -> str:
