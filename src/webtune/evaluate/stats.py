@@ -11,9 +11,10 @@ twenty lines and does not take the per-example weights the token-weighted loss n
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
+if TYPE_CHECKING:  # numpy (the evaluate extra) is imported when a comparison is made
+    import numpy as np
 
 RESAMPLES = 2000
 SEED = 0
@@ -41,7 +42,7 @@ class Comparison:
     n: int
 
 
-def weighted_mean(values: np.ndarray, weights: np.ndarray | None) -> float:
+def weighted_mean(values: "np.ndarray", weights: "np.ndarray | None") -> float:
     """The (weighted) mean of ``values``."""
     if weights is None:
         return float(values.mean())
@@ -51,6 +52,8 @@ def weighted_mean(values: np.ndarray, weights: np.ndarray | None) -> float:
 def paired_bootstrap(base: PerExample, tuned: PerExample, resamples: int = RESAMPLES,
                      seed: int = SEED) -> tuple[float, float]:
     """The 95% percentile interval of mean(tuned) - mean(base) over paired resamples of examples."""
+    import numpy as np
+
     b, t = np.asarray(base.values, float), np.asarray(tuned.values, float)
     if len(b) != len(t) or len(b) == 0:
         raise ValueError(f"paired bootstrap needs two equal, non-empty lists (got {len(b)} and {len(t)})")
@@ -59,7 +62,7 @@ def paired_bootstrap(base: PerExample, tuned: PerExample, resamples: int = RESAM
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(b), size=(resamples, len(b)))
 
-    def means(values: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    def means(values: "np.ndarray", weights: "np.ndarray | None") -> "np.ndarray":
         if weights is None:
             return values[idx].mean(axis=1)
         w = weights[idx]
@@ -89,6 +92,8 @@ def win_tie_loss(base: Sequence[float], tuned: Sequence[float], direction: str |
 def compare(base: PerExample, tuned: PerExample, direction: str | None, resamples: int = RESAMPLES,
             seed: int = SEED) -> Comparison:
     """The delta of the (weighted) means, its paired bootstrap interval and win/tie/loss counts."""
+    import numpy as np
+
     b, t = np.asarray(base.values, float), np.asarray(tuned.values, float)
     bw = None if base.weights is None else np.asarray(base.weights, float)
     tw = None if tuned.weights is None else np.asarray(tuned.weights, float)
