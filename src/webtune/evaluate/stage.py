@@ -7,8 +7,9 @@ answered by both models and scored by the text metrics: being past ``max_example
 therefore *not* a reject. An example flagged as contaminated (it shares a 13-gram with the
 training split or a listed benchmark; `webtune.evaluate.contamination`) is kept and shown,
 but left out of the headline figures and counted in the report. Rejected (``rejects.jsonl``,
-with the reason): unreadable lines, examples without a final assistant reply, examples whose assistant tokens were all cut by ``max_len``, and, for
-a hosted model (no loss), the examples past ``max_examples``, which get no evaluation at all.
+with the reason): unreadable lines, examples without a final assistant reply, examples whose
+assistant tokens were all cut by ``max_len``, and, for a hosted model (no loss), the examples
+past ``max_examples``, which get no evaluation at all.
 """
 
 from __future__ import annotations
