@@ -65,3 +65,20 @@ def test_a_plain_text_benchmark_and_a_missing_one(tmp_path):
     assert find_contaminated([item(1, PLANTED)], build_index(None, [text]))[0].sources == ["benchmark:bench.txt"]
     with pytest.raises(InputError, match="missing.jsonl: benchmark file not found"):
         build_index(None, [tmp_path / "missing.jsonl"])
+
+
+def test_a_stock_phrase_is_not_contamination_but_a_copied_reply_is(tmp_path):
+    """With ``min_coverage`` an example is flagged only when shared n-grams cover most of its reply."""
+    stock = "A bright, practical set for school, the office, and creative projects at home or at work."
+    train = write_jsonl(tmp_path / "train.jsonl", [{"messages": [
+        {"role": "user", "content": "Describe the product."},
+        {"role": "assistant", "content": "Sturdy binders in six colours. " + stock}]}])
+    index = build_index(train, [])
+    own_words = ("Gel pens with quick drying ink that resists smudging and a soft grip for long sessions "
+                 "of note taking in lectures. ")
+    items = [item(1, own_words + stock),  # about 40% of the reply is the stock phrase
+             item(2, "Sturdy binders in six colours. " + stock)]  # the training reply itself
+    assert {f.line for f in find_contaminated(items, index)} == {1, 2}  # any shared 13-gram (GPT-3)
+    assert {f.line for f in find_contaminated(items, index, min_coverage=0.8)} == {2}
+    _, _, coverage = index.check("Describe the product.", own_words + stock)
+    assert 0.3 < coverage < 0.6

@@ -28,6 +28,9 @@ class ContaminationConfig(StrictModel):
     n: int = Field(13, ge=4, le=50, description="n-gram length in words (13 as in GPT-3)")
     benchmarks: list[RelPath] = Field([], description="benchmark files (.jsonl records or plain text) "
                                       "the test examples must not overlap")
+    min_coverage: float = Field(0.8, ge=0.0, le=1.0, description="flag an example when shared n-grams cover at "
+                                "least this fraction of its reply's words (0: any shared n-gram, as GPT-3; "
+                                "0.8: the Llama 2 paper's 'dirty')")
     exclude: bool = Field(True, description="leave flagged examples out of the headline figures")
 
 

@@ -12,7 +12,12 @@ looks for the n-grams of the answer and those spanning prompt and answer, not th
   reach into the reply (n-grams of the prompt alone are skipped: datasets built from one
   instruction template share them, which is not leakage);
 * the index holds every n-gram of every training example (all its messages) and of every
-  benchmark file; a test example sharing any n-gram with it is contaminated.
+  benchmark file; a test example is contaminated when the shared n-grams cover at least
+  ``min_coverage`` of its reply's words. Coverage, not "any shared n-gram", follows the Llama 2
+  paper's contamination analysis (Touvron et al. 2023, section A.6: a sample is "dirty" when most
+  of its tokens sit in matched n-grams): web text from one site repeats stock phrases ("A bright,
+  practical set for school, the office, ...") without the test answer being in the training set.
+  ``min_coverage: 0`` flags any shared n-gram, as GPT-3 did.
 
 Hand-written (a set of word tuples) rather than datatrove, which would add a large dependency
 for what is a few lines at this scale (hundreds to thousands of examples).
@@ -66,18 +71,27 @@ class ContaminationIndex:
         for gram in ngrams(normalize_words(text), self.n):
             self.grams.setdefault(gram, source)
 
-    def check(self, prompt: str, reply: str) -> tuple[list[str], str] | None:
-        """(sources, one shared n-gram) when the example's n-grams reaching into ``reply`` are indexed."""
+    def check(self, prompt: str, reply: str, min_coverage: float = 0.0) -> tuple[list[str], str, float] | None:
+        """(sources, one shared n-gram, coverage) when indexed n-grams reaching into ``reply`` cover
+        more than ``min_coverage`` of the reply's words (any shared n-gram when it is 0)."""
         head = normalize_words(prompt)
-        words = head + normalize_words(reply)
+        reply_words = normalize_words(reply)
+        words = head + reply_words
         sources: list[str] = []
         evidence = ""
-        for gram in ngrams(words, self.n, start=len(head)):
+        covered: set[int] = set()
+        for i, gram in enumerate(ngrams(words, self.n, start=len(head)), start=max(0, len(head) - self.n + 1)):
             source = self.grams.get(gram)
-            if source is not None and source not in sources:
+            if source is None:
+                continue
+            covered.update(j for j in range(i, i + self.n) if j >= len(head))
+            if source not in sources:
                 sources.append(source)
                 evidence = evidence or " ".join(gram)
-        return (sources, evidence) if sources else None
+        coverage = len(covered) / len(reply_words) if reply_words else 0.0
+        if not sources or (min_coverage > 0 and coverage < min_coverage):
+            return None
+        return sources, evidence, coverage
 
 
 def example_text(obj: Any) -> str:
@@ -120,12 +134,12 @@ def build_index(train_path: Path | None, benchmarks: Iterable[Path], n: int = 13
     return index
 
 
-def find_contaminated(items: list[Any], index: ContaminationIndex) -> list[Flag]:
+def find_contaminated(items: list[Any], index: ContaminationIndex, min_coverage: float = 0.0) -> list[Flag]:
     """The flagged test items (``EvalItem``s: last user turn as prompt, ``reference`` as reply)."""
     flags = []
     for item in items:
         prompt = next((m["content"] for m in reversed(item.prompt) if m["role"] == "user"), "")
-        hit = index.check(prompt, item.reference)
+        hit = index.check(prompt, item.reference, min_coverage)
         if hit:
             flags.append(Flag(line=item.line, id=item.id, sources=hit[0], ngram=hit[1]))
     return flags

@@ -80,7 +80,7 @@ def check_contamination(items: list[EvalItem], ctx: StageContext) -> Contaminati
     if not settings.enabled:
         return None
     index = build_index(ctx.input("dataset") / "train.jsonl", settings.benchmarks, n=settings.n)
-    flags = find_contaminated(items, index)
+    flags = find_contaminated(items, index, ctx.config.contamination.min_coverage)
     return Contamination(n=settings.n, checked=len(items), indexed=index.texts,
                          excluded_from_headline=settings.exclude,
                          flagged=[ContaminatedExample(**vars(flag)) for flag in flags])
