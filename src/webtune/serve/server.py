@@ -49,6 +49,7 @@ class ServeOptions:
     default_max_tokens: int = 256
     max_batch: int = 8
     shutdown_s: float = 10.0  # SIGTERM: how long running requests may take to finish
+    fine_tuning: Any = None  # a webtune.serve.finetune.jobs.FineTuneOptions: serve the Files and Fine-tuning APIs
 
 
 class ChatMessage(BaseModel):
@@ -206,6 +207,10 @@ def create_app(models: dict[str, Any] | ModelTable, options: ServeOptions | None
             return Response(status_code=499)
         return _completion_body(answer_id, model_name, done, jobs)
 
+    if options.fine_tuning is not None:
+        from webtune.serve.finetune.routes import mount
+
+        mount(app, table, options.fine_tuning, keys_on=bool(options.api_key))
     return app
 
 
@@ -383,10 +388,13 @@ class Guard:
     a client's disconnect from streaming responses.
     """
 
-    def __init__(self, app: Any, api_key: str | None, max_body_bytes: int):
+    def __init__(self, app: Any, api_key: str | None, max_body_bytes: int,
+                 streamed: dict[str, int] | None = None):
         self.app = app
         self.api_key = api_key.encode() if api_key else None
         self.max_body_bytes = max_body_bytes
+        # POST paths whose handler streams the body itself (file uploads), with their own limit.
+        self.streamed = streamed or {}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -396,6 +404,12 @@ class Guard:
             return await _send_json(send, RequestError(401, "Incorrect API key provided: send it as "
                                                        "'Authorization: Bearer <key>'", None, "invalid_api_key"))
         length = headers.get(b"content-length", b"").decode("latin-1")
+        streamed = self.streamed.get(scope["path"]) if scope["method"] == "POST" else None
+        if streamed is not None:
+            if length.isdigit() and int(length) > streamed + 64 * 1024:  # + room for the form's other fields
+                return await _send_json(send, RequestError(413, f"upload of {length} bytes; the limit is {streamed} "
+                                                           "bytes (--max-upload-bytes)", "file", "file_too_large"))
+            return await self.app(scope, receive, send)
         if length.isdigit() and int(length) > self.max_body_bytes:
             return await _send_json(send, self._too_large(int(length)))
         if scope["method"] in ("POST", "PUT", "PATCH"):
@@ -444,7 +458,12 @@ async def _send_json(send: Any, error: RequestError) -> None:
 
 def guarded_app(table: ModelTable | dict[str, Any], options: ServeOptions) -> Any:
     """`create_app` behind the `Guard`."""
-    return Guard(create_app(table, options), options.api_key, options.max_body_bytes)
+    streamed = None
+    if options.fine_tuning is not None:
+        from webtune.serve.finetune.routes import FILES_PATH
+
+        streamed = {FILES_PATH: options.fine_tuning.max_upload_bytes}
+    return Guard(create_app(table, options), options.api_key, options.max_body_bytes, streamed)
 
 
 def serve(table: ModelTable, host: str = "127.0.0.1", port: int = 8000, options: ServeOptions | None = None,
@@ -460,7 +479,8 @@ def serve(table: ModelTable, host: str = "127.0.0.1", port: int = 8000, options:
     import uvicorn
 
     options = options or ServeOptions()
-    config = uvicorn.Config(guarded_app(table, options), host=host, port=port, log_level=log_level,
+    app = guarded_app(table, options)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level,
                             timeout_graceful_shutdown=max(1, int(options.shutdown_s)))
     server = uvicorn.Server(config)
 
@@ -472,4 +492,7 @@ def serve(table: ModelTable, host: str = "127.0.0.1", port: int = 8000, options:
     try:
         server.run()
     finally:
+        runner = getattr(app.app.state, "finetune", None)
+        if runner is not None:
+            runner.close()  # a running job stops at its next step and resumes on the next start
         table.close()
