@@ -25,7 +25,8 @@ def serve_command(
     registry: Optional[Path] = typer.Option(None, "--registry", help="Registry directory "
                                             "(default: $WEBTUNE_HOME/registry)."),
     api_key_file: Optional[Path] = typer.Option(None, "--api-key-file", help=f"File holding the API key clients "
-                                                f"must send (default: ${API_KEY_ENV}, if set)."),
+                                                f"must send, or several, one per line (default: ${API_KEY_ENV}, "
+                                                "if set)."),
     max_body_bytes: int = typer.Option(1_048_576, "--max-body-bytes", min=1024, help="Largest request body "
                                        "(bigger: 413)."),
     max_prompt_tokens: Optional[int] = typer.Option(None, "--max-prompt-tokens", min=1, help="Longest prompt "

@@ -43,7 +43,7 @@ UNION_BRANCHES = {"str", "int", "float", "bool", "none", "StreamOptions"}
 class ServeOptions:
     """The server's limits and key."""
 
-    api_key: str | None = None
+    api_key: str | None = None  # several keys: one per line (the fine-tuning API scopes files and jobs per key)
     max_body_bytes: int = 1_048_576
     max_prompt_tokens: int | None = None  # None: the model's context
     default_max_tokens: int = 256
@@ -392,6 +392,7 @@ class Guard:
                  streamed: dict[str, int] | None = None):
         self.app = app
         self.api_key = api_key.encode() if api_key else None
+        self.api_keys = [k.strip().encode() for k in (api_key or "").splitlines() if k.strip()]
         self.max_body_bytes = max_body_bytes
         # POST paths whose handler streams the body itself (file uploads), with their own limit.
         self.streamed = streamed or {}
@@ -428,8 +429,9 @@ class Guard:
     def _authorized(self, headers: dict[bytes, bytes]) -> bool:
         given = headers.get(b"authorization", b"")
         token = given[7:].strip() if given[:7].lower() == b"bearer " else b""
-        assert self.api_key is not None
-        return hmac.compare_digest(token, self.api_key)
+        # Every key is compared (no early exit), so the time taken does not tell which one matched.
+        matches = [hmac.compare_digest(token, key) for key in self.api_keys]
+        return any(matches)
 
     def _too_large(self, size: int, at_least: bool = False) -> RequestError:
         return RequestError(413, f"request body is {'more than ' if at_least else ''}{size} bytes; the limit is "

@@ -32,7 +32,7 @@ def server(tiny_model_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("ft-server")
     options = FineTuneOptions(data_dir=root / "data", registry=ModelRegistry(root / "registry"),
                               model_aliases={ALIAS: str(tiny_model_dir)}, train=TRAIN, max_upload_bytes=200_000)
-    app = guarded_app(ModelTable(), ServeOptions(api_key="key-a", fine_tuning=options))
+    app = guarded_app(ModelTable(), ServeOptions(api_key="key-a\nkey-b", fine_tuning=options))
     with running(app) as url:
         yield url, app
     app.app.state.finetune.close()
@@ -134,9 +134,18 @@ def test_unknown_model_and_foreign_keys(client, server):
     with pytest.raises(openai.BadRequestError) as info:
         client.fine_tuning.jobs.create(training_file=uploaded.id, model="gpt-nope")
     assert info.value.code == "model_not_available" and info.value.param == "model"
-    other = OpenAI(base_url=server[0], api_key="wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
+        OpenAI(base_url=server[0], api_key="wrong", max_retries=0).files.retrieve(uploaded.id)
+    other = OpenAI(base_url=server[0], api_key="key-b", max_retries=0)  # another key: another tenant
+    with pytest.raises(openai.NotFoundError):
         other.files.retrieve(uploaded.id)
+    with pytest.raises(openai.NotFoundError):
+        other.files.content(uploaded.id)
+    assert other.files.list().data == [] and other.fine_tuning.jobs.list().data == []
+    assert uploaded.id in [f.id for f in client.files.list().data]
+    assert client.fine_tuning.jobs.list().data  # the other tests' jobs, all key-a's
+    with pytest.raises(openai.NotFoundError):
+        other.fine_tuning.jobs.retrieve(client.fine_tuning.jobs.list().data[0].id)
     with pytest.raises(openai.NotFoundError):
         client.files.retrieve("file-doesnotexist")
     assert client.files.delete(uploaded.id).deleted
