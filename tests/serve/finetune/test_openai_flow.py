@@ -57,7 +57,9 @@ def test_upload_train_poll_and_chat(client):
     uploaded = client.files.create(file=("train.jsonl", io.BytesIO(jsonl(make_examples(12)))), purpose="fine-tune")
     assert uploaded.object == "file" and uploaded.purpose == "fine-tune" and uploaded.bytes > 0
     assert client.files.content(uploaded.id).content == jsonl(make_examples(12))
-    job = client.fine_tuning.jobs.create(training_file=uploaded.id, model=ALIAS, suffix="tiny", seed=7,
+    validation = client.files.create(file=("val.jsonl", jsonl(make_examples(10)[::-1])), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(training_file=uploaded.id, validation_file=validation.id,
+                                         model=ALIAS, suffix="tiny", seed=7,
                                          hyperparameters={"n_epochs": 2}, metadata={"team": "qa"})
     assert job.status == "validating_files" and job.hyperparameters.n_epochs == 2
     assert job.hyperparameters.batch_size == "auto" and job.method.type == "supervised"
@@ -92,6 +94,8 @@ def test_upload_train_poll_and_chat(client):
     header, *rows = csv_text.splitlines()
     assert header == "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy"
     assert len([r for r in rows if r.split(",")[1]]) == len(steps)
+    valid = [float(r.split(",")[3]) for r in rows if r.split(",")[3]]
+    assert len(valid) >= 2 and valid[-1] < valid[0]  # the validation file's loss, before and after training
 
     answer = client.chat.completions.create(model=latest.fine_tuned_model, max_tokens=8,
                                             messages=make_examples(1)[0]["messages"][:-1])
