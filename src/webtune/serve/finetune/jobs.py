@@ -311,10 +311,11 @@ class JobRunner:
         file_id = job[param]
         path = self.files.content_path(file_id)
         if not path.is_file():
-            raise JobFailed("invalid_" + param.replace("_file", "_file"), f"{param} {file_id}: the file is gone",
+            raise JobFailed(f"invalid_{param}", f"{param} {file_id}: the file is gone",
                             param)
         try:
-            report = validate_file(path, tokenizer=tokenizer)
+            # OpenAI asks for 10 training examples; a validation file may be smaller.
+            report = validate_file(path, tokenizer=tokenizer, min_examples=10 if param == "training_file" else 1)
         except WebtuneError as exc:
             raise JobFailed(f"invalid_{param}", f"{param} {file_id}: {exc}", param) from None
         if report.errors:
