@@ -41,9 +41,15 @@ def load_fine_tuning_config(path: Path | None) -> FineTuningConfig:
         raise ConfigError(f"{path}: cannot read it: {exc}") from None
     try:
         config = FineTuningConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_first(exc)}") from None
+    try:  # checked now rather than when the first job starts
         LocalTrainConfig.model_validate(config.train)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: {where}: {first['msg']}") from None
+        raise ConfigError(f"{path}: train.{_first(exc)}") from None
     return config
+
+
+def _first(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    return ".".join(str(p) for p in first["loc"]) + f": {first['msg']}"
