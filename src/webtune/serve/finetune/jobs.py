@@ -99,10 +99,16 @@ class JobStore:
         atomic_write_json(self.dir(state["job"]["id"]) / "job.json", state)
 
     def update(self, job_id: str, **fields: Any) -> dict:
-        """Change fields of the job object (under the lock) and save; returns the state."""
+        """Change fields of the job object (under the lock) and save; returns the state.
+
+        ``cancelled`` is final: moving a cancelled job on raises `JobCancelled` (the worker's
+        update lost the race with a cancel request).
+        """
         with self._lock:
             state = self.load(job_id)
             assert state is not None
+            if state["job"]["status"] == "cancelled" and fields.get("status", "cancelled") != "cancelled":
+                raise JobCancelled()
             state["job"].update(fields)
             self.save(state)
             return state
@@ -189,6 +195,7 @@ class JobRunner:
         self._stop = threading.Event()
         self._cancel: dict[str, threading.Event] = {}
         self._thread: threading.Thread | None = None
+        self._started: dict[str, tuple[float, int]] = {}  # job id -> (time, step) of its first logged step
         self._recover()
 
     # ------------------------------------------------------------------ lifecycle
@@ -197,7 +204,9 @@ class JobRunner:
         for state in self.store.all():
             job = state["job"]
             if job["status"] in ("running", "validating_files"):
-                self.store.update(job["id"], status="queued")
+                state["resumed"] = True  # its checkpoint must be used (see _train)
+                state["job"]["status"] = "queued"
+                self.store.save(state)
                 self.store.event(job["id"], "Server restarted; the job is queued again and resumes from its last "
                                  "checkpoint", level="warn")
             elif job["status"] == "succeeded" and job.get("fine_tuned_model"):
@@ -299,6 +308,7 @@ class JobRunner:
         metrics = result["metrics"]
         results_file = self._results_file(state)
         self.store.update(job_id, status="succeeded", finished_at=int(time.time()), fine_tuned_model=name,
+                          estimated_finish=None,
                           trained_tokens=metrics.get("train_tokens"), result_files=[results_file["id"]],
                           registry_version=version.label)
         self.store.event(job_id, f"New fine-tuned model created: {name}")
@@ -349,10 +359,28 @@ class JobRunner:
         data = work / "data.json"
         save_tokenized(data, train.examples, val.examples if val else [], tokenizer.pad_token_id)
         setup = {"config": config.model_dump(mode="json"), "data": sha256_file(data), "base": str(base)}
+        # After a restart, a job that had saved a checkpoint must continue from it (resume=True makes
+        # the trainer refuse one it cannot use, and the job fails with that reason) rather than train
+        # those steps again; one that had not simply starts.
+        resume = True if state.get("resumed") and self.store.checkpoints(job["id"]) else None
+        if resume:
+            self._check_resumable(job["id"], work)
         train_job = TrainJob(config=config.model_dump(mode="json"), base_model=str(base), base_model_path=str(base),
                              data_path=str(data), output_dir=str(out), work_dir=str(work), seed=job["seed"],
-                             fingerprint=hashlib.sha256(canonical_json(setup).encode()).hexdigest()[:16])
-        return run_job_training(train_job, self, job["id"], cancel)
+                             resume=resume, fingerprint=hashlib.sha256(canonical_json(setup).encode()).hexdigest()[:16])
+        try:
+            return run_job_training(train_job, self, job["id"], cancel)
+        except WebtuneError as exc:  # e.g. a checkpoint made with other settings: never silently retrained
+            raise JobFailed("resume_failed" if resume else "training_failed", f"training failed: {exc}") from None
+
+    def _check_resumable(self, job_id: str, work: Path) -> None:
+        """Fail the job, with the reason, when the checkpoint it must continue from is gone."""
+        from webtune.train.checkpoint import latest_checkpoint
+
+        if latest_checkpoint(work) is None:
+            step = self.store.checkpoints(job_id)[0]["step_number"]
+            raise JobFailed("resume_failed", f"The server stopped while this job was training and its checkpoint "
+                            f"(step {step}) is gone from {work}; the job is not trained again from the start")
 
     def _register(self, state: dict, base: Path, result: dict) -> Any:
         from webtune.registry.store import ModelRegistry
@@ -409,6 +437,11 @@ class JobRunner:
             {k: record[k] for k in ("loss", "val_loss") if k in record})
         atomic_write_json(path, sorted(merged.values(), key=lambda r: r["step"]))
         if "loss" in record:
+            started = self._started.setdefault(job_id, (time.time(), record["step"]))
+            done = record["step"] - started[1]
+            if done > 0:  # the steps left at this run's pace so far
+                pace = (time.time() - started[0]) / done
+                self.store.update(job_id, estimated_finish=int(time.time() + pace * (total - record["step"])))
             self.store.event(job_id, f"Step {record['step']}/{total}: training loss={record['loss']:.4f}",
                              data={"step": record["step"], "train_loss": record["loss"], "total_steps": total},
                              kind="metrics")
