@@ -103,6 +103,21 @@ def test_upload_train_poll_and_chat(client):
     assert latest.fine_tuned_model in [m.id for m in client.models.list().data]
 
 
+def test_the_ft_id_resolves_in_webtune_chat(client, server):
+    from typer.testing import CliRunner
+
+    from webtune.cli.main import app
+
+    job = next(j for j in client.fine_tuning.jobs.list() if j.status == "succeeded")
+    registry = server[1].app.state.finetune.options.registry
+    result = CliRunner().invoke(app, ["chat", "--model", job.fine_tuned_model, "--prompt", "Tell me about the fox.",
+                                      "--max-new-tokens", "6", "--registry", str(registry.root)])
+    assert result.exit_code == 0, result.output  # without the local version it would go to a hosted API
+    served = client.chat.completions.create(model=job.fine_tuned_model, max_tokens=6, temperature=0,
+                                            messages=[{"role": "user", "content": "Tell me about the fox."}])
+    assert result.output.strip() == served.choices[0].message.content.strip()  # the same weights answer
+
+
 def test_bad_file_fails_the_job_naming_the_line(client):
     lines = jsonl(make_examples(12)).decode().splitlines()
     lines[2] = json.dumps({"messages": [{"role": "wizard", "content": "hi"}]})

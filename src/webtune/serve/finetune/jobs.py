@@ -390,7 +390,8 @@ class JobRunner:
         artifact = result.get("adapter_dir") or result.get("model_dir")
         record = {"kind": "adapter" if result.get("adapter_dir") else "model", "backend": "local",
                   "method": "lora", "base_model": job["model"], "base_model_path": str(base),
-                  "description": f"fine-tuning job {job['id']} ({ft_model_name(job, self.options.organization)})"}
+                  "model_id": ft_model_name(job, self.options.organization),  # `webtune chat --model ft:...`
+                  "description": f"fine-tuning job {job['id']}"}
         out = self.store.dir(job["id"]) / "out"  # the trainer reports the folder relative to its output dir
         return registry.register(f"ft-{job['id'].removeprefix('ftjob-')[:8]}", record, out / artifact,
                                  identity=job["id"])
