@@ -36,7 +36,7 @@ log = logging.getLogger("webtune.serve")
 
 MAX_N = 8
 MAX_STOPS = 4
-UNION_BRANCHES = {"str", "int", "float", "bool", "none", "StreamOptions"}
+UNION_BRANCHES = {"str", "int", "float", "bool", "none", "StreamOptions", "constrained-int", "constrained-float"}
 
 
 @dataclass
@@ -129,7 +129,7 @@ def _validation_error(exc: Any) -> RequestError:
     first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
     parts = [str(p) for p in first["loc"] if p != "body"]
     # A union's failed branches show up as a path part ("str", "list[str]"): not part of the field.
-    parts = [p for p in parts if p not in UNION_BRANCHES and not p.startswith(("list[", "dict["))]
+    parts = [p for p in parts if p not in UNION_BRANCHES and not p.startswith(("list[", "dict[", "literal["))]
     param = ".".join(parts) or None
     if first.get("type") == "extra_forbidden":
         return RequestError(400, f"Unrecognized request argument supplied: {param}", param, "unknown_parameter")

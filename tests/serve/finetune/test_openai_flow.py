@@ -153,6 +153,12 @@ def test_unknown_model_and_foreign_keys(client, server):
     with pytest.raises(openai.BadRequestError) as info:
         client.fine_tuning.jobs.create(training_file=uploaded.id, model="gpt-nope")
     assert info.value.code == "model_not_available" and info.value.param == "model"
+    with pytest.raises(openai.BadRequestError) as info:
+        client.fine_tuning.jobs.create(training_file=uploaded.id, model=ALIAS, hyperparameters={"n_epochs": 0})
+    assert info.value.param == "hyperparameters.n_epochs" and "greater than or equal to 1" in info.value.message
+    with pytest.raises(openai.BadRequestError) as info:
+        client.fine_tuning.jobs.create(training_file="file-nope", model=ALIAS)
+    assert info.value.param == "training_file"
     with pytest.raises(openai.AuthenticationError):
         OpenAI(base_url=server[0], api_key="wrong", max_retries=0).files.retrieve(uploaded.id)
     other = OpenAI(base_url=server[0], api_key="key-b", max_retries=0)  # another key: another tenant

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request  # at module level: FastAPI resolves handler annotations here
@@ -27,9 +27,10 @@ MAX_LIMIT = 100
 class Hyperparameters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    batch_size: Literal["auto"] | int | None = Field(None)
-    learning_rate_multiplier: Literal["auto"] | float | None = None
-    n_epochs: Literal["auto"] | int | None = None
+    # The number first: its complaint ("greater than or equal to 1") is the one reported.
+    batch_size: Annotated[int, Field(ge=1, le=256)] | Literal["auto"] | None = None
+    learning_rate_multiplier: Annotated[float, Field(gt=0, le=10)] | Literal["auto"] | None = None
+    n_epochs: Annotated[int, Field(ge=1, le=1000)] | Literal["auto"] | None = None
 
 
 class Supervised(BaseModel):
