@@ -184,3 +184,24 @@ def test_upload_over_the_limit_is_a_413(client, server):
     assert info.value.status_code == 413
     data_dir = server[1].app.state.finetune.options.data_dir
     assert not list((data_dir / "files").glob("*.part"))
+
+
+def test_a_chunked_upload_is_cut_off_at_the_limit_while_streaming(server):
+    """No Content-Length to check up front: the limit holds while the bytes are written to disk."""
+    import httpx
+
+    url, app = server
+
+    def body(size: int):
+        yield b'--XyZ\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nfine-tune\r\n'
+        yield b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="t.jsonl"\r\n\r\n'
+        for _ in range(size // 10_000):
+            yield b"y" * 10_000
+        yield b"\r\n--XyZ--\r\n"
+
+    headers = {"Authorization": "Bearer key-a", "Content-Type": "multipart/form-data; boundary=XyZ"}
+    too_big = httpx.post(f"{url}/files", content=body(300_000), headers=headers, timeout=30)
+    assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "file_too_large"
+    small = httpx.post(f"{url}/files", content=body(50_000), headers=headers, timeout=30)
+    assert small.status_code == 200 and small.json()["bytes"] == 50_000
+    assert not list((app.app.state.finetune.options.data_dir / "files").glob("*.part"))

@@ -22,6 +22,8 @@ from webtune.serve.finetune.jobs import ACTIVE, FineTuneOptions, JobFailed, JobR
 
 FILES_PATH = "/v1/files"
 MAX_LIMIT = 100
+FEED_BYTES = 16 * 1024  # bytes handed to the multipart decoder at a time
+FIELD_BYTES = 4 * 1024  # longest plain form field (purpose)
 
 
 class Hyperparameters(BaseModel):
@@ -219,7 +221,7 @@ async def _upload(request: Any, files: FileStore, owner: str) -> dict:
     if boundary is None:
         raise RequestError(400, "file: send the upload as multipart/form-data with fields 'purpose' and 'file'",
                            "file", "invalid_request")
-    decoder = MultipartDecoder(boundary.encode(), max_form_memory_size=64 * 1024)
+    decoder = MultipartDecoder(boundary.encode(), max_form_memory_size=4 * FEED_BYTES)
     fields: dict[str, str] = {}
     current, filename, buffer = None, None, b""
     upload = files.open_upload()
@@ -239,13 +241,18 @@ async def _upload(request: Any, files: FileStore, owner: str) -> dict:
                     upload.write(event.data)
                 elif current is not None:
                     buffer += event.data
+                    if len(buffer) > FIELD_BYTES:
+                        raise RequestError(400, f"{current}: form field longer than {FIELD_BYTES} bytes", current,
+                                           "invalid_value")
                     if not event.more_data:
                         fields[current] = buffer.decode("utf-8", "replace")
 
     try:
         async for chunk in request.stream():
-            if chunk:
-                decoder.receive_data(chunk)
+            # In slices: the decoder refuses to hold more than max_form_memory_size undecoded
+            # bytes, and one read from the socket can be bigger than that.
+            for start in range(0, len(chunk), FEED_BYTES):
+                decoder.receive_data(chunk[start:start + FEED_BYTES])
                 drain()
         decoder.receive_data(None)
         drain()
