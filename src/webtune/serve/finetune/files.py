@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -30,7 +29,6 @@ class FileStore:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
-        self._lock = threading.Lock()
 
     def content_path(self, file_id: str) -> Path:
         """Where the bytes of ``file_id`` are."""

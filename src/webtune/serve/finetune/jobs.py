@@ -21,8 +21,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import random
 import logging
+import random
 import threading
 import time
 import uuid
@@ -304,7 +304,7 @@ class JobRunner:
         self._check(job_id, cancel)
         version = self._register(state, base, result)
         name = ft_model_name(job, self.options.organization)
-        self._serve(name, base, version)
+        self._serve(name, version)
         metrics = result["metrics"]
         results_file = self._results_file(state)
         self.store.update(job_id, status="succeeded", finished_at=int(time.time()), fine_tuned_model=name,
@@ -396,7 +396,7 @@ class JobRunner:
         return registry.register(f"ft-{job['id'].removeprefix('ftjob-')[:8]}", record, out / artifact,
                                  identity=job["id"])
 
-    def _serve(self, name: str, base: Path, version: Any) -> None:
+    def _serve(self, name: str, version: Any) -> None:
         from webtune.serve.loader import ref_from_version
 
         self.on_model(name, ref_from_version(version))
@@ -412,7 +412,7 @@ class JobRunner:
         name, _, number = label.rpartition("@")
         registry = self.options.registry or ModelRegistry()
         try:
-            self._serve(job["fine_tuned_model"], Path(), registry.get(name, int(number)))
+            self._serve(job["fine_tuned_model"], registry.get(name, int(number)))
         except Exception as exc:  # a deleted version must not stop the server
             log.warning("cannot serve %s again: %s", job["fine_tuned_model"], exc)
 
