@@ -77,3 +77,14 @@ def test_killed_server_resumes_the_job_from_its_checkpoint(tmp_path, tiny_model_
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    proc = start(tmp_path, port)  # once more: the finished job's model is served again, nothing retrains
+    try:
+        assert done.fine_tuned_model in [m.id for m in client.models.list().data]
+        again = client.chat.completions.create(model=done.fine_tuned_model, max_tokens=4,
+                                               messages=[{"role": "user", "content": "Tell me about the fox."}])
+        assert again.choices[0].message.content == answer.choices[0].message.content
+        assert client.fine_tuning.jobs.retrieve(job.id).status == "succeeded"
+        assert len(list((tmp_path / "registry").glob("ft-*/v*"))) == 1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
