@@ -148,6 +148,32 @@ def test_cancel_stops_training(client):
         client.fine_tuning.jobs.cancel(job.id)
 
 
+def test_pause_saves_a_checkpoint_and_resume_continues_from_it(client):
+    uploaded = client.files.create(file=("train.jsonl", jsonl(make_examples(12))), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(training_file=uploaded.id, model=ALIAS, hyperparameters={"n_epochs": 300})
+
+    def steps() -> list[int]:
+        return [e.data["step"] for e in client.fine_tuning.jobs.list_events(job.id, limit=100).data
+                if e.type == "metrics"]
+
+    deadline = time.time() + 120
+    while len(steps()) < 3:
+        assert time.time() < deadline
+        time.sleep(0.1)
+    assert client.fine_tuning.jobs.pause(job.id).status == "paused"
+    time.sleep(1.0)
+    paused_at = max(steps())
+    time.sleep(0.5)
+    assert max(steps()) == paused_at and client.fine_tuning.jobs.retrieve(job.id).status == "paused"
+    assert client.fine_tuning.jobs.checkpoints.list(job.id).data[0].step_number == paused_at
+    assert client.fine_tuning.jobs.resume(job.id).status == "queued"
+    while max(steps()) <= paused_at + 1:
+        assert time.time() < deadline
+        time.sleep(0.1)
+    assert sorted(steps()) == sorted(set(steps()))  # no step trained twice
+    assert client.fine_tuning.jobs.cancel(job.id).status == "cancelled"
+
+
 def test_unknown_model_and_foreign_keys(client, server):
     uploaded = client.files.create(file=("train.jsonl", jsonl(make_examples(12))), purpose="fine-tune")
     with pytest.raises(openai.BadRequestError) as info:

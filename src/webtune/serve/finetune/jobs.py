@@ -44,6 +44,10 @@ class JobCancelled(Exception):
     """Raised inside the trainer when the job was cancelled."""
 
 
+class JobPaused(Exception):
+    """Raised inside the trainer once it has saved a checkpoint for a paused job."""
+
+
 class JobFailed(Exception):
     """A job failure with OpenAI's error fields."""
 
@@ -107,8 +111,11 @@ class JobStore:
         with self._lock:
             state = self.load(job_id)
             assert state is not None
-            if state["job"]["status"] == "cancelled" and fields.get("status", "cancelled") != "cancelled":
+            status, new = state["job"]["status"], fields.get("status")
+            if status == "cancelled" and new not in (None, "cancelled"):
                 raise JobCancelled()
+            if status == "paused" and new not in (None, "paused", "queued", "cancelled"):
+                raise JobPaused()  # only resume or cancel moves a paused job on
             state["job"].update(fields)
             self.save(state)
             return state
@@ -117,6 +124,15 @@ class JobStore:
         """Every job's state, newest first."""
         states = [json.loads(p.read_text(encoding="utf-8")) for p in self.root.glob("ftjob-*/job.json")]
         return sorted(states, key=lambda s: (s["job"]["created_at"], s["seq"]), reverse=True)
+
+    def requeue(self, job_id: str) -> dict:
+        """Queue a paused job again; it continues from its checkpoint."""
+        with self._lock:
+            state = self.load(job_id)
+            assert state is not None
+            state["job"]["status"], state["resumed"] = "queued", True
+            self.save(state)
+            return state
 
     def event(self, job_id: str, message: str, level: str = "info", data: Any = None,
               kind: str = "message") -> None:
@@ -194,6 +210,7 @@ class JobRunner:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._cancel: dict[str, threading.Event] = {}
+        self._pause: dict[str, threading.Event] = {}
         self._thread: threading.Thread | None = None
         self._started: dict[str, tuple[float, int]] = {}  # job id -> (time, step) of its first logged step
         self._recover()
@@ -246,6 +263,22 @@ class JobRunner:
         self.store.event(job_id, "Fine-tuning job cancelled")
         return state["job"]
 
+    def pause(self, job_id: str) -> dict:
+        """Pause a running job: the trainer saves a checkpoint at its next step and stops."""
+        event = self._pause.get(job_id)
+        if event is not None:
+            event.set()
+        state = self.store.update(job_id, status="paused")
+        self.store.event(job_id, "Fine-tuning job paused")
+        return state["job"]
+
+    def resume(self, job_id: str) -> dict:
+        """Queue a paused job again (it continues from the checkpoint saved when it paused)."""
+        state = self.store.requeue(job_id)
+        self.store.event(job_id, "Fine-tuning job resumed")
+        self._wake.set()
+        return state["job"]
+
     # ------------------------------------------------------------------ the worker
     def _next(self) -> dict | None:
         waiting = [s for s in self.store.all() if s["job"]["status"] in ("validating_files", "queued")]
@@ -263,8 +296,11 @@ class JobRunner:
     def _run(self, state: dict) -> None:
         job_id = state["job"]["id"]
         cancel = self._cancel.setdefault(job_id, threading.Event())
+        self._pause[job_id] = threading.Event()
         try:
             self._run_stages(state, cancel)
+        except JobPaused:
+            pass  # the checkpoint is saved; `resume` queues it again
         except JobCancelled:
             if self._stop.is_set() and self.store.load(job_id)["job"]["status"] == "running":
                 return  # shutdown, not a cancel: left running, resumed by the next server
@@ -275,6 +311,7 @@ class JobRunner:
             self._fail(job_id, JobFailed("server_error", f"training failed: {exc}"))
         finally:
             self._cancel.pop(job_id, None)
+            self._pause.pop(job_id, None)
 
     def _fail(self, job_id: str, exc: JobFailed) -> None:
         if self.store.load(job_id)["job"]["status"] == "cancelled":
@@ -369,7 +406,7 @@ class JobRunner:
                              data_path=str(data), output_dir=str(out), work_dir=str(work), seed=job["seed"],
                              resume=resume, fingerprint=hashlib.sha256(canonical_json(setup).encode()).hexdigest()[:16])
         try:
-            return run_job_training(train_job, self, job["id"], cancel)
+            return run_job_training(train_job, self, job["id"], cancel, self._pause[job["id"]])
         except WebtuneError as exc:  # e.g. a checkpoint made with other settings: never silently retrained
             raise JobFailed("resume_failed" if resume else "training_failed", f"training failed: {exc}") from None
 
@@ -457,8 +494,13 @@ class JobRunner:
             "step_number": step, "metrics": {"step": float(step), "train_loss": loss}})
 
 
-def run_job_training(train_job: Any, runner: JobRunner, job_id: str, cancel: threading.Event) -> dict:
-    """Train with webtune's loop, reporting steps and checkpoints to ``runner`` and stopping on ``cancel``."""
+def run_job_training(train_job: Any, runner: JobRunner, job_id: str, cancel: threading.Event,
+                     pause: threading.Event | None = None) -> dict:
+    """Train with webtune's loop, reporting steps and checkpoints to ``runner``.
+
+    Stops at the next step on ``cancel``; on ``pause`` it first saves a checkpoint there, so
+    that a resumed job trains no step twice.
+    """
     from rich.console import Console
 
     from webtune.train.loop import RESULT, Trainer, _reset_accelerate_state
@@ -469,6 +511,10 @@ def run_job_training(train_job: Any, runner: JobRunner, job_id: str, cancel: thr
         def _train_step(self, step: int) -> dict:
             if cancel.is_set():
                 raise JobCancelled()
+            if pause is not None and pause.is_set():
+                if step > 0:
+                    self._save(step)  # `step` optimizer steps are done
+                raise JobPaused()
             figures = super()._train_step(step)
             self.last_loss = figures["loss"]
             return figures

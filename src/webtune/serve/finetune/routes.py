@@ -183,10 +183,26 @@ def mount(app: Any, table: Any, options: FineTuneOptions, keys_on: bool) -> JobR
     @app.post("/v1/fine_tuning/jobs/{job_id}/cancel")
     def cancel_job(job_id: str, request: Request) -> dict:
         state = own_job(job_id, owner_of(request, keys_on))
-        if state["job"]["status"] not in ACTIVE:
+        if state["job"]["status"] not in (*ACTIVE, "paused"):
             raise RequestError(400, f"Job {job_id} has already {state['job']['status']}; it cannot be cancelled",
                                None, "invalid_state")
         return _public(runner.cancel(job_id))
+
+    @app.post("/v1/fine_tuning/jobs/{job_id}/pause")
+    def pause_job(job_id: str, request: Request) -> dict:
+        state = own_job(job_id, owner_of(request, keys_on))
+        if state["job"]["status"] != "running":
+            raise RequestError(400, f"Job {job_id} is {state['job']['status']}; only a running job can be paused",
+                               None, "invalid_state")
+        return _public(runner.pause(job_id))
+
+    @app.post("/v1/fine_tuning/jobs/{job_id}/resume")
+    def resume_job(job_id: str, request: Request) -> dict:
+        state = own_job(job_id, owner_of(request, keys_on))
+        if state["job"]["status"] != "paused":
+            raise RequestError(400, f"Job {job_id} is {state['job']['status']}; only a paused job can be resumed",
+                               None, "invalid_state")
+        return _public(runner.resume(job_id))
 
     @app.get("/v1/fine_tuning/jobs/{job_id}/events")
     def job_events(job_id: str, request: Request, after: str | None = None, limit: int = Query(20)) -> dict:
