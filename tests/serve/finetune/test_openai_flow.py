@@ -138,10 +138,16 @@ def test_cancel_stops_training(client):
         time.sleep(0.1)
     cancelled = client.fine_tuning.jobs.cancel(job.id)
     assert cancelled.status == "cancelled"
-    time.sleep(1.0)
-    count = len(client.fine_tuning.jobs.list_events(job.id, limit=100).data)
-    time.sleep(1.0)
-    assert len(client.fine_tuning.jobs.list_events(job.id, limit=100).data) == count  # nothing trains on
+    def newest() -> str:
+        return client.fine_tuning.jobs.list_events(job.id, limit=1).data[0].id
+
+    seen, deadline = newest(), time.time() + 30
+    while True:  # the step under way may still log; after that nothing trains on (a 300-epoch job would)
+        time.sleep(1.0)
+        if newest() == seen:
+            break
+        seen = newest()
+        assert time.time() < deadline, "events keep coming after the cancel"
     final = client.fine_tuning.jobs.retrieve(job.id)
     assert final.status == "cancelled" and final.fine_tuned_model is None
     with pytest.raises(openai.BadRequestError, match="cannot be cancelled"):
@@ -161,8 +167,11 @@ def test_pause_saves_a_checkpoint_and_resume_continues_from_it(client):
         assert time.time() < deadline
         time.sleep(0.1)
     assert client.fine_tuning.jobs.pause(job.id).status == "paused"
-    time.sleep(1.0)
-    paused_at = max(steps())
+    while not (stopped := [e for e in client.fine_tuning.jobs.list_events(job.id, limit=5).data
+                           if e.message.startswith("Training stopped at step")]):
+        assert time.time() < deadline
+        time.sleep(0.1)
+    paused_at = stopped[0].data["step"]
     time.sleep(0.5)
     assert max(steps()) == paused_at and client.fine_tuning.jobs.retrieve(job.id).status == "paused"
     assert client.fine_tuning.jobs.checkpoints.list(job.id).data[0].step_number == paused_at

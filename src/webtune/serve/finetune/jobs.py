@@ -45,7 +45,11 @@ class JobCancelled(Exception):
 
 
 class JobPaused(Exception):
-    """Raised inside the trainer once it has saved a checkpoint for a paused job."""
+    """Raised inside the trainer once it has saved a checkpoint for a paused job (at ``step``)."""
+
+    def __init__(self, step: int | None = None):
+        super().__init__(f"paused at step {step}")
+        self.step = step
 
 
 class JobFailed(Exception):
@@ -299,8 +303,10 @@ class JobRunner:
         self._pause[job_id] = threading.Event()
         try:
             self._run_stages(state, cancel)
-        except JobPaused:
-            pass  # the checkpoint is saved; `resume` queues it again
+        except JobPaused as paused:
+            # The checkpoint is saved; `resume` queues the job again.
+            self.store.event(job_id, f"Training stopped at step {paused.step}; resume continues from there",
+                             data={"step": paused.step})
         except JobCancelled:
             if self._stop.is_set() and self.store.load(job_id)["job"]["status"] == "running":
                 return  # shutdown, not a cancel: left running, resumed by the next server
@@ -514,7 +520,7 @@ def run_job_training(train_job: Any, runner: JobRunner, job_id: str, cancel: thr
             if pause is not None and pause.is_set():
                 if step > 0:
                     self._save(step)  # `step` optimizer steps are done
-                raise JobPaused()
+                raise JobPaused(step)
             figures = super()._train_step(step)
             self.last_loss = figures["loss"]
             return figures
