@@ -30,6 +30,7 @@ from starlette.requests import Request  # at module level: FastAPI resolves hand
 from starlette.responses import StreamingResponse
 
 from webtune.serve.engine import GenRequest
+from webtune.serve.errors import RequestError
 from webtune.serve.table import ModelTable, Served
 
 log = logging.getLogger("webtune.serve")
@@ -87,18 +88,6 @@ class ChatRequest(BaseModel):
         """``stop`` as a list (empty strings dropped: they would stop before anything)."""
         stops = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
         return [s for s in stops if s]
-
-
-class RequestError(Exception):
-    """A request the server refuses, in OpenAI's error shape."""
-
-    def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None,
-                 kind: str = "invalid_request_error"):
-        super().__init__(message)
-        self.status, self.message, self.param, self.code, self.kind = status, message, param, code, kind
-
-    def body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}}
 
 
 def plain_messages(messages: list[ChatMessage]) -> list[dict[str, str]]:

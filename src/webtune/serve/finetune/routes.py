@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request  # at module level: FastAPI resolves handler annotations here
 
+from webtune.serve.errors import RequestError
 from webtune.serve.finetune.files import PURPOSES, FileStore, UploadTooLarge
 from webtune.serve.finetune.jobs import ACTIVE, FineTuneOptions, JobFailed, JobRunner, new_job, resolve_base
 
@@ -75,7 +76,6 @@ def owner_of(request: Any, keys_on: bool) -> str:
 
 def page(items: list[dict], after: str | None, limit: int) -> dict:
     """OpenAI's cursor page: the items after the one with id ``after``, at most ``limit``."""
-    from webtune.serve.server import RequestError
 
     if not 1 <= limit <= MAX_LIMIT:
         raise RequestError(400, f"limit: must be between 1 and {MAX_LIMIT}", "limit", "invalid_value")
@@ -92,7 +92,6 @@ def mount(app: Any, table: Any, options: FineTuneOptions, keys_on: bool) -> JobR
     from fastapi import Query
     from starlette.responses import FileResponse
 
-    from webtune.serve.server import RequestError
 
     data = Path(options.data_dir)
     files = FileStore(data / "files", options.max_upload_bytes)
@@ -231,7 +230,6 @@ async def _upload(request: Any, files: FileStore, owner: str) -> dict:
     from werkzeug.sansio.multipart import Data, Epilogue, File, MultipartDecoder, NeedData
     from werkzeug.sansio.multipart import Field as FormField
 
-    from webtune.serve.server import RequestError
 
     boundary = _boundary(request.headers.get("content-type", ""))
     if boundary is None:
