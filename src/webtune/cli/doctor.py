@@ -53,6 +53,9 @@ def doctor_rows() -> list[tuple[str, str]]:
         ("free disk", f"{shutil.disk_usage(home).free / 1e9:.1f} GB"),
     ]
     rows += [(name, "set" if os.environ.get(name) else "not set") for name in SECRETS]
+    from webtune.hosted.sunset import NOTICE
+
+    rows.append(("OpenAI fine-tuning", NOTICE))
     return rows
 
 

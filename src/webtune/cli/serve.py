@@ -25,7 +25,8 @@ def serve_command(
     registry: Optional[Path] = typer.Option(None, "--registry", help="Registry directory "
                                             "(default: $WEBTUNE_HOME/registry)."),
     api_key_file: Optional[Path] = typer.Option(None, "--api-key-file", help=f"File holding the API key clients "
-                                                f"must send (default: ${API_KEY_ENV}, if set)."),
+                                                f"must send, or several, one per line (default: ${API_KEY_ENV}, "
+                                                "if set)."),
     max_body_bytes: int = typer.Option(1_048_576, "--max-body-bytes", min=1024, help="Largest request body "
                                        "(bigger: 413)."),
     max_prompt_tokens: Optional[int] = typer.Option(None, "--max-prompt-tokens", min=1, help="Longest prompt "
@@ -33,6 +34,12 @@ def serve_command(
     max_batch: int = typer.Option(8, "--max-batch", min=1, help="Most requests decoded together."),
     shutdown_s: float = typer.Option(10.0, "--shutdown-timeout", min=1, help="On SIGTERM, seconds running "
                                      "requests get to finish."),
+    fine_tuning: bool = typer.Option(False, "--fine-tuning", help="Also serve OpenAI's Files and Fine-tuning "
+                                     "APIs: jobs train here with webtune's trainer."),
+    fine_tuning_config: Optional[Path] = typer.Option(None, "--fine-tuning-config", help="YAML: model_aliases, "
+                                                      "train, organization, max_upload_bytes."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Where uploads and jobs are kept "
+                                            "(default: $WEBTUNE_HOME/fine-tuning)."),
 ) -> None:
     """Serve /v1/models and /v1/chat/completions (streaming too) for any OpenAI client."""
     from webtune.registry.store import ModelRegistry
@@ -42,15 +49,34 @@ def serve_command(
     key = read_api_key(api_key_file)
     check_exposure(host, key)
     check_port(host, port)  # before loading models, which can take minutes
-    table = load_table(model, ModelRegistry(registry), max_batch)
+    finetune = _fine_tuning_options(fine_tuning_config, data_dir, ModelRegistry(registry)) if fine_tuning else None
+    if finetune is not None and not model:
+        from webtune.serve.table import ModelTable
+
+        table = ModelTable(max_batch=max_batch)  # fine-tuned models join as their jobs finish
+    else:
+        table = load_table(model, ModelRegistry(registry), max_batch)
     for model_id, served in table.entries():
         err_console.print(f"serving {served.label} as {model_id}" + _version_note(served.info), soft_wrap=True,
                           markup=False)
+    if finetune is not None:
+        err_console.print(f"fine-tuning API on (jobs and uploads in {finetune.data_dir})", markup=False)
     err_console.print(f"listening on http://{host}:{port}/v1" + (" (API key required)" if key else ""),
                       markup=False)
     serve(table, host=host, port=port, options=ServeOptions(
         api_key=key, max_body_bytes=max_body_bytes, max_prompt_tokens=max_prompt_tokens, max_batch=max_batch,
-        shutdown_s=shutdown_s))
+        shutdown_s=shutdown_s, fine_tuning=finetune))
+
+
+def _fine_tuning_options(config_file: Path | None, data_dir: Path | None, registry: Any) -> Any:
+    from webtune.models.home import webtune_home
+    from webtune.serve.finetune.config import load_fine_tuning_config
+    from webtune.serve.finetune.jobs import FineTuneOptions
+
+    config = load_fine_tuning_config(config_file)
+    return FineTuneOptions(data_dir=data_dir or webtune_home() / "fine-tuning", registry=registry,
+                           model_aliases=config.model_aliases, train=config.train,
+                           organization=config.organization, max_upload_bytes=config.max_upload_bytes)
 
 
 def _version_note(info: dict[str, Any]) -> str:

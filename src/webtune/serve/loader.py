@@ -74,6 +74,9 @@ def resolve_ref(text: str, registry: ModelRegistry | None = None) -> ModelRef:
     if path.is_dir():
         return _ref_from_dir(path)
     if text.startswith("ft:") or (":" in text and "/" not in text):
+        local = local_version(registry, text)  # trained here by `webtune serve --fine-tuning`
+        if local is not None:
+            return ref_from_version(local)
         return ModelRef(label=text, model_id=text, endpoint=recorded_endpoint(registry, text))
     if "/" in text or text.startswith("."):
         raise InputError(f"model {text!r}: no such directory")
@@ -90,6 +93,15 @@ def resolve_ref(text: str, registry: ModelRegistry | None = None) -> ModelRef:
     known = ", ".join(registry.names()) or "none"
     raise InputError(f"model {text!r}: not a directory, not an ft: id, and not in the registry "
                      f"{registry.root} (registered: {known})")
+
+
+def local_version(registry: ModelRegistry, model_id: str) -> RegistryVersion | None:
+    """The newest registered local (adapter or model) version recorded under ``model_id``, if any."""
+    for name in registry.names():
+        for record in reversed(registry.versions(name)):
+            if record.model_id == model_id and record.kind != "hosted":
+                return record
+    return None
 
 
 def recorded_endpoint(registry: ModelRegistry, model_id: str) -> ApiEndpoint | None:

@@ -30,25 +30,27 @@ from starlette.requests import Request  # at module level: FastAPI resolves hand
 from starlette.responses import StreamingResponse
 
 from webtune.serve.engine import GenRequest
+from webtune.serve.errors import RequestError
 from webtune.serve.table import ModelTable, Served
 
 log = logging.getLogger("webtune.serve")
 
 MAX_N = 8
 MAX_STOPS = 4
-UNION_BRANCHES = {"str", "int", "float", "bool", "none", "StreamOptions"}
+UNION_BRANCHES = {"str", "int", "float", "bool", "none", "StreamOptions", "constrained-int", "constrained-float"}
 
 
 @dataclass
 class ServeOptions:
     """The server's limits and key."""
 
-    api_key: str | None = None
+    api_key: str | None = None  # several keys: one per line (the fine-tuning API scopes files and jobs per key)
     max_body_bytes: int = 1_048_576
     max_prompt_tokens: int | None = None  # None: the model's context
     default_max_tokens: int = 256
     max_batch: int = 8
     shutdown_s: float = 10.0  # SIGTERM: how long running requests may take to finish
+    fine_tuning: Any = None  # a webtune.serve.finetune.jobs.FineTuneOptions: serve the Files and Fine-tuning APIs
 
 
 class ChatMessage(BaseModel):
@@ -88,18 +90,6 @@ class ChatRequest(BaseModel):
         return [s for s in stops if s]
 
 
-class RequestError(Exception):
-    """A request the server refuses, in OpenAI's error shape."""
-
-    def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None,
-                 kind: str = "invalid_request_error"):
-        super().__init__(message)
-        self.status, self.message, self.param, self.code, self.kind = status, message, param, code, kind
-
-    def body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}}
-
-
 def plain_messages(messages: list[ChatMessage]) -> list[dict[str, str]]:
     """``{"role", "content"}`` dicts; text parts of multi-part content joined, ``developer`` as system.
 
@@ -128,7 +118,7 @@ def _validation_error(exc: Any) -> RequestError:
     first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
     parts = [str(p) for p in first["loc"] if p != "body"]
     # A union's failed branches show up as a path part ("str", "list[str]"): not part of the field.
-    parts = [p for p in parts if p not in UNION_BRANCHES and not p.startswith(("list[", "dict["))]
+    parts = [p for p in parts if p not in UNION_BRANCHES and not p.startswith(("list[", "dict[", "literal["))]
     param = ".".join(parts) or None
     if first.get("type") == "extra_forbidden":
         return RequestError(400, f"Unrecognized request argument supplied: {param}", param, "unknown_parameter")
@@ -206,6 +196,10 @@ def create_app(models: dict[str, Any] | ModelTable, options: ServeOptions | None
             return Response(status_code=499)
         return _completion_body(answer_id, model_name, done, jobs)
 
+    if options.fine_tuning is not None:
+        from webtune.serve.finetune.routes import mount
+
+        mount(app, table, options.fine_tuning, keys_on=bool(options.api_key))
     return app
 
 
@@ -383,10 +377,14 @@ class Guard:
     a client's disconnect from streaming responses.
     """
 
-    def __init__(self, app: Any, api_key: str | None, max_body_bytes: int):
+    def __init__(self, app: Any, api_key: str | None, max_body_bytes: int,
+                 streamed: dict[str, int] | None = None):
         self.app = app
         self.api_key = api_key.encode() if api_key else None
+        self.api_keys = [k.strip().encode() for k in (api_key or "").splitlines() if k.strip()]
         self.max_body_bytes = max_body_bytes
+        # POST paths whose handler streams the body itself (file uploads), with their own limit.
+        self.streamed = streamed or {}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -396,6 +394,12 @@ class Guard:
             return await _send_json(send, RequestError(401, "Incorrect API key provided: send it as "
                                                        "'Authorization: Bearer <key>'", None, "invalid_api_key"))
         length = headers.get(b"content-length", b"").decode("latin-1")
+        streamed = self.streamed.get(scope["path"]) if scope["method"] == "POST" else None
+        if streamed is not None:
+            if length.isdigit() and int(length) > streamed + 64 * 1024:  # + room for the form's other fields
+                return await _send_json(send, RequestError(413, f"upload of {length} bytes; the limit is {streamed} "
+                                                           "bytes (--max-upload-bytes)", "file", "file_too_large"))
+            return await self.app(scope, receive, send)
         if length.isdigit() and int(length) > self.max_body_bytes:
             return await _send_json(send, self._too_large(int(length)))
         if scope["method"] in ("POST", "PUT", "PATCH"):
@@ -414,8 +418,9 @@ class Guard:
     def _authorized(self, headers: dict[bytes, bytes]) -> bool:
         given = headers.get(b"authorization", b"")
         token = given[7:].strip() if given[:7].lower() == b"bearer " else b""
-        assert self.api_key is not None
-        return hmac.compare_digest(token, self.api_key)
+        # Every key is compared (no early exit), so the time taken does not tell which one matched.
+        matches = [hmac.compare_digest(token, key) for key in self.api_keys]
+        return any(matches)
 
     def _too_large(self, size: int, at_least: bool = False) -> RequestError:
         return RequestError(413, f"request body is {'more than ' if at_least else ''}{size} bytes; the limit is "
@@ -444,7 +449,12 @@ async def _send_json(send: Any, error: RequestError) -> None:
 
 def guarded_app(table: ModelTable | dict[str, Any], options: ServeOptions) -> Any:
     """`create_app` behind the `Guard`."""
-    return Guard(create_app(table, options), options.api_key, options.max_body_bytes)
+    streamed = None
+    if options.fine_tuning is not None:
+        from webtune.serve.finetune.routes import FILES_PATH
+
+        streamed = {FILES_PATH: options.fine_tuning.max_upload_bytes}
+    return Guard(create_app(table, options), options.api_key, options.max_body_bytes, streamed)
 
 
 def serve(table: ModelTable, host: str = "127.0.0.1", port: int = 8000, options: ServeOptions | None = None,
@@ -460,7 +470,8 @@ def serve(table: ModelTable, host: str = "127.0.0.1", port: int = 8000, options:
     import uvicorn
 
     options = options or ServeOptions()
-    config = uvicorn.Config(guarded_app(table, options), host=host, port=port, log_level=log_level,
+    app = guarded_app(table, options)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level,
                             timeout_graceful_shutdown=max(1, int(options.shutdown_s)))
     server = uvicorn.Server(config)
 
@@ -472,4 +483,7 @@ def serve(table: ModelTable, host: str = "127.0.0.1", port: int = 8000, options:
     try:
         server.run()
     finally:
+        runner = getattr(app.app.state, "finetune", None)
+        if runner is not None:
+            runner.close()  # a running job stops at its next step and resumes on the next start
         table.close()

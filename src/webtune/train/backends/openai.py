@@ -30,6 +30,7 @@ class OpenAITrainer(TrainerBackend):
         from webtune.hosted.jobs import estimate, prepare_splits, start_or_reattach, validate_splits
         from webtune.hosted.results import finish_job
         from webtune.hosted.state import HostedState
+        from webtune.hosted.sunset import warn_openai_dates
 
         config: OpenAITrainConfig = ctx.config
         dataset_dir = ctx.input("dataset")
@@ -38,6 +39,7 @@ class OpenAITrainer(TrainerBackend):
         prepared = prepare_splits(dataset_dir, ctx.work_dir / "upload", reports)
         request = self.request(ctx, prepared)
         client = client_for(config)
+        warn_openai_dates(str(client.base_url), ctx.console)
         state = HostedState.load(ctx.work_dir)
         state.base_url, state.api_key_env = str(client.base_url), config.api_key_env
         state.save()
