@@ -59,6 +59,7 @@ OPTIONAL_MODULES: dict[str, tuple[str, str]] = {
     "datasets": ("datasets", "dataset"),
     "fastapi": ("fastapi", "serve"),
     "uvicorn": ("uvicorn", "serve"),
+    "werkzeug": ("werkzeug", "serve"),
     "ray": ("ray", "ray"),
 }
 
