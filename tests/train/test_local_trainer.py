@@ -228,3 +228,12 @@ def test_without_packing_padded_batches_train_too(tmp_path, tiny_model_dir, data
     metrics = [json.loads(line) for line in (tmp_path / "run" / "train" / "metrics.jsonl").read_text().splitlines()]
     assert all(m["padding_fraction"] > 0 for m in metrics if "loss" in m)
     assert stats["val_loss"] < stats["base_val_loss"] - 0.05
+
+
+def test_a_custom_chat_template_is_saved_with_the_adapter_and_the_merged_model(tmp_path, tiny_model_dir, dataset_dir):
+    """Chat, serve and export load the tokenizer saved by training: it must render as training did."""
+    custom = load_tokenizer(tiny_model_dir).chat_template + "{# trained with webtune #}"
+    run_train(pipeline_for(tiny_model_dir, max_steps=2, eval_steps=0, merge=True, chat_template=custom),
+              tmp_path / "run", dataset_dir)
+    for folder in ("adapter", "model"):
+        assert load_tokenizer(tmp_path / "run" / "train" / folder).chat_template == custom, folder

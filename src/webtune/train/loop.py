@@ -430,7 +430,8 @@ class Trainer:
         dirs: dict[str, Any] = {}
         if self.is_main:
             dirs = save_trained(unwrapped, self.tokenizer, self.output_dir, self.config.method,
-                                Path(self.job.base_model_path), self.config.merge, state_dict)
+                                Path(self.job.base_model_path), self.config.merge, state_dict,
+                                chat_template=self.config.chat_template)
         acc.wait_for_everyone()
         return dirs
 

@@ -157,13 +157,18 @@ def load_trainable_state(model: Any, state: dict[str, Any]) -> None:
 
 
 def save_trained(model: Any, tokenizer: Any, out_dir: Path, method: str, base_path: Path,
-                 merge: bool, state_dict: dict[str, Any] | None = None) -> dict[str, str | None]:
+                 merge: bool, state_dict: dict[str, Any] | None = None,
+                 chat_template: str | None = None) -> dict[str, str | None]:
     """Save the adapter (LoRA/QLoRA) and/or the full model; return their directory names.
 
     The tokenizer (with its chat template) goes next to each, so either directory can be
-    loaded on its own. ``merge`` also writes the base model with the adapter merged in.
+    loaded on its own. ``chat_template`` (``train.chat_template``) replaces the base
+    tokenizer's template there, so chat, serve and export render as training did.
+    ``merge`` also writes the base model with the adapter merged in.
     ``state_dict`` is the gathered full state of a sharded (FSDP/DeepSpeed) model.
     """
+    if chat_template:
+        tokenizer.chat_template = chat_template
     dirs: dict[str, str | None] = {"adapter_dir": None, "model_dir": None}
     if method == "full":
         model.save_pretrained(out_dir / "model", state_dict=state_dict)
