@@ -88,8 +88,11 @@ def test_a_single_wait_is_capped(clock):
 def test_backoff_without_a_hint_doubles_with_jitter(clock):
     refused = httpx.ConnectError("[Errno 111] Connection refused", request=httpx.Request("GET", URL))
     clock.policy(initial_wait_s=1.0, max_backoff_s=3.0, max_attempts=5).call(script(*[refused] * 4))
-    first, second, third, fourth = clock.sleeps
-    assert 1.0 <= first <= 2.0 and 2.0 <= second <= 3.0 and third == fourth == 3.0
+    # The policy's jitter comes from random.Random(0) (FakeClock.policy): replay it for the exact waits.
+    jitter = random.Random(0)
+    expected = [min(3.0, 1.0 * 2 ** k + jitter.uniform(0, 1.0)) for k in range(4)]
+    assert clock.sleeps == pytest.approx(expected)
+    assert expected[0] < 2.0 <= expected[1] < 3.0 and expected[2] == expected[3] == 3.0  # doubled, then capped
 
 
 def test_gives_up_after_max_attempts_naming_url_and_status(clock):
