@@ -73,6 +73,12 @@ def paired_bootstrap(base: PerExample, tuned: PerExample, resamples: int = RESAM
     return float(lo), float(hi)
 
 
+def mean_interval(values: Sequence[float], resamples: int = RESAMPLES, seed: int = SEED) -> tuple[float, float]:
+    """The 95% percentile bootstrap interval of the mean of ``values`` (e.g. a judge's win scores):
+    the paired interval against a baseline of zeros, so both use the same resampling."""
+    return paired_bootstrap(PerExample([0.0] * len(values)), PerExample(list(values)), resamples, seed)
+
+
 def win_tie_loss(base: Sequence[float], tuned: Sequence[float], direction: str | None
                  ) -> tuple[int, int, int]:
     """How many examples the tuned model did better on, the same, worse (by ``direction``)."""

@@ -34,6 +34,7 @@ from pydantic import Field
 from webtune.configbase import StrictModel
 from webtune.errors import ConfigError
 from webtune.evaluate.judges import DEFAULT_RUBRIC, JUDGES, JudgeRequest, MalformedVerdict, Verdict
+from webtune.evaluate.stats import mean_interval
 from webtune.handoffs import JudgePairResult, JudgeSummary
 from webtune.plugins import config_field
 
@@ -266,17 +267,7 @@ def pair_result(pair: str, verdicts: dict[tuple[str, int, int], str | None], n_i
     result.compared = len(scores)
     if scores:
         result.win_rate = round(sum(scores) / len(scores), 4)
-        result.win_rate_ci95 = bootstrap_ci(scores, samples)
+        low, high = mean_interval(scores, samples)
+        result.win_rate_ci95 = [round(low, 4), round(high, 4)]
         result.position_bias_rate = round(flips / len(scores), 4)
     return result
-
-
-def bootstrap_ci(values: list[float], samples: int = 2000, seed: int = 0) -> list[float]:
-    """Percentile bootstrap 95% interval of the mean of ``values`` (resampling examples)."""
-    import numpy as np
-
-    data = np.asarray(values, dtype=float)
-    rng = np.random.default_rng(seed)
-    means = data[rng.integers(0, len(data), size=(samples, len(data)))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return [round(float(low), 4), round(float(high), 4)]
