@@ -35,22 +35,14 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_TEST = ROOT / "runs" / "office-products" / "dataset" / "test.jsonl"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_throughput import (DEMO_SNAPSHOT, demo_messages_from_snapshot, generated_messages,  # noqa: E402
-                              resolve_model_arg)
+from train_throughput import generated_messages, load_messages, resolve_model_arg  # noqa: E402,F401
 
 console = Console(stderr=True)
 
 
 def load_prompts(data: str | None, n: int) -> tuple[list[list[dict[str, str]]], str]:
     """Up to ``n`` prompts (the conversation before its last reply) and where they came from."""
-    if data or DEMO_TEST.is_file():
-        path = Path(data) if data else DEMO_TEST
-        rows = [json.loads(line)["messages"] for line in path.read_text().splitlines() if line.strip()]
-        source = str(path)
-    elif DEMO_SNAPSHOT.is_file():
-        rows, source = demo_messages_from_snapshot(DEMO_SNAPSHOT), f"{DEMO_SNAPSHOT} (demo template)"
-    else:
-        rows, source = generated_messages(n), "generated"
+    rows, source = load_messages(data, n, demo_split=DEMO_TEST)
     return [r[:-1] for r in rows[:n]], source
 
 
