@@ -77,7 +77,7 @@ def generate_batch(model: Any, tokenizer: Any, prompts: list[str], *, max_new_to
     results: list[Generated | None] = [None] * len(prompts)
     with torch.inference_mode():
         for chunk in length_sorted_batches([len(e) for e in encoded], batch_size):
-            input_ids, mask = _left_padded([encoded[i] for i in chunk], pad_id, device)
+            input_ids, mask = left_padded([encoded[i] for i in chunk], pad_id, device)
             out = model.generate(input_ids=input_ids, attention_mask=mask, generation_config=config)
             new_tokens = out[:, input_ids.shape[1]:].tolist()
             for row, index in enumerate(chunk):
@@ -88,8 +88,9 @@ def generate_batch(model: Any, tokenizer: Any, prompts: list[str], *, max_new_to
     return [r for r in results if r is not None]
 
 
-def _left_padded(rows: list[list[int]], pad_id: int, device: str) -> tuple[Any, Any]:
-    """A (batch, width) tensor of ids padded on the left, and its attention mask."""
+def left_padded(rows: list[list[int]], pad_id: int, device: str = "cpu") -> tuple[Any, Any]:
+    """A (batch, width) tensor of ids padded on the left, and its attention mask (the server's
+    batcher uses it too)."""
     import torch
 
     width = max(len(r) for r in rows)

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from webtune.generation import left_padded
 from webtune.serve.models import Completion
 
 log = logging.getLogger("webtune.serve")
@@ -224,7 +225,7 @@ class Batcher:
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
         if len(batch) > 1:
             self.stats.merged += len(batch)
-        input_ids, mask = self._left_pad([r.prompt_ids for r in batch], tokenizer.pad_token_id)
+        input_ids, mask = left_padded([r.prompt_ids for r in batch], tokenizer.pad_token_id)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         steps = max(r.max_new_tokens for r in batch)
         with chat._lock, torch.inference_mode():
@@ -253,19 +254,6 @@ class Batcher:
                 request.sink(("error", RuntimeError("cancelled")))
             else:
                 request.sink(("done", row.completion(len(request.prompt_ids))))
-
-    @staticmethod
-    def _left_pad(prompts: list[list[int]], pad_id: int):
-        """Prompts right-aligned in one tensor, and the mask of their real tokens."""
-        import torch
-
-        width = max(len(p) for p in prompts)
-        ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for i, prompt in enumerate(prompts):
-            ids[i, width - len(prompt):] = torch.tensor(prompt, dtype=torch.long)
-            mask[i, width - len(prompt):] = 1
-        return ids, mask
 
     def _choose(self, logits: Any, rows: list[RowState]) -> list[int]:
         """The next token of each row: argmax, or a seeded sample when the row has a temperature."""
