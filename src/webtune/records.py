@@ -4,6 +4,8 @@
   collect and refined by clean.
 * `Example`: one chat training example in the shape hosted fine-tuning APIs accept:
   ``{"messages": [{"role": ..., "content": ...}], "meta": {...}}``.
+* `PreferenceExample`: one preference record (a prompt with a chosen and a rejected answer for
+  DPO/ORPO, or one answer labelled desirable or not for KTO).
 * `Reject`: a record a stage dropped, with the step, reason and measured value, so
   that ``in == kept + rejected`` holds for every stage.
 
@@ -86,6 +88,46 @@ class Example(Record):
 
     def to_json(self) -> dict[str, Any]:
         return {"messages": [m.model_dump() for m in self.messages], "meta": self.meta}
+
+
+class PreferenceExample(Record):
+    """One preference record.
+
+    ``prompt`` is the conversation up to the answer (system/user turns). Paired records (DPO,
+    ORPO) carry ``chosen`` and ``rejected``; unpaired records (KTO) carry ``completion`` and
+    ``desirable``. The dataset stage writes them to ``preference_{train,validation,test}.jsonl``;
+    the train stage's preference methods read them from there.
+    """
+
+    prompt: list[Message]
+    chosen: str | None = None
+    rejected: str | None = None
+    completion: str | None = None
+    desirable: bool | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def paired(self) -> bool:
+        """True for a chosen/rejected pair, False for a single labelled answer (KTO)."""
+        return self.chosen is not None and self.rejected is not None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"prompt": [m.model_dump() for m in self.prompt]}
+        for key in ("chosen", "rejected", "completion", "desirable"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        out["meta"] = self.meta
+        return out
+
+    def to_openai(self) -> dict[str, Any]:
+        """The record in OpenAI's preference fine-tuning format (paired records only)."""
+        if not self.paired:
+            raise ValueError("OpenAI's preference format needs a chosen and a rejected answer")
+        return {
+            "input": {"messages": [m.model_dump() for m in self.prompt]},
+            "preferred_output": [{"role": "assistant", "content": self.chosen}],
+            "non_preferred_output": [{"role": "assistant", "content": self.rejected}],
+        }
 
 
 class Reject(Record):
