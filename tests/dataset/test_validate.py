@@ -102,6 +102,17 @@ def test_estimate_cost_uses_the_price_table_and_overrides():
     assert unknown["usd"] is None and "no price" in unknown["note"]
 
 
+def test_the_default_hosted_model_is_not_one_that_shuts_down_and_a_doomed_one_says_when():
+    from webtune.dataset.config import HostedCostConfig
+    from webtune.hosted.sunset import SHUTDOWNS
+    from webtune.train.backends.openai_config import OpenAITrainConfig
+
+    for default in (HostedCostConfig().model, OpenAITrainConfig(backend="openai").model):
+        assert default not in SHUTDOWNS and default in DEFAULT_PRICES
+        assert "shuts down" not in estimate_cost(1000, 1, default)["note"]
+    assert "gpt-4o-mini-2024-07-18 shuts down on 2027-01-14" in estimate_cost(1000, 1, "gpt-4o-mini-2024-07-18")["note"]
+
+
 def test_cli_check_prints_every_error_with_its_line_and_exits_non_zero(tmp_path, tiny_model_dir):
     rows = [good(i) for i in range(11)]
     rows.insert(3, {"messages": [{"role": "user", "content": "Hi"}]})

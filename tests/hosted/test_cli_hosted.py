@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from tests.fakes.openai_server import FakeOpenAI
 from tests.hosted.helpers import pipeline, write_dataset
+from webtune.hosted.sunset import DEFAULT_HOSTED_MODEL
 from webtune.cli.common import new_app
 from webtune.cli.train_hosted import register_hosted
 from webtune.pipeline import run_one_stage, stage_spec
@@ -146,7 +147,7 @@ def test_webtune_train_with_a_hosted_pipeline_then_status(server, tmp_path):
                                       "--input", str(tmp_path / "dataset")])
     assert result.exit_code == 0, result.output
     train_result = json.loads((tmp_path / "run" / "train" / "train_result.json").read_text())
-    assert train_result["model_id"].startswith("ft:gpt-4o-mini-2024-07-18:webtune-test:hosted-cli:")
+    assert train_result["model_id"].startswith(f"ft:{DEFAULT_HOSTED_MODEL}:webtune-test:hosted-cli:")
     status = runner.invoke(main_app, ["train", "status", str(tmp_path / "run")])
     assert status.exit_code == 0 and train_result["job_id"] in status.output and "succeeded" in status.output
     as_json = runner.invoke(main_app, ["train", "status", str(tmp_path / "run"), "--json"])

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from tests.fakes.openai_server import FakeOpenAI
 from tests.hosted.helpers import pipeline, write_dataset
+from webtune.hosted.sunset import DEFAULT_HOSTED_MODEL
 from webtune.openai_client import APIError
 from webtune.pipeline import run_one_stage, stage_spec
 
@@ -38,7 +39,7 @@ def test_evaluate_stage_compares_base_and_fine_tuned_hosted_models(trained):
     manifest = run_one_stage(stage_spec("evaluate"), pipe, run_dir, console=Console(quiet=True),
                              inputs={"dataset": run_dir / "dataset", "train": run_dir / "train"})
     asked = {body["model"] for body in server.chat_requests}
-    assert asked == {"gpt-4o-mini-2024-07-18", result["model_id"]}
+    assert asked == {DEFAULT_HOSTED_MODEL, result["model_id"]}
     assert set(manifest.stats["metrics"]) == {"base", "tuned"}
 
 

@@ -12,6 +12,7 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.hosted.helpers import all_text_under, pipeline, write_dataset
 from webtune.errors import WebtuneError
 from webtune.hosted.state import STATE_FILE
+from webtune.hosted.sunset import DEFAULT_HOSTED_MODEL
 from webtune.pipeline import run_one_stage, stage_spec
 
 
@@ -37,9 +38,9 @@ def test_trains_and_writes_result(server, tmp_path):
     result = json.loads((run_dir / "train" / "train_result.json").read_text())
     job = next(iter(server.jobs.values())).data
     assert result["backend"] == "openai" and result["method"] == "supervised"
-    assert result["model_id"] == job["fine_tuned_model"] and result["model_id"].startswith("ft:gpt-4o-mini")
+    assert result["model_id"] == job["fine_tuned_model"] and result["model_id"].startswith(f"ft:{DEFAULT_HOSTED_MODEL}:")
     assert result["job_id"] == job["id"]
-    assert result["base_model"] == "gpt-4o-mini-2024-07-18"
+    assert result["base_model"] == DEFAULT_HOSTED_MODEL
     assert result["adapter_dir"] is None and result["model_dir"] is None and result["base_model_path"] is None
     assert result["metrics"]["train_loss"] == pytest.approx(2.0 * 0.8 ** 6, abs=1e-3)
     assert result["metrics"]["steps"] == 6
@@ -143,7 +144,7 @@ def test_dataset_prices_are_part_of_train_and_price_the_job(server, tmp_path):
     a new price reruns train (which reattaches to its finished job) and changes the estimate."""
     run_dir = tmp_path / "run"
     write_dataset(run_dir / "dataset")
-    model = "gpt-4o-mini-2024-07-18"
+    model = DEFAULT_HOSTED_MODEL
 
     def priced(usd_per_million: float, **train):
         pipe = pipeline(server, tmp_path, **train)

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from webtune.hosted.sunset import DEFAULT_HOSTED_MODEL
 from webtune.cli.common import (
     ForceOption,
     InputOption,
@@ -134,7 +135,7 @@ def check_file(path: Path, pipeline_path: Path | None, model: str | None, max_to
     table.add_row(*(str(tokens[c]) for c in ("min", "mean", "p50", "p95", "max", "total")))
     console.print(table)
     cost = estimate_cost(tokens["total"], epochs or (hosted.epochs if hosted else 3),
-                         hosted_model or (hosted.model if hosted else "gpt-4o-mini-2024-07-18"),
+                         hosted_model or (hosted.model if hosted else DEFAULT_HOSTED_MODEL),
                          hosted.prices if hosted else None)
     if cost["usd"] is not None:
         console.print(f"estimated hosted training cost: ${cost['usd']:.2f} ({cost['model']}, {cost['epochs']} epochs; "

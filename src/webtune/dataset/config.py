@@ -25,9 +25,10 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from webtune.configbase import RelPath, StrictModel
+# The cost estimate's default hosted model: one not scheduled to shut down (prices in
+# webtune.dataset.validate.DEFAULT_PRICES).
+from webtune.hosted.sunset import DEFAULT_HOSTED_MODEL
 
-# Default hosted-training model for the cost estimate (see webtune.dataset.validate.DEFAULT_PRICES).
-DEFAULT_HOSTED_MODEL = "gpt-4o-mini-2024-07-18"
 
 # A question heading is the question; another heading is asked about under the document title.
 DEFAULT_QA_USER = (

@@ -4,7 +4,7 @@
     report = validate_file("train.jsonl", tokenizer=tok, max_tokens=4096)
     if not report.ok:
         for issue in report.errors: print(issue.line, issue.field, issue.message)
-    estimate_cost(report.stats["tokens"]["total"], epochs=3, model="gpt-4o-mini-2024-07-18")
+    estimate_cost(report.stats["tokens"]["total"], epochs=3, model="gpt-4.1-mini-2025-04-14")
 
 Rules (errors): every line is a JSON object with a non-empty ``messages`` list; each message is
 an object with a ``role`` of system/user/assistant and a non-empty string ``content`` and no
@@ -242,9 +242,15 @@ def estimate_cost(total_tokens: int, epochs: float, model: str, prices: dict[str
     ``prices`` (model -> USD per 1M) override DEFAULT_PRICES; an unknown model gives
     ``usd: None``. The prices are list prices to be checked against the provider's page.
     """
+    from webtune.hosted.sunset import shutdown_note
+
     table = {**DEFAULT_PRICES, **(prices or {})}
     price = table.get(model)
     billed = int(round(total_tokens * epochs))
+    note = ("list prices, check the provider's current pricing" if price is not None
+            else f"no price known for {model}; set dataset.hosted.prices")
+    if shutdown_note(model):
+        note += f"; {shutdown_note(model)}"
     return {
         "model": model,
         "epochs": epochs,
@@ -252,6 +258,5 @@ def estimate_cost(total_tokens: int, epochs: float, model: str, prices: dict[str
         "billed_tokens": billed,
         "usd_per_1m_tokens": price,
         "usd": None if price is None else round(billed / 1_000_000 * price, 4),
-        "note": "list prices, check the provider's current pricing" if price is not None
-        else f"no price known for {model}; set dataset.hosted.prices",
+        "note": note,
     }

@@ -8,6 +8,7 @@ from typing import Literal, Union
 from pydantic import Field, field_validator
 
 from webtune.configbase import StrictModel
+from webtune.hosted.sunset import DEFAULT_HOSTED_MODEL
 
 Auto = Literal["auto"]
 
@@ -20,7 +21,7 @@ class OpenAITrainConfig(StrictModel):
     """
 
     backend: Literal["openai"]
-    model: str = "gpt-4o-mini-2024-07-18"
+    model: str = DEFAULT_HOSTED_MODEL  # not one scheduled to shut down (webtune.hosted.sunset)
     method: Literal["supervised"] = "supervised"
     # The supervised method's hyperparameters; "auto" lets the API choose.
     epochs: Union[int, Auto] = Field(default="auto", description="n_epochs")
