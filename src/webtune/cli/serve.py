@@ -32,6 +32,9 @@ def serve_command(
     max_prompt_tokens: Optional[int] = typer.Option(None, "--max-prompt-tokens", min=1, help="Longest prompt "
                                                     "in tokens (default: the model's context)."),
     max_batch: int = typer.Option(8, "--max-batch", min=1, help="Most requests decoded together."),
+    engine: str = typer.Option("transformers", "--engine", help="What decodes local models: transformers "
+                               "(webtune's dynamic batching, CPU or GPU) or vllm (continuous batching; needs vLLM "
+                               "and a CUDA GPU)."),
     shutdown_s: float = typer.Option(10.0, "--shutdown-timeout", min=1, help="On SIGTERM, seconds running "
                                      "requests get to finish."),
     fine_tuning: bool = typer.Option(False, "--fine-tuning", help="Also serve OpenAI's Files and Fine-tuning "
@@ -46,6 +49,7 @@ def serve_command(
     from webtune.serve.server import ServeOptions, serve
 
     require("webtune serve", "serve", "fastapi", "uvicorn")
+    check_engine(engine)
     key = read_api_key(api_key_file)
     check_exposure(host, key)
     check_port(host, port)  # before loading models, which can take minutes
@@ -55,7 +59,7 @@ def serve_command(
 
         table = ModelTable(max_batch=max_batch)  # fine-tuned models join as their jobs finish
     else:
-        table = load_table(model, ModelRegistry(registry), max_batch)
+        table = load_table(model, ModelRegistry(registry), max_batch, engine)
     for model_id, served in table.entries():
         err_console.print(f"serving {served.label} as {model_id}" + _version_note(served.info), soft_wrap=True,
                           markup=False)
@@ -86,14 +90,27 @@ def _version_note(info: dict[str, Any]) -> str:
     return f" (version {info['version']}{follows})"
 
 
-def load_table(texts: list[str] | None, registry: Any, max_batch: int) -> Any:
+def check_engine(engine: str) -> None:
+    """A one-line error for an unknown ``--engine``, or for vllm where it cannot run."""
+    from webtune.serve.vllm_engine import ENGINES, check_vllm
+
+    if engine not in ENGINES:
+        raise InputError(f"--engine {engine}: use one of {', '.join(ENGINES)}")
+    if engine == "vllm":
+        check_vllm("webtune serve")
+
+
+def load_table(texts: list[str] | None, registry: Any, max_batch: int, engine: str = "transformers") -> Any:
     """Load each ``--model`` into a `ModelTable`; registry aliases are followed."""
+    from functools import partial
+
     from webtune.registry.store import parse_reference
     from webtune.serve.chat import pick_ref
     from webtune.serve.loader import load_chat_model
     from webtune.serve.table import Follow, ModelTable, Served, make_engine, version_info
 
-    table = ModelTable(max_batch=max_batch)
+    load = partial(load_chat_model, engine=engine)
+    table = ModelTable(max_batch=max_batch, loader=load)  # versions an alias moves to load the same way
     names: dict[str, list[Served]] = {}
     for text in texts or [None]:
         ref = pick_ref(text, registry)
@@ -104,7 +121,7 @@ def load_table(texts: list[str] | None, registry: Any, max_batch: int) -> Any:
                 follow = Follow(registry, name, selector)
                 follow.seen = follow.signature()
         with err_console.status(f"loading {ref.label}"):
-            chat_model = load_chat_model(ref)
+            chat_model = load(ref)
         served = Served(chat_model, make_engine(chat_model, max_batch),
                         version_info(ref, follow.selector if follow else None), follow)
         if follow is None:

@@ -53,6 +53,10 @@ class EvaluateConfig(StrictModel):
     max_len: int | None = Field(None, ge=8, description="cut examples to this many tokens for the loss "
                                 "(default: train.max_seq_len, as in training)")
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # What generates the answers: transformers (webtune's batched greedy decoding), or vLLM on a
+    # GPU (continuous batching; the loss still runs in transformers). Not in the fingerprint:
+    # both decode greedily.
+    engine: Literal["transformers", "vllm"] = Field("transformers", exclude=True)
     report_samples: int = Field(8, ge=0, description="side-by-side samples shown in report.md "
                                 "(report.html shows every answer)")
     bootstrap_resamples: int = Field(2000, ge=100, le=100_000,

@@ -116,12 +116,14 @@ def _run_both(run: EvalRun, base_path: Path, adapter: Path | None, full: Path | 
     from webtune.models.prepare import progress_bars
     from webtune.serve.loader import load_weights
 
+    vllm = _vllm_answers(config, base_path, adapter, tokenizer)
     with _progress(console) as progress:
         t0 = time.perf_counter()
         with progress_bars(False):
             base = load_causal_lm(base_path)
         run.timings["load_base_s"] = time.perf_counter() - t0
-        _run_model("base", LocalChatModel(base, tokenizer, "base", device), run, encoded, config, progress)
+        _run_model("base", LocalChatModel(base, tokenizer, "base", device), run, encoded, config, progress,
+                   answers=vllm and vllm("base"))
         t0 = time.perf_counter()
         if adapter is not None:
             tuned = load_weights(base_path, adapter, base_model=base)
@@ -129,11 +131,37 @@ def _run_both(run: EvalRun, base_path: Path, adapter: Path | None, full: Path | 
             del base  # a full fine-tune is a second model: free the first before loading it
             tuned = load_weights(full)
         run.timings["load_tuned_s"] = time.perf_counter() - t0
-        _run_model("tuned", LocalChatModel(tuned, tokenizer, "tuned", device), run, encoded, config, progress)
+        tuned_answers = vllm and (vllm("tuned") if adapter is not None
+                                  else _vllm_answers(config, Path(full), None, tokenizer)("base"))
+        _run_model("tuned", LocalChatModel(tuned, tokenizer, "tuned", device), run, encoded, config, progress,
+                   answers=tuned_answers)
+
+
+def _vllm_answers(config: Any, model_path: Path, adapter: Path | None, tokenizer: Any) -> Any:
+    """With ``engine: vllm``: a function of "base"/"tuned" giving what answers for that side (one
+    vLLM engine, the adapter as a LoRA request); None with the transformers engine."""
+    if getattr(config, "engine", "transformers") != "vllm":
+        return None
+    from functools import partial
+
+    from webtune.serve.vllm_engine import VllmChatModel, check_vllm
+
+    check_vllm("evaluate")
+    # The transformers model computing the loss shares the GPU: leave it room.
+    model = VllmChatModel(model_path, tokenizer, adapter, name="evaluate",
+                          engine_args={"gpu_memory_utilization": 0.45})
+    return lambda side: _Answers(partial(model.generate_batch, adapter=side == "tuned"))
+
+
+class _Answers:
+    """What `_generate` calls: ``generate_batch`` of another engine than the loss model's."""
+
+    def __init__(self, generate_batch: Any):
+        self.generate_batch = generate_batch
 
 
 def _run_model(label: str, chat: LocalChatModel, run: EvalRun, encoded: list[dict[str, list[int]]],
-               config: Any, progress: Progress) -> None:
+               config: Any, progress: Progress, answers: Any = None) -> None:
     """Fill ``run`` with one model's losses and answers."""
     from webtune.evaluate.scoring import example_losses
 
@@ -147,7 +175,7 @@ def _run_model(label: str, chat: LocalChatModel, run: EvalRun, encoded: list[dic
             on_batch=lambda n: progress.advance(task, n))
         run.timings[f"{label}_loss_s"] = time.perf_counter() - t0
         run.per_example_loss[label] = [n / t if t else None for n, t in zip(result.nll, result.tokens)]
-    _generate(label, chat, run, result, config, progress)
+    _generate(label, answers or chat, run, result, config, progress)
     run.results[label] = result
 
 

@@ -164,8 +164,8 @@ def load_weights(model_path: Path, adapter_path: Path | None = None, base_model:
         raise InputError(f"{adapter_path}: cannot load the adapter on {model_path}: {exc}") from None
 
 
-def load_chat_model(ref: ModelRef, device: str = "auto") -> Any:
-    """A `LocalChatModel` or `HostedChatModel` for ``ref``."""
+def load_chat_model(ref: ModelRef, device: str = "auto", engine: str = "transformers") -> Any:
+    """A `LocalChatModel` or `HostedChatModel` for ``ref`` (a `VllmChatModel` with ``engine="vllm"``)."""
     from webtune.models import load_tokenizer, pick_device
     from webtune.serve.models import HostedChatModel, LocalChatModel
 
@@ -175,5 +175,9 @@ def load_chat_model(ref: ModelRef, device: str = "auto") -> Any:
     assert ref.model_path is not None
     require(f"the local model {ref.label}", "train", *LOCAL_MODEL_MODULES)
     tokenizer = load_tokenizer(tokenizer_dir(ref))
+    if engine == "vllm":
+        from webtune.serve.vllm_engine import VllmChatModel
+
+        return VllmChatModel(ref.model_path, tokenizer, ref.adapter_path, name=ref.label)
     model = load_weights(ref.model_path, ref.adapter_path)
     return LocalChatModel(model, tokenizer, name=ref.label, device=pick_device(device))

@@ -66,9 +66,13 @@ class Served:
 
 
 def make_engine(model: Any, max_batch: int = 8) -> Any:
-    """A `Batcher` for a local model, a `HostedEngine` for a hosted one."""
+    """A `Batcher` for a local model, a `HostedEngine` for a hosted one, a `VllmEngine` for vLLM's."""
     from webtune.serve.engine import Batcher, HostedEngine
 
+    if getattr(model, "engine_name", None) == "vllm":
+        from webtune.serve.vllm_engine import VllmEngine
+
+        return VllmEngine(model)
     return Batcher(model, max_batch=max_batch) if hasattr(model, "tokenizer") else HostedEngine(model)
 
 
