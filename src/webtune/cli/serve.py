@@ -40,7 +40,7 @@ def serve_command(
     fine_tuning: bool = typer.Option(False, "--fine-tuning", help="Also serve OpenAI's Files and Fine-tuning "
                                      "APIs: jobs train here with webtune's trainer."),
     fine_tuning_config: Optional[Path] = typer.Option(None, "--fine-tuning-config", help="YAML: model_aliases, "
-                                                      "train, organization, max_upload_bytes."),
+                                                      "train, organization, max_upload_bytes, evaluate."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Where uploads and jobs are kept "
                                             "(default: $WEBTUNE_HOME/fine-tuning)."),
 ) -> None:
@@ -80,7 +80,8 @@ def _fine_tuning_options(config_file: Path | None, data_dir: Path | None, regist
     config = load_fine_tuning_config(config_file)
     return FineTuneOptions(data_dir=data_dir or webtune_home() / "fine-tuning", registry=registry,
                            model_aliases=config.model_aliases, train=config.train,
-                           organization=config.organization, max_upload_bytes=config.max_upload_bytes)
+                           organization=config.organization, max_upload_bytes=config.max_upload_bytes,
+                           evaluate=config.evaluate)
 
 
 def _version_note(info: dict[str, Any]) -> str:

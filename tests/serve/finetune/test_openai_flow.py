@@ -97,6 +97,16 @@ def test_upload_train_poll_and_chat(client):
     valid = [float(r.split(",")[3]) for r in rows if r.split(",")[3]]
     assert len(valid) >= 2 and valid[-1] < valid[0]  # the validation file's loss, before and after training
 
+    # The validation file is also evaluated as the evaluate stage would: base vs tuned, with intervals.
+    assert len(latest.result_files) == 2
+    evaluation = json.loads(client.files.content(latest.result_files[1]).text)
+    loss = {m: evaluation["metrics"][m]["loss"] for m in ("base", "tuned")}
+    assert loss["tuned"] < loss["base"]
+    [loss_row] = [r for r in evaluation["rows"] if r["metric"] == "loss"]
+    assert loss_row["n"] == 10 and loss_row["delta_ci95"][0] <= loss_row["delta"] <= loss_row["delta_ci95"][1]
+    [validation_event] = [e for e in events if e.message.startswith("Validation: loss ")]
+    assert f"{loss['base']:.4g} -> {loss['tuned']:.4g}" in validation_event.message
+
     answer = client.chat.completions.create(model=latest.fine_tuned_model, max_tokens=8,
                                             messages=make_examples(1)[0]["messages"][:-1])
     assert answer.choices[0].message.content and answer.model == latest.fine_tuned_model

@@ -7,6 +7,7 @@ Example::
     train: {max_seq_len: 512, lora: {r: 8}}   # local trainer settings every job starts from
     organization: my-team               # the <org> in ft:<base>:<org>::<id> when no suffix is given
     max_upload_bytes: 536870912
+    evaluate: {max_examples: 32, max_new_tokens: 64}   # how a job's validation file is evaluated
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ class FineTuningConfig(StrictModel):
     train: dict[str, Any] = {}
     organization: str = Field("webtune", min_length=1)
     max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1024)
+    # EvaluateConfig fields for evaluating base vs tuned on a job's validation file.
+    evaluate: dict[str, Any] = {"max_examples": 32, "max_new_tokens": 64}
 
 
 def load_fine_tuning_config(path: Path | None) -> FineTuningConfig:
@@ -43,10 +46,13 @@ def load_fine_tuning_config(path: Path | None) -> FineTuningConfig:
         config = FineTuningConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_first(exc)}") from None
-    try:  # checked now rather than when the first job starts
-        LocalTrainConfig.model_validate(config.train)
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: train.{_first(exc)}") from None
+    from webtune.evaluate.config import EvaluateConfig
+
+    for key, model in (("train", LocalTrainConfig), ("evaluate", EvaluateConfig)):
+        try:  # checked now rather than when the first job starts
+            model.model_validate(getattr(config, key))
+        except ValidationError as exc:
+            raise ConfigError(f"{path}: {key}.{_first(exc)}") from None
     return config
 
 

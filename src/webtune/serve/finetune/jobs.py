@@ -5,8 +5,11 @@ atomically on every change, with its events (``events.jsonl``) and checkpoints
 (``checkpoints.json``) beside it; training works in ``<id>/work`` and ``<id>/out``. One worker
 thread runs queued jobs one at a time, oldest first, through the stages a pipeline would:
 validate the training file (`webtune.dataset.validate`, lines and fields named as OpenAI does),
-tokenize and train (`webtune.train.loop.Trainer`, checkpoints in the work dir), register the
-adapter (`webtune.registry`, idempotent on the job id), then serve it under its ``ft:`` id.
+tokenize and train (`webtune.train.loop.Trainer`, checkpoints in the work dir), evaluate base vs
+tuned on the validation file when there is one (`webtune.evaluate`: loss and ROUGE-L with their
+paired bootstrap intervals; the report is a second result file and rides on the registry
+version), register the adapter (`webtune.registry`, idempotent on the job id), then serve it
+under its ``ft:`` id.
 
 A restart finds jobs that were running: they are queued again and the trainer continues from
 the job's last checkpoint (same data and settings, so the same fingerprint), so a step is never
@@ -71,6 +74,8 @@ class FineTuneOptions:
     max_upload_bytes: int = 512 * 1024 * 1024
     organization: str = "webtune"
     device: str = "auto"  # where fine-tuned models are served
+    # EvaluateConfig fields for the base-vs-tuned evaluation on a job's validation file
+    evaluate: dict[str, Any] = field(default_factory=lambda: {"max_examples": 32, "max_new_tokens": 64})
 
 
 def resolve_base(model: str, aliases: dict[str, str]) -> Path:
@@ -345,14 +350,20 @@ class JobRunner:
         self.store.event(job_id, "Fine-tuning job started")
         result = self._train(state, base, tokenizer, train_path, val_path, cancel)
         self._check(job_id, cancel)
-        version = self._register(state, base, result)
+        evaluation = self._evaluate(state, base, result, val_path) if val_path else None
+        self._check(job_id, cancel)
+        version = self._register(state, base, result, evaluation)
         name = ft_model_name(job, self.options.organization)
         self._serve(name, version)
         metrics = result["metrics"]
-        results_file = self._results_file(state)
+        result_files = [self._results_file(state)["id"]]
+        if evaluation is not None:
+            result_files.append(self.files.save_bytes(
+                evaluation.model_dump_json(indent=2).encode(), "evaluation.json", "fine-tune-results",
+                state["owner"])["id"])
         self.store.update(job_id, status="succeeded", finished_at=int(time.time()), fine_tuned_model=name,
                           estimated_finish=None,
-                          trained_tokens=metrics.get("train_tokens"), result_files=[results_file["id"]],
+                          trained_tokens=metrics.get("train_tokens"), result_files=result_files,
                           registry_version=version.label)
         self.store.event(job_id, f"New fine-tuned model created: {name}")
         self.store.event(job_id, "The job has successfully completed")
@@ -425,7 +436,46 @@ class JobRunner:
             raise JobFailed("resume_failed", f"The server stopped while this job was training and its checkpoint "
                             f"(step {step}) is gone from {work}; the job is not trained again from the start")
 
-    def _register(self, state: dict, base: Path, result: dict) -> Any:
+    def _evaluate(self, state: dict, base: Path, result: dict, val_path: Path) -> Any:
+        """Base vs tuned on the validation file, as the evaluate stage compares them: an `EvalReport`.
+
+        Its headline (validation loss and ROUGE-L, tuned vs base, with intervals) becomes an event.
+        """
+        from rich.console import Console
+
+        from webtune.evaluate.config import EvaluateConfig
+        from webtune.evaluate.report import build_report, write_reports
+        from webtune.evaluate.runner import run_local
+        from webtune.evaluate.stage import make_metrics, to_item
+        from webtune.handoffs import TrainResult
+        from webtune.jsonl import iter_jsonl_lines
+        from webtune.records import Example
+
+        job = state["job"]
+        self.store.event(job["id"], "Evaluating the fine-tuned model against the base on the validation file")
+        items = [to_item(Example.model_validate(obj), line) for line, obj, error in iter_jsonl_lines(val_path)
+                 if error is None]
+        items = [item for item in items if item is not None]
+        config = EvaluateConfig.model_validate({"metrics": ["loss", "rouge_l"], "forgetting": {"enabled": False},
+                                                "contamination": {"enabled": False}, **self.options.evaluate})
+        out = self.store.dir(job["id"]) / "out"
+        train = TrainResult(backend="local", method="lora", base_model=str(base), base_model_path=str(base),
+                            adapter_dir=result.get("adapter_dir"), model_dir=result.get("model_dir"))
+        max_len = config.max_len or self.options.train.get("max_seq_len")
+        run = run_local(items, out, train, str(base), config.model_copy(update={"max_len": max_len}),
+                        Console(stderr=True, quiet=True))
+        report, samples = build_report(run, make_metrics(config), config, counts={
+            "test_examples": len(items), "evaluated": len(run.loss_items), "rejected": len(items) - len(run.loss_items),
+            "loss_examples": len(run.loss_items), "generated": len(run.generated)})
+        folder = self.store.dir(job["id"]) / "evaluation"
+        folder.mkdir(exist_ok=True)
+        write_reports(folder, report, samples, config)
+        self.store.event(job["id"], "Validation: " + "; ".join(_headline(report, key) for key in ("loss", "rouge_l")
+                                                                 if report.row(key)),
+                         data={"metrics": report.metrics, "delta_ci95": {r.metric: r.delta_ci95 for r in report.rows}})
+        return report
+
+    def _register(self, state: dict, base: Path, result: dict, evaluation: Any = None) -> Any:
         from webtune.registry.store import ModelRegistry
 
         job = state["job"]
@@ -435,6 +485,9 @@ class JobRunner:
                   "method": "lora", "base_model": job["model"], "base_model_path": str(base),
                   "model_id": ft_model_name(job, self.options.organization),  # `webtune chat --model ft:...`
                   "description": f"fine-tuning job {job['id']}"}
+        record["lineage"] = {"base_model": job["model"], "base_model_path": str(base),
+                             "train_metrics": result.get("metrics", {}),
+                             "eval_metrics": evaluation.metrics if evaluation is not None else {}}
         out = self.store.dir(job["id"]) / "out"  # the trainer reports the folder relative to its output dir
         return registry.register(f"ft-{job['id'].removeprefix('ftjob-')[:8]}", record, out / artifact,
                                  identity=job["id"])
@@ -498,6 +551,17 @@ class JobRunner:
             "object": "fine_tuning.job.checkpoint", "id": f"ftckpt-{uuid.uuid4().hex[:24]}",
             "created_at": int(time.time()), "fine_tuned_model_checkpoint": name, "fine_tuning_job_id": job_id,
             "step_number": step, "metrics": {"step": float(step), "train_loss": loss}})
+
+
+def _headline(report: Any, key: str) -> str:
+    """``loss 2.31 -> 1.12 (delta -1.19, 95% CI -1.40..-0.98)`` for one metric of a report."""
+    row = report.row(key)
+    base, tuned = report.figure("base", key), report.figure("tuned", key)
+    text = f"{key} {base:.4g} -> {tuned:.4g}" if base is not None and tuned is not None else f"{key} n/a"
+    if row is not None and row.delta_ci95:
+        low, high = row.delta_ci95
+        text += f" (delta {tuned - base:+.4g}, 95% CI {low:+.4g}..{high:+.4g})"
+    return text
 
 
 def run_job_training(train_job: Any, runner: JobRunner, job_id: str, cancel: threading.Event,
