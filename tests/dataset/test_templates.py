@@ -102,6 +102,17 @@ def test_document_values_win_for_text_id_meta_and_fields_fill_the_rest():
     assert render("{{ text }}|{{ doc.fields.text }}", ctx) == "clean text|raw text"
 
 
+def test_a_field_named_doc_is_not_shadowed_by_the_document():
+    from webtune.dataset.templates import document_context
+    from webtune.records import Document, SourceRef
+
+    doc = Document(id="d1", source=SourceRef(kind="files", uri="x.jsonl"), fields={"doc": "the manual", "title": "T"})
+    ctx = document_context(doc)
+    assert ctx["doc"] == "the manual" and ctx["document"].id == "d1"
+    plain = document_context(Document(id="d2", source=SourceRef(kind="files", uri="x.jsonl"), fields={"title": "T"}))
+    assert plain["doc"].id == "d2" and plain["document"].id == "d2"
+
+
 @pytest.mark.parametrize("template, message", [
     ({"name": "t", "user": "{{ title ", "assistant": "x"}, "invalid Jinja template"),
     ({"name": "t", "user": "u"}, "needs user and assistant"),

@@ -1,7 +1,9 @@
 """Jinja templates over documents: the context, rendering, and rejects for missing fields.
 
 The context of a document is its ``fields``, plus ``text``, ``id`` and ``meta`` (the document's
-own values win when set, since clean normalises them) and ``doc`` (the whole Document).
+own values win when set, since clean normalises them) and ``doc`` (the whole Document), unless
+the record has a field of that name: a scraped ``doc`` field is data the template may need, so it
+wins, and the Document stays reachable as ``document``.
 Keys whose value is None are left out, so ``{{ brand }}`` on a product without a brand is an
 error (StrictUndefined) and becomes a ``missing_field`` reject instead of the text "None".
 """
@@ -60,7 +62,8 @@ def document_context(doc: Document) -> dict[str, Any]:
     for key, value in (("text", doc.text), ("id", doc.id), ("meta", doc.meta)):
         if value is not None:
             context[key] = value
-    context["doc"] = doc
+    context.setdefault("doc", doc)  # a scraped field named doc is not shadowed
+    context["document"] = doc
     return context
 
 
