@@ -8,7 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from webtune.cli.main import app
+from webtune.dataset.validate import DEFAULT_PRICES
 from webtune.errors import WebtuneError
+from webtune.hosted.sunset import DEFAULT_HOSTED_MODEL
 from webtune.stage import read_manifest
 
 from tests.dataset.helpers import demo_dataset_section, product, read_rejects, read_split, run_dataset_stage, write_docs
@@ -61,7 +63,9 @@ def test_demo_pipeline_build_section_as_shipped(tmp_path, tiny_model_dir):
         e["meta"]["tokens"] for e in examples["train"])
     assert stats["by_template"]["copywriter"] == stats["examples"]
     assert stats["by_source"]["files:data/snapshot.json"] == stats["examples"]
-    assert stats["cost"]["usd"] == pytest.approx(tok["total"] * 3 * 3.00 / 1e6, abs=1e-4)
+    # the default hosted model (one not shutting down) at its list price, 3 epochs
+    assert stats["cost"]["model"] == DEFAULT_HOSTED_MODEL
+    assert stats["cost"]["usd"] == pytest.approx(tok["total"] * 3 * DEFAULT_PRICES[DEFAULT_HOSTED_MODEL] / 1e6, abs=1e-4)
     # the messages-only OpenAI export is what a hosted API takes
     openai_rows = [json.loads(l) for l in (out / "export" / "openai" / "train.jsonl").read_text().splitlines()]
     assert openai_rows == [{"messages": e["messages"]} for e in examples["train"]]
