@@ -101,3 +101,13 @@ def test_repo_without_checkpoint_names_the_gguf_syntax(hub):
     hub.add_repo("org/only-gguf", files={"model.gguf": b"GGUF", "README.md": b"hi"})
     with pytest.raises(WebtuneError, match=r"no config.json .*org/only-gguf:FILE.gguf"):
         resolve_model("org/only-gguf")
+
+
+def test_a_pipeline_names_a_hub_id_unless_such_a_directory_exists(tmp_path):
+    from webtune.config import load_pipeline
+
+    path = tmp_path / "pipeline.yaml"
+    path.write_text("name: t\nbase_model: org/tiny-chat@v1\n", encoding="utf-8")
+    assert load_pipeline(path).base_model == "org/tiny-chat@v1"
+    (tmp_path / "org" / "tiny-chat@v1").mkdir(parents=True)
+    assert load_pipeline(path).base_model == str(tmp_path / "org" / "tiny-chat@v1")
