@@ -111,3 +111,28 @@ def test_a_pipeline_names_a_hub_id_unless_such_a_directory_exists(tmp_path):
     assert load_pipeline(path).base_model == "org/tiny-chat@v1"
     (tmp_path / "org" / "tiny-chat@v1").mkdir(parents=True)
     assert load_pipeline(path).base_model == str(tmp_path / "org" / "tiny-chat@v1")
+
+
+def test_a_gguf_file_of_a_hub_repo_is_downloaded_alone_and_converted_once(hub, tiny_model_dir, tmp_path, monkeypatch):
+    import torch
+
+    from webtune.export.gguf_file import write_gguf
+    from webtune.export.source import ExportSource
+
+    gguf = write_gguf(ExportSource.open(str(tiny_model_dir)), tmp_path / "tiny-f16.gguf", "f16")
+    commit = hub.add_repo("org/tiny-GGUF", files={"tiny-f16.gguf": gguf.read_bytes(),
+                                                  "tiny-q8_0.gguf": b"not fetched", "README.md": b"hi"})
+    monkeypatch.setenv("WEBTUNE_HOME", str(tmp_path / "webtune-home"))
+    path = resolve_model("org/tiny-GGUF:tiny-f16.gguf")
+    assert path.parent == tmp_path / "webtune-home" / "models" / "hub"
+    assert commit_of(path) == commit
+    assert hub.downloads() == ["/org/tiny-GGUF/resolve/main/tiny-f16.gguf"]  # that file alone
+    tokenizer = load_tokenizer(path)
+    assert tokenizer.chat_template == load_tokenizer(tiny_model_dir).chat_template
+    ids = torch.tensor([tokenizer("Hello there")["input_ids"]])
+    expected = load_causal_lm(tiny_model_dir)(ids).logits
+    assert torch.allclose(load_causal_lm(path)(ids).logits, expected, atol=1e-2)
+    webtune_hub._RESOLVED.clear()
+    assert resolve_model("org/tiny-GGUF:tiny-f16.gguf") == path  # converted once
+    with pytest.raises(WebtuneError, match=r"^model org/tiny-GGUF:nope.gguf: no file 'nope.gguf' in org/tiny-GGUF@main"):
+        resolve_model("org/tiny-GGUF:nope.gguf")
