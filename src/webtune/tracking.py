@@ -51,6 +51,13 @@ class Tracker(Protocol):
         """Flush and end the run (a resumed or evaluated run may reopen it)."""
 
 
+def check_trackers(backends: list[str]) -> None:
+    """Fail in one line, before any slow work, when a tracker's library is not installed."""
+    for backend in backends:
+        if backend in ("mlflow", "wandb"):
+            require(f"train.tracking: {backend}", "track", backend)
+
+
 def metric_name(key: str) -> str:
     """The tracker-side name of a metrics.jsonl column: ``train/loss``, ``eval/loss``, ..."""
     return {"loss": "train/loss", "val_loss": "eval/loss", "lr": "train/lr",

@@ -136,3 +136,11 @@ def test_a_gguf_file_of_a_hub_repo_is_downloaded_alone_and_converted_once(hub, t
     assert resolve_model("org/tiny-GGUF:tiny-f16.gguf") == path  # converted once
     with pytest.raises(WebtuneError, match=r"^model org/tiny-GGUF:nope.gguf: no file 'nope.gguf' in org/tiny-GGUF@main"):
         resolve_model("org/tiny-GGUF:nope.gguf")
+
+
+def test_chat_and_serve_take_a_hub_id_as_the_model(hub, tiny_model_dir):
+    from webtune.serve.loader import resolve_ref
+
+    commit = hub.add_repo("org/tiny-chat", tiny_model_dir)
+    ref = resolve_ref("org/tiny-chat")
+    assert ref.label == "org/tiny-chat" and commit_of(ref.model_path) == commit

@@ -90,3 +90,16 @@ def test_wandb_runs_offline_without_a_key(tmp_path, tiny_model_dir, monkeypatch)
     log = (offline / f"run-{run.run_id}.wandb").read_bytes()
     assert b"train/loss" in log and b"eval/loss" in log
     assert not (train_dir / "tensorboard").exists()  # only what was asked for
+
+
+def test_a_missing_tracker_library_is_one_line_before_training(tmp_path, tiny_model_dir, monkeypatch):
+    from webtune import extras
+    from webtune.extras import MissingExtraError
+
+    real = extras.is_available
+    monkeypatch.setattr(extras, "is_available", lambda module: module != "mlflow" and real(module))
+    dataset = write_dataset(tmp_path / "dataset", n_train=8)
+    with pytest.raises(MissingExtraError) as err:
+        run_train(pipeline_for(tiny_model_dir, max_steps=1, tracking=["mlflow"]), tmp_path / "run", dataset)
+    assert str(err.value) == "train.tracking: mlflow needs mlflow: pip install 'webtune[track]'"
+    assert not (tmp_path / "run" / ".work" / "train" / "data.json").exists()  # stopped before tokenizing

@@ -42,6 +42,9 @@ class LocalTrainer(TrainerBackend):
         from webtune.train.modeling import check_qlora_possible
 
         config: LocalTrainConfig = ctx.config
+        from webtune.tracking import check_trackers
+
+        check_trackers(config.tracking)  # a missing tracker library stops here, not after the data work
         if config.method == "qlora" and config.launcher == "none":
             check_qlora_possible(pick_device(config.device, "train.device"))  # before the slow parts
         base_model = ctx.shared.get("base_model")
