@@ -19,8 +19,10 @@ gated (401/403), missing repo, missing revision or file, no network.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,8 +123,8 @@ def _snapshot(ref: HubRef, offline: bool, progress: bool) -> Path:
             ref.repo, revision=ref.revision, cache_dir=hub_cache(), endpoint=hub_endpoint(),
             local_files_only=offline, allow_patterns=ALLOW, ignore_patterns=IGNORE))
     if not (path / "config.json").is_file():
-        ggufs = "; for a GGUF repo name the file: " + f"{ref.repo}:FILE.gguf"
-        raise WebtuneError(f"model {ref}: the repo has no config.json (not a transformers checkpoint){ggufs}")
+        raise WebtuneError(f"model {ref}: the repo has no config.json (not a transformers checkpoint); "
+                           f"for a GGUF repo name the file: {ref.repo}:FILE.gguf")
     return path
 
 
@@ -141,21 +143,15 @@ def _gguf(ref: HubRef, offline: bool, progress: bool) -> Path:
     return convert_hub_gguf(ref.repo, ref.file, commit, gguf, progress=progress)
 
 
-class _hub_errors:
+@contextlib.contextmanager
+def _hub_errors(ref: HubRef, offline: bool) -> Iterator[None]:
     """Turn huggingface_hub's exceptions into one line naming ``ref`` and what went wrong."""
-
-    def __init__(self, ref: HubRef, offline: bool):
-        self.ref, self.offline = ref, offline
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
-        if exc is None or not isinstance(exc, Exception):
-            return False
-        message = hub_error_message(self.ref, exc, self.offline)
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - anything not huggingface_hub's is raised as it was
+        message = hub_error_message(ref, exc, offline)
         if message is None:
-            return False
+            raise
         raise WebtuneError(message) from None
 
 
