@@ -68,9 +68,15 @@ class PipelineConfig(StrictModel):
     @field_validator("base_model")
     @classmethod
     def _base_model_path_relative_to_file(cls, value: str, info: ValidationInfo) -> str:
-        """A base model given as a path is relative to the pipeline file, like every other path."""
+        """A base model given as a path is relative to the pipeline file, like every other path.
+
+        ``org/repo`` is a Hub id (`webtune.models.hub`) unless such a directory exists there."""
+        from webtune.models.hub import parse_hub_ref
+
         base = (info.context or {}).get("base_dir")
         looks_like_path = value.startswith((".", "~", "/")) or os.sep in value
+        if looks_like_path and parse_hub_ref(value) is not None and base is not None:
+            looks_like_path = (Path(base) / value).exists()
         if base is not None and looks_like_path:
             return str((Path(base) / Path(value).expanduser()).resolve())
         return value

@@ -158,6 +158,20 @@ class ApiEndpoint(Part):
     api_key_env: str | None = None
 
 
+class TrackingRun(Part):
+    """A link to an experiment-tracking run (`webtune.tracking`): which tracker, its run id and
+    where its store is (an MLflow tracking URI, a W&B directory or URL). Never a secret."""
+
+    backend: str
+    run_id: str
+    tracking_uri: str | None = None  # MLflow
+    experiment: str | None = None  # MLflow experiment / W&B project
+    name: str | None = None
+    mode: str | None = None  # W&B: offline or online
+    dir: str | None = None  # W&B: the run's local directory
+    url: str | None = None
+
+
 class TrainResult(Handoff):
     """``train_result.json``: what later stages (evaluate, register, chat) read of training.
 
@@ -174,6 +188,8 @@ class TrainResult(Handoff):
     method: str | None = None
     base_model: str | None = None
     base_model_path: str | None = None
+    # The Hub commit the base model was downloaded at (a Hub id); None for a local or packaged model.
+    base_model_revision: str | None = None
     adapter_dir: str | None = None
     model_dir: str | None = None
     model_id: str | None = None
@@ -184,6 +200,7 @@ class TrainResult(Handoff):
     max_seq_len: int | None = None
     chat_template: str | None = None
     attached: bool = False  # a hosted job started elsewhere and followed by `webtune train attach`
+    tracking: list[TrackingRun] = []  # the tracking runs training logged to (evaluate logs into MLflow's)
 
     @property
     def hosted(self) -> bool:
@@ -389,6 +406,8 @@ class Lineage(Part):
     data: dict[str, dict[str, str]] = {}
     base_model: str | None = None
     base_model_path: str | None = None
+    base_model_revision: str | None = None  # the Hub commit, for a Hub id
+    tracking: list[TrackingRun] = []  # links to the experiment-tracking runs of training and evaluation
     train_metrics: dict[str, Any] = {}
     eval_metrics: dict[str, dict[str, float | None]] = {}
 

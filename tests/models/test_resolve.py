@@ -63,7 +63,8 @@ def test_unknown_name(home):
     with pytest.raises(WebtuneError) as err:
         resolve_model("foo")
     assert str(err.value) == (
-        f"unknown model 'foo': not a directory with config.json and not one of: {SMOL}"
+        f"unknown model 'foo': not a directory with config.json, not a Hub id "
+        f"(org/repo[@revision][:file.gguf]) and not one of: {SMOL}"
     )
 
 

@@ -86,6 +86,20 @@ def check_contamination(items: list[EvalItem], ctx: StageContext) -> Contaminati
                          flagged=[ContaminatedExample(**vars(flag)) for flag in flags])
 
 
+def log_to_tracking(train_result: TrainResult, report: Any, out: Path) -> None:
+    """Log the figures and the report files into the MLflow run training recorded (if any)."""
+    if not any(run.backend == "mlflow" for run in train_result.tracking):
+        return
+    from webtune.tracking import log_evaluation
+
+    figures = {f"eval/{model}/{key}": value for model, values in report.metrics.items()
+               for key, value in values.items() if isinstance(value, (int, float))}
+    figures.update({f"eval/delta/{key}": value for key, value in report.deltas.items()
+                    if isinstance(value, (int, float))})
+    log_evaluation(train_result.tracking, figures,
+                   [out / name for name in ("report.json", "report.md", "report.html", "samples.jsonl")])
+
+
 def run_evaluate(ctx: StageContext) -> StageResult:
     """Evaluate base and tuned; write report.json/.md/.html, samples.jsonl and a plot."""
     config = ctx.config
@@ -125,6 +139,7 @@ def run_evaluate(ctx: StageContext) -> StageResult:
     report.backend = train_result.backend
     keep = run_checks(ctx, report, samples, train_dir, train_result)  # judge, forgetting
     write_reports(ctx.output_dir, report, samples, config)
+    log_to_tracking(train_result, report, ctx.output_dir)
     print_table(report, ctx.console)
     print_checks(report, ctx.console)
     return StageResult(counts=Counts(seen=seen, kept=kept, rejected=seen - kept),

@@ -107,3 +107,47 @@ def get_entry(name: str) -> CatalogEntry:
         raise WebtuneError(
             f"unknown model {name!r}: not one of: {', '.join(catalog_names())}"
         ) from None
+
+
+@dataclass(frozen=True)
+class HubModel:
+    """A recommended instruct model on the Hugging Face Hub (``base_model: <repo>``).
+
+    ``gated``: the Hub asks you to accept the licence on the model's page first, and downloads
+    need ``HF_TOKEN`` of that account. ``parameters_b`` in billions; ``bf16_gb`` is the size of
+    the weights in bf16 (about 2 bytes per parameter), a first hint of the memory needed.
+    """
+
+    repo: str
+    parameters_b: float
+    license: str
+    gated: bool
+    architecture: str
+    note: str = ""
+
+    @property
+    def bf16_gb(self) -> float:
+        return round(self.parameters_b * 2, 1)
+
+    @property
+    def page(self) -> str:
+        return f"https://huggingface.co/{self.repo}"
+
+
+# Small to large. Licences as the model cards state them (checked 2026-11); gated repos want the
+# licence accepted on the Hub before a token can download them.
+RECOMMENDED: list[HubModel] = [
+    HubModel("HuggingFaceTB/SmolLM2-135M-Instruct", 0.135, "apache-2.0", False, "llama",
+             "also packaged: smollm2-135m-instruct, no download"),
+    HubModel("HuggingFaceTB/SmolLM2-360M-Instruct", 0.36, "apache-2.0", False, "llama"),
+    HubModel("Qwen/Qwen2.5-0.5B-Instruct", 0.49, "apache-2.0", False, "qwen2", "29 languages"),
+    HubModel("meta-llama/Llama-3.2-1B-Instruct", 1.24, "llama3.2", True, "llama"),
+    HubModel("google/gemma-3-1b-it", 1.0, "gemma", True, "gemma3_text"),
+    HubModel("Qwen/Qwen2.5-1.5B-Instruct", 1.54, "apache-2.0", False, "qwen2"),
+    HubModel("HuggingFaceTB/SmolLM2-1.7B-Instruct", 1.71, "apache-2.0", False, "llama"),
+    HubModel("google/gemma-2-2b-it", 2.61, "gemma", True, "gemma2"),
+    HubModel("meta-llama/Llama-3.2-3B-Instruct", 3.21, "llama3.2", True, "llama"),
+    HubModel("mistralai/Mistral-7B-Instruct-v0.3", 7.25, "apache-2.0", True, "mistral",
+             "gated: share contact details to download"),
+    HubModel("Qwen/Qwen2.5-7B-Instruct", 7.62, "apache-2.0", False, "qwen2", "QLoRA on a 24 GB GPU"),
+]

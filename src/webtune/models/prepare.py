@@ -98,6 +98,34 @@ def prepare_model(
     return target
 
 
+def convert_hub_gguf(repo: str, filename: str, commit: str, gguf_path: Path,
+                     home: str | os.PathLike | None = None, progress: bool = True) -> Path:
+    """Convert a GGUF file downloaded from the Hub into ``<home>/models/hub/<org>--<repo>--<file>--<commit>``.
+
+    Done once per repo, file and commit; the marker records them (``hub_repo``, ``hub_file``,
+    ``hub_commit``), which is how `webtune.models.hub.commit_of` finds the commit again.
+    """
+    stem = filename.rsplit("/", 1)[-1].removesuffix(".gguf")
+    name = f"{repo.replace('/', '--')}--{stem}--{commit[:12]}"
+    target = models_dir(home) / "hub" / name
+    if is_prepared(target):
+        return target
+    entry = CatalogEntry(name=name, description=f"{repo}:{filename}", package=repo, module="",
+                         gguf_filename=filename, architecture="", parameters="", context_length=0,
+                         quantization="", dtype="float32", license="", homepage="")
+    _say(progress, f"converting {repo}:{filename} ({gguf_path}) into a transformers checkpoint ...")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=target.parent))
+    try:
+        template_source = convert_gguf(entry, gguf_path, tmp, progress)
+        _write_marker(tmp, entry, gguf_path, commit, template_source,
+                      hub={"hub_repo": repo, "hub_file": filename, "hub_commit": commit})
+        _install(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
 def locate_gguf(entry: CatalogEntry) -> tuple[Path, str]:
     """Path of the entry's GGUF file inside its installed package, and the package version.
 
@@ -204,7 +232,8 @@ def _fix_generation_config(model: Any, tokenizer: Any) -> None:
 
 
 def _write_marker(
-    out: Path, entry: CatalogEntry, gguf_path: Path, version: str, template_source: str
+    out: Path, entry: CatalogEntry, gguf_path: Path, version: str, template_source: str,
+    hub: dict[str, str] | None = None,
 ) -> None:
     """Write `webtune_model.json`, recording what the checkpoint was made from."""
     import transformers
@@ -220,6 +249,7 @@ def _write_marker(
         "chat_template_source": template_source,
         "transformers_version": transformers.__version__,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **(hub or {}),
     }
     (out / MARKER).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 

@@ -1,4 +1,6 @@
-"""Finding base models: by catalog name, by prepared name under $WEBTUNE_HOME, or by path.
+"""Finding base models: by path, by catalog name, by prepared name under $WEBTUNE_HOME, or by
+Hugging Face Hub id (``org/repo[@revision][:file.gguf]``, downloaded once into the Hugging Face
+cache by `webtune.models.hub`).
 
 Heavy libraries (torch, transformers) are imported only inside the loaders, so importing this
 module stays cheap for the CLI.
@@ -13,7 +15,7 @@ from typing import Any
 from webtune.errors import ConfigError, InputError, WebtuneError
 from webtune.models.catalog import CATALOG, catalog_names
 from webtune.models.home import MARKER, is_model_dir, is_prepared, models_dir
-from webtune.models import prepare
+from webtune.models import hub, prepare
 
 DTYPES = ("float32", "bfloat16", "float16")
 
@@ -38,7 +40,9 @@ def resolve_model(
 
     A directory containing config.json is used as is. A catalog name resolves to its prepared
     directory, preparing it first if `auto_prepare`. A name of a model directory under
-    `<home>/models` resolves to it. Anything else is a WebtuneError.
+    `<home>/models` resolves to it. A Hub id (``org/repo[@revision][:file.gguf]``) that is not a
+    local directory resolves to its snapshot in the Hugging Face cache, downloaded first if
+    `auto_prepare` (else from the cache only). Anything else is a WebtuneError.
     """
     text = str(name_or_path)
     path = Path(text).expanduser()
@@ -51,9 +55,13 @@ def resolve_model(
         return local
     if path.is_dir():
         raise WebtuneError(f"model directory {path} has no config.json")
+    ref = hub.parse_hub_ref(text)
+    if ref is not None:
+        return hub.resolve_hub(ref, download=auto_prepare)
     known = ", ".join(sorted({*catalog_names(), *_local_names(home)}))
     raise WebtuneError(
-        f"unknown model {text!r}: not a directory with config.json and not one of: {known}"
+        f"unknown model {text!r}: not a directory with config.json, not a Hub id "
+        f"(org/repo[@revision][:file.gguf]) and not one of: {known}"
     )
 
 

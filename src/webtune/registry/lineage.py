@@ -55,6 +55,8 @@ def build_lineage(run_dir: Path, inputs: dict[str, Path], train_result: TrainRes
         data=data_hashes(manifests),
         base_model=train_result.base_model,
         base_model_path=train_result.base_model_path,
+        base_model_revision=train_result.base_model_revision,
+        tracking=train_result.tracking,
         train_metrics=train_result.metrics,
         eval_metrics=report.metrics if report is not None else {},
     )

@@ -63,6 +63,11 @@ def run_register(ctx: StageContext) -> StageResult:
         # The fingerprint as identity: a rerun (after a kill at any point) finds its version.
         stored = registry.register(name, record, artifact, identity=ctx.fingerprint or None)
     version = stored.version
+    if any(run.backend == "mlflow" for run in train_result.tracking):
+        from webtune.tracking import tag_runs
+
+        tag_runs(train_result.tracking, {"webtune.registry_version": stored.label,
+                                         "webtune.registry": str(registry.root)})
     promoted = bool(config.promote and passed)
     faults.point("register.before_promote")
     if promoted and registry.production(name) != version:

@@ -78,6 +78,12 @@ def resolve_ref(text: str, registry: ModelRegistry | None = None) -> ModelRef:
         if local is not None:
             return ref_from_version(local)
         return ModelRef(label=text, model_id=text, endpoint=recorded_endpoint(registry, text))
+    from webtune.models.hub import parse_hub_ref
+
+    if parse_hub_ref(text) is not None:  # a Hugging Face Hub id: the base model itself
+        from webtune.models import resolve_model
+
+        return ModelRef(label=text, model_path=resolve_model(text))
     if "/" in text or text.startswith("."):
         raise InputError(f"model {text!r}: no such directory")
     name, selector = parse_reference(text)

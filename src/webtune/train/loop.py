@@ -49,6 +49,8 @@ class TrainJob:
     # True: that checkpoint must be usable (--resume); False: start over (--no-resume).
     resume: bool | None = None
     fingerprint: str = ""
+    # Trackers and their run settings (webtune.tracking): backends, run_dir, project, run_name, params.
+    tracking: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -343,7 +345,7 @@ class Trainer:
         self._setup()
         start = self._restore()
         cfg, plan = self.config, self.plan
-        log = MetricsLog(self.work_dir, resume_step=start) if self.is_main else None
+        log = MetricsLog(self.work_dir, resume_step=start, tracking=self.job.tracking) if self.is_main else None
         if self.is_main:
             self._describe(start)
         self.model.train()

@@ -1,4 +1,5 @@
-"""Watching a training run: a rich progress bar, metrics.jsonl, TensorBoard and the loss plot.
+"""Watching a training run: a rich progress bar, metrics.jsonl, the trackers (TensorBoard, MLflow,
+W&B: `webtune.tracking`) and the loss plot.
 
 During training the metrics and TensorBoard events live in the stage's work directory (they
 survive a kill and are trimmed back to the checkpoint on resume); the stage copies them into
@@ -20,23 +21,28 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
 from webtune.jsonl import atomic_path, read_jsonl
 
 METRICS = "metrics.jsonl"
-TENSORBOARD = "tensorboard"
+TENSORBOARD = "tensorboard"  # webtune.tracking.TENSORBOARD: where TensorBoardTracker writes
 
 
 class MetricsLog:
-    """Append-only ``metrics.jsonl`` plus TensorBoard scalars, resumable at a step."""
+    """Append-only ``metrics.jsonl`` plus the configured trackers (`webtune.tracking`), resumable
+    at a step. ``tracking`` is the job's tracking setup (``backends``, ``run_dir``, ``project``,
+    ``run_name``, ``params``); None: TensorBoard alone."""
 
-    def __init__(self, work_dir: Path, resume_step: int = 0, tensorboard: bool = True):
+    def __init__(self, work_dir: Path, resume_step: int = 0, tracking: dict[str, Any] | None = None):
+        from webtune.tracking import open_trackers
+
         self.path = Path(work_dir) / METRICS
         self._trim(resume_step)
         self._fh = open(self.path, "a", encoding="utf-8")
-        self._tb = None
-        if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
-            # purge_step drops events a killed run wrote after the checkpoint it resumes from.
-            self._tb = SummaryWriter(str(Path(work_dir) / TENSORBOARD),
-                                     purge_step=resume_step + 1 if resume_step else None)
+        setup = tracking or {"backends": ["tensorboard"]}
+        run_dir = setup.get("run_dir")
+        self.trackers = open_trackers(setup.get("backends", ["tensorboard"]), Path(work_dir),
+                                      Path(run_dir) if run_dir else None,
+                                      setup.get("project") or "webtune", setup.get("run_name") or Path(work_dir).name,
+                                      resume_step)
+        for tracker in self.trackers:
+            tracker.start(setup.get("params") or {})
 
     def _trim(self, resume_step: int) -> None:
         """Keep only the records of steps up to ``resume_step`` (all of them when 0 = fresh)."""
@@ -48,25 +54,18 @@ class MetricsLog:
         self.path.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
 
     def log(self, record: dict[str, Any]) -> None:
-        """Write one record (``step`` plus scalars) to both sinks, flushed at once."""
+        """Write one record (``step`` plus scalars) to the file and every tracker, flushed at once."""
         self._fh.write(json.dumps(record) + "\n")
         self._fh.flush()
-        if self._tb is not None:
-            step = record["step"]
-            for key, value in record.items():
-                if key != "step" and isinstance(value, (int, float)) and not isinstance(value, bool):
-                    self._tb.add_scalar(_tb_name(key), value, step)
-            self._tb.flush()
+        scalars = {key: value for key, value in record.items()
+                   if key != "step" and isinstance(value, (int, float)) and not isinstance(value, bool)}
+        for tracker in self.trackers:
+            tracker.log(record["step"], scalars)
 
     def close(self) -> None:
         self._fh.close()
-        if self._tb is not None:
-            self._tb.close()
-
-
-def _tb_name(key: str) -> str:
-    return {"loss": "train/loss", "val_loss": "eval/loss", "lr": "train/lr",
-            "grad_norm": "train/grad_norm", "tokens_per_s": "train/tokens_per_s"}.get(key, f"train/{key}")
+        for tracker in self.trackers:
+            tracker.close()
 
 
 class TrainProgress:

@@ -36,11 +36,15 @@ class LocalTrainer(TrainerBackend):
     def train(self, ctx: StageContext) -> StageResult:
         """Tokenize, train (resuming when asked) and write the stage's outputs."""
         from webtune.models import resolve_model
+        from webtune.models.hub import commit_of
         from webtune.train.data import save_tokenized, tokenize_split
         from webtune.models import load_tokenizer, pick_device
         from webtune.train.modeling import check_qlora_possible
 
         config: LocalTrainConfig = ctx.config
+        from webtune.tracking import check_trackers
+
+        check_trackers(config.tracking)  # a missing tracker library stops here, not after the data work
         if config.method == "qlora" and config.launcher == "none":
             check_qlora_possible(pick_device(config.device, "train.device"))  # before the slow parts
         base_model = ctx.shared.get("base_model")
@@ -61,6 +65,7 @@ class LocalTrainer(TrainerBackend):
         data_path = ctx.work_dir / DATA
         save_tokenized(data_path, train.examples, val.examples, tokenizer.pad_token_id)
         job = self._job(ctx, config, base_model, base_path, data_path, seed)
+        job.tracking = self._tracking(ctx, config, base_model, base_path, seed, len(train.examples))
         result = self._run(job, config, ctx)
         # Later stages encode as training did: the template it rendered with, its sequence length.
         template = config.chat_template or getattr(tokenizer, "chat_template", None)
@@ -68,7 +73,8 @@ class LocalTrainer(TrainerBackend):
         stats = {**result["metrics"],
                  "train_examples": len(train.examples), "validation_examples": len(val.examples),
                  "validation_rejected": len(val.rejects), "truncated": train.truncated,
-                 "train_example_tokens": train.tokens, "train_label_tokens": train.label_tokens}
+                 "train_example_tokens": train.tokens, "train_label_tokens": train.label_tokens,
+                 "base_model_revision": commit_of(base_path)}
         self._summary(ctx, stats)
         return StageResult(counts=Counts(seen=train.seen, kept=len(train.examples),
                                          rejected=len(train.rejects)), stats=stats)
@@ -86,6 +92,16 @@ class LocalTrainer(TrainerBackend):
                         resume=config.resume,
                         fingerprint=hashlib.sha256(canonical_json(setup).encode()).hexdigest()[:16])
 
+    def _tracking(self, ctx: StageContext, config: LocalTrainConfig, base_model: str, base_path: Path,
+                  seed: int, n_train: int) -> dict[str, Any]:
+        """The trackers' setup (webtune.tracking): which, where, and the run's parameters."""
+        from webtune.models.hub import commit_of
+
+        params = {**config.model_dump(mode="json", exclude={"chat_template"}), "base_model": base_model,
+                  "base_model_revision": commit_of(base_path), "seed": seed, "train_examples": n_train}
+        return {"backends": list(config.tracking), "run_dir": str(ctx.run_dir), "project": config.tracking_project,
+                "run_name": Path(ctx.run_dir).name, "params": params}
+
     def _run(self, job: Any, config: LocalTrainConfig, ctx: StageContext) -> dict[str, Any]:
         if config.launcher == "accelerate":
             from webtune.train.launch import launch_accelerate
@@ -98,6 +114,8 @@ class LocalTrainer(TrainerBackend):
     def _write_outputs(self, ctx: StageContext, config: LocalTrainConfig, base_model: str,
                        base_path: Path, result: dict[str, Any], chat_template: str | None) -> None:
         """train_result.json, metrics.jsonl, TensorBoard events and loss.png in the output dir."""
+        from webtune.models.hub import commit_of
+        from webtune.tracking import log_artifacts, read_runs
         from webtune.train.monitor import LOCAL_LOSS_COLUMNS, METRICS, TENSORBOARD, plot_loss, read_metrics
 
         out, work = ctx.output_dir, ctx.work_dir
@@ -107,10 +125,13 @@ class LocalTrainer(TrainerBackend):
             shutil.copytree(work / TENSORBOARD, out / TENSORBOARD, dirs_exist_ok=True)
         metrics = read_metrics(out / METRICS)
         plot_loss(metrics, LOCAL_LOSS_COLUMNS, out / "loss.png", title=f"{config.method} on {base_model}")
+        runs = read_runs(work)
         TrainResult(backend="local", method=config.method, base_model=base_model,
-                    base_model_path=str(base_path), adapter_dir=result.get("adapter_dir"),
+                    base_model_path=str(base_path), base_model_revision=commit_of(base_path),
+                    adapter_dir=result.get("adapter_dir"),
                     model_dir=result.get("model_dir"), metrics=result["metrics"],
-                    max_seq_len=config.max_seq_len, chat_template=chat_template).write(out)
+                    max_seq_len=config.max_seq_len, chat_template=chat_template, tracking=runs).write(out)
+        log_artifacts(runs, [out / "loss.png", out / TrainResult.FILE, out / METRICS], "train")
 
     def _summary(self, ctx: StageContext, stats: dict[str, Any]) -> None:
         """A small table of the figures people compare: losses, throughput, packing."""

@@ -80,6 +80,11 @@ class LocalTrainConfig(StrictModel):
     # True: it must (--resume); False: start over (--no-resume).
     resume: bool | None = Field(None, exclude=True)
     launcher: Literal["none", "accelerate"] = Field("none", exclude=True)
+    # Where metrics go besides metrics.jsonl (webtune.tracking): how the run is watched, not what
+    # it produces, so also out of the fingerprint. MLflow: MLFLOW_TRACKING_URI, else a file store
+    # in <run dir>/mlruns; W&B: offline in <run dir>/wandb unless WANDB_API_KEY is set.
+    tracking: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(["tensorboard"], exclude=True)
+    tracking_project: str = Field("webtune", min_length=1, exclude=True)  # MLflow experiment, W&B project
     accelerate_config: RelPath | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
