@@ -77,6 +77,7 @@ def test_collect_brightdata_command(brightdata, tmp_path):
     assert len(read_lines(out / "documents.jsonl")) == 1 and brightdata.calls["trigger"] == 1
     assert "test-token" not in result.output and "test-token" not in (out / "manifest.json").read_text()
     brightdata.records.append({"title": "Ink", "url": "https://a/2"})
+    brightdata.body = brightdata.snapshot_body("ndjson")
     result = invoke("collect", "brightdata", "--dataset-id", "gd_test", "--snapshot-id", "s_9", "--format", "json",
                     "--base-url", brightdata.base_url, "--poll-interval", "0.01", "-o", str(out))
     # The fake answers NDJSON where JSON was asked for: recorded as a reject, not lost; and since
