@@ -571,7 +571,7 @@ class BrightDataJob:
         for path in paths:
             try:
                 for item in read_items(path, READ_FORMAT[fmt], _compression(path), {}):
-                    record = type_csv_record(item.record) if fmt == "csv" and item.record else item.record
+                    record = type_csv_record(item.record) if fmt == "csv" and item.record else compact(item.record)
                     if item.problem:
                         sink.reject(item.problem, item.detail, uri=uri, line=item.line, offset=item.offset,
                                     record=item.raw)
@@ -702,14 +702,20 @@ def check_discovery_inputs(inputs: list[dict[str, Any]], discover_by: str | None
 
 def type_csv_record(record: dict[str, Any]) -> dict[str, Any]:
     """A CSV snapshot row typed as the same record in NDJSON: numbers, booleans, JSON lists and
-    objects from their text, empty cells as null, and no empty ``error``/``error_code`` fields
-    (NDJSON records carry those only when they failed)."""
-    typed: dict[str, Any] = {}
-    for name, value in record.items():
-        if name in ("error", "error_code", "warning", "warning_code") and value in ("", None):
-            continue
-        typed[name] = csv_value(value)
-    return typed
+    objects from their text; then `compact`, as every record is."""
+    return compact({name: csv_value(value) for name, value in record.items()})
+
+
+def compact(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A record without its null and empty-text top-level fields.
+
+    A CSV cell cannot tell null from absent (every row has every column, an error record's
+    ``error``/``input`` columns included), so in every format such a field is left out: the
+    same product gets the same fields, and so the same id, from CSV, JSON and NDJSON.
+    """
+    if not isinstance(record, dict):
+        return record
+    return {k: v for k, v in record.items() if v is not None and v != ""}
 
 
 _NUMBER = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?")
