@@ -61,6 +61,8 @@ OPTIONAL_MODULES: dict[str, tuple[str, str]] = {
     "uvicorn": ("uvicorn", "serve"),
     "werkzeug": ("werkzeug", "serve"),
     "ray": ("ray", "ray"),
+    "fsspec": ("fsspec", "storage"),
+    "s3fs": ("s3fs", "storage"),
 }
 
 
