@@ -78,3 +78,12 @@ def test_filter_or_snapshot_id(brightdata, collect):
     brightdata.records, brightdata.market_progress = PRODUCTS, ["ready"]
     out = collect([market(brightdata, filter=None, snapshot_id="snap_old")])
     assert len(out.docs) == 3 and brightdata.calls["filter"] == 0 and brightdata.calls["search"] == 0
+
+
+def test_yes_true_in_a_pipeline_file_means_yes(tmp_path):
+    from webtune.config import load_pipeline
+
+    path = tmp_path / "pipeline.yaml"
+    path.write_text("name: demo\nsources:\n  - kind: brightdata-marketplace\n    dataset_id: gd_market\n"
+                    "    filter: {name: brand, operator: '=', value: Acme}\n    yes: true\n")
+    assert load_pipeline(path).sources[0].yes is True  # PyYAML reads the bare key `yes` as True

@@ -149,6 +149,14 @@ class BrightDataMarketplaceConfig(BrightDataCommon):
     yes: bool = False
     price_per_1k: float = Field(default=2.5, ge=0)  # the Marketplace's $2.5 CPM
 
+    @model_validator(mode="before")
+    @classmethod
+    def _yes_key(cls, data: Any) -> Any:
+        """YAML 1.1 (PyYAML) reads the bare key ``yes`` as the boolean true: take it back as ``yes``."""
+        if isinstance(data, dict) and True in data and "yes" not in data:
+            data = {("yes" if key is True else key): value for key, value in data.items()}
+        return data
+
     @model_validator(mode="after")
     def _filter_or_snapshot(self) -> "BrightDataMarketplaceConfig":
         if (self.filter is None) == (self.snapshot_id is None):
