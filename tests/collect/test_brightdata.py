@@ -346,3 +346,12 @@ def test_more_than_20_inputs_are_triggered_not_scraped(brightdata, collect, caps
     collect([source(brightdata, scrape=True, inputs=inputs)])
     assert brightdata.calls["scrape"] == 0 and brightdata.calls["trigger"] == 1
     assert "21 inputs is more than the 20 /scrape takes; triggering instead" in " ".join(capsys.readouterr().err.split())
+
+
+def test_a_reused_snapshot_that_expired_points_to_recollect(brightdata, collect):
+    brightdata.records = PRODUCTS
+    collect([source(brightdata)])
+    brightdata.fail = {"snapshot": [404]}
+    with pytest.raises(StageError, match=r"HTTP 404.*may have expired.*--recollect"):
+        collect([source(brightdata)])
+    assert brightdata.calls["trigger"] == 1

@@ -167,8 +167,10 @@ class BrightDataJob:
             raise ConfigError(f"Bright Data API refused the token (HTTP {response.status_code}) on "
                               f"{method} {url}: check BRIGHTDATA_API_TOKEN and its permissions")
         if response.status_code >= 400:
+            expired = (" The snapshot may have expired on Bright Data's side: --recollect (recollect: true) "
+                       "starts a new paid collection.") if self.reused and response.status_code in (404, 410) else ""
             raise StageError(self.mask(f"Bright Data API: {method} {url}: HTTP {response.status_code}: "
-                                       f"{_body_text(response)}"))
+                                       f"{_body_text(response)}") + expired)
         return response
 
     def _resume_hint(self) -> str:
