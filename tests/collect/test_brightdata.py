@@ -355,3 +355,23 @@ def test_a_reused_snapshot_that_expired_points_to_recollect(brightdata, collect)
     with pytest.raises(StageError, match=r"HTTP 404.*may have expired.*--recollect"):
         collect([source(brightdata)])
     assert brightdata.calls["trigger"] == 1
+
+
+def test_a_run_that_fails_after_scraping_reads_the_saved_answer_again(brightdata, collect, monkeypatch):
+    from webtune.collect.brightdata_api import BrightDataJob
+
+    brightdata.records = PRODUCTS
+    real_read = BrightDataJob.read_into
+    calls = []
+
+    def fail_once(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise StageError("disk full")
+        return real_read(self, *args, **kwargs)
+
+    monkeypatch.setattr(BrightDataJob, "read_into", fail_once)
+    with pytest.raises(StageError, match="disk full"):
+        collect([source(brightdata, scrape=True)])
+    out = collect([source(brightdata, scrape=True)])
+    assert len(out.docs) == 3 and dict(brightdata.calls) == {"scrape": 1}

@@ -215,6 +215,10 @@ class BrightDataJob:
             return self.config.snapshot_id, None
         state = self.load_state()
         if state and state.get("request_key") == key and (state.get("snapshot_id") or state.get("scraped")):
+            if state.get("status") != "collected" and state.get("scraped"):
+                self.console.print(f"[bold]brightdata[/bold]: reading the /scrape answer saved {state.get('triggered_at')}; "
+                                   "not scraping again")
+                return None, self._saved_scrape(state)
             if state.get("status") != "collected":
                 self.console.print(f"[bold]brightdata[/bold]: resuming snapshot {state.get('snapshot_id')} "
                                    f"(triggered {state.get('triggered_at')}); not triggering again")
@@ -233,13 +237,16 @@ class BrightDataJob:
         what = f"snapshot {state['snapshot_id']}" if state.get("snapshot_id") else "the /scrape answer"
         self.console.print(f"[bold]brightdata[/bold]: reusing {what} collected {state.get('collected_at')} "
                            "(no new paid collection; --recollect starts one)")
-        scraped = self.work_dir / state["scraped"] if state.get("scraped") else None
-        if scraped is not None:
-            self.keep.append(scraped.name)
-            if not scraped.is_file():
-                raise StageError(f"Bright Data: the /scrape answer {scraped} is gone; run with --recollect "
-                                 "to collect again (a new paid collection)")
-        return state.get("snapshot_id"), scraped
+        return state.get("snapshot_id"), self._saved_scrape(state) if state.get("scraped") else None
+
+    def _saved_scrape(self, state: dict[str, Any]) -> Path:
+        """The /scrape answer an earlier run saved (kept past publishing)."""
+        scraped = self.work_dir / state["scraped"]
+        self.keep.append(scraped.name)
+        if not scraped.is_file():
+            raise StageError(f"Bright Data: the /scrape answer {scraped} is gone; run with --recollect "
+                             "to collect again (a new paid collection)")
+        return scraped
 
     def start(self, key: str) -> tuple[str, Path | None]:
         """A new paid collection: the cost line, then /scrape (small URL lists) or a trigger."""
