@@ -375,3 +375,14 @@ def test_a_run_that_fails_after_scraping_reads_the_saved_answer_again(brightdata
         collect([source(brightdata, scrape=True)])
     out = collect([source(brightdata, scrape=True)])
     assert len(out.docs) == 3 and dict(brightdata.calls) == {"scrape": 1}
+
+
+@pytest.mark.parametrize("cell, value", [
+    ("12", 12), ("-3", -3), ("12.50", 12.5), ("1e3", 1000.0), ("0", 0), ("0123", "0123"), ("1.", "1."),
+    ("true", True), ("false", False), ("True", "True"), ("", None), ("[1, 2]", [1, 2]), ('{"a": null}', {"a": None}),
+    ("[not json", "[not json"), ("Pen 0", "Pen 0"),
+])
+def test_csv_cells_are_typed_as_json_would_hold_them(cell, value):
+    from webtune.collect.brightdata_api import csv_value
+
+    assert csv_value(cell) == value and type(csv_value(cell)) is type(value)
