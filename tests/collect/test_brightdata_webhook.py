@@ -93,3 +93,9 @@ def test_a_public_url_is_what_bright_data_is_told(brightdata, collect):
     trigger = next(r for r in brightdata.requests if r["path"].endswith("/trigger"))
     assert trigger["query"]["notify"][0].startswith("https://hooks.example.com/webtune/")
     assert json.loads(trigger["body"]) == source(brightdata)["inputs"] and FAST["poll_interval_s"] == 0.01
+
+
+def test_pushed_data_may_come_chunked_and_gzipped(brightdata, collect):
+    brightdata.records, brightdata.webhook_chunked, brightdata.webhook_gzip = PRODUCTS * 40, True, True
+    out = collect([hooked(brightdata, notify=False, receive_data=True)])
+    assert len(out.docs) == 120 and brightdata.calls["snapshot"] == 0 and brightdata.webhook_answers == [200]

@@ -97,6 +97,8 @@ class FakeBrightData:
     webhook_auth: str | None = None        # overrides the auth_header the trigger asked for
     webhook_status: str = "ready"
     webhook_answers: list[int] = field(default_factory=list)
+    webhook_chunked: bool = False          # push the data with chunked transfer coding
+    webhook_gzip: bool = False             # push it gzipped (uncompressed_webhook not honoured)
     # /scrape: how many 202 "still in progress" answers before data (0: data at once)
     scrape_202: int = 0
     # storage delivery
@@ -127,7 +129,13 @@ class FakeBrightData:
         with httpx.Client(timeout=10) as client:
             if self.send_delivery and query.get("endpoint"):
                 fmt = (query.get("format") or ["json"])[0]
-                answer = client.post(query["endpoint"][0], content=self.snapshot_body(fmt), headers=headers)
+                data = self.snapshot_body(fmt)
+                if self.webhook_gzip:
+                    import gzip
+
+                    data = gzip.compress(data)
+                content: Any = iter([data[: len(data) // 2], data[len(data) // 2:]]) if self.webhook_chunked else data
+                answer = client.post(query["endpoint"][0], content=content, headers=headers)
                 self.webhook_answers.append(answer.status_code)
             if self.send_notify and query.get("notify"):
                 answer = client.post(query["notify"][0], json={"snapshot_id": snapshot_id,

@@ -409,7 +409,8 @@ class BrightDataJob:
         if event.data is None:  # notified: ready to download, no polling needed
             self.save_state(status="ready", notified=True)
             return None
-        final = self.work_dir / f"snapshot-{snapshot_id}.{self.config.format}"
+        gz = ".gz" if event.data.suffix == ".gz" else ""
+        final = self.work_dir / f"snapshot-{snapshot_id}.{self.config.format}{gz}"
         event.data.replace(final)
         self.save_state(status="ready", downloaded=final.name, via="webhook")
         self.console.print(f"[bold]brightdata[/bold]: snapshot {snapshot_id} arrived at the webhook receiver")
@@ -598,9 +599,10 @@ class BrightDataJob:
 
     def downloaded_copy(self, snapshot_id: str) -> Path | None:
         """The snapshot already downloaded by an earlier attempt of this stage, if any."""
-        final = self.work_dir / f"snapshot-{snapshot_id}.{self.config.format}"
-        state = self.load_state() or {}
-        return final if final.is_file() and state.get("downloaded") == final.name else None
+        name = (self.load_state() or {}).get("downloaded")
+        if not name or not name.startswith(f"snapshot-{snapshot_id}."):
+            return None
+        return self.work_dir / name if (self.work_dir / name).is_file() else None
 
     def finish(self) -> None:
         """Mark the request collected. The state outlives publishing (``keep``): a forced rerun

@@ -49,6 +49,34 @@ def auth_header_from_env(name: str | None) -> str | None:
     return value
 
 
+def _copy_exactly(source: Any, out: Any, length: int) -> bool:
+    """Copy ``length`` bytes; False when the body ends before."""
+    left = length
+    while left > 0:
+        block = source.read(min(left, 1 << 20))
+        if not block:
+            return False
+        out.write(block)
+        left -= len(block)
+    return True
+
+
+def _copy_chunked(source: Any, out: Any) -> bool:
+    """Copy a chunked body (HTTP/1.1 chunked transfer coding); False when it ends early."""
+    while True:
+        size_line = source.readline(1024)
+        if not size_line:
+            return False
+        size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+        if size == 0:
+            while source.readline(1024) not in (b"\r\n", b"\n", b""):  # trailers
+                pass
+            return True
+        if not _copy_exactly(source, out, size):
+            return False
+        source.readline(16)  # the CRLF after each chunk
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -135,19 +163,17 @@ class WebhookReceiver:
             self.changed.notify_all()
 
     def _received(self, handler: BaseHTTPRequestHandler, length: int) -> None:
+        """Stream a pushed body (Content-Length or chunked) to a file; gzip bodies keep a .gz name."""
         part = self.work_dir / f"webhook-{self.token}.{self.fmt}.part"
+        chunked = "chunked" in (handler.headers.get("Transfer-Encoding") or "").lower()
         with open(part, "wb") as out:
-            left = length
-            while left > 0:
-                block = handler.rfile.read(min(left, 1 << 20))
-                if not block:
-                    break
-                out.write(block)
-                left -= len(block)
-        if left > 0:  # cut short: not data to read
+            complete = _copy_chunked(handler.rfile, out) if chunked else _copy_exactly(handler.rfile, out, length)
+        if not complete:  # cut short: not data to read
             part.unlink(missing_ok=True)
             return
-        final = part.with_name(part.name[: -len(".part")])
+        with open(part, "rb") as head:
+            gzipped = head.read(2) == b"\x1f\x8b"
+        final = part.with_name(part.name[: -len(".part")] + (".gz" if gzipped else ""))
         part.replace(final)
         with self.changed:
             self.data = final
