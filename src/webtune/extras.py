@@ -63,6 +63,8 @@ OPTIONAL_MODULES: dict[str, tuple[str, str]] = {
     "ray": ("ray", "ray"),
     "mlflow": ("mlflow-skinny", "track"),
     "wandb": ("wandb", "track"),
+    "fsspec": ("fsspec", "storage"),
+    "s3fs": ("s3fs", "storage"),
 }
 
 

@@ -318,14 +318,23 @@ def publish(tmp_dir: Path, final_dir: Path) -> None:
 
 
 def clear_work_dir(work_dir: Path, keep: tuple[str, ...] = ()) -> None:
-    """Remove a published stage's resume state: everything in ``work_dir`` but the names in ``keep``."""
+    """Remove a published stage's resume state: everything in ``work_dir`` but the paths in ``keep``
+    (relative to ``work_dir``; ``source-0-brightdata/brightdata.json`` keeps that file alone)."""
     if not work_dir.is_dir():
         return
+    inner: dict[str, list[str]] = {}
+    for name in keep:
+        head, _, rest = name.partition("/")
+        inner.setdefault(head, []).append(rest)
     for path in work_dir.iterdir():
-        if path.name in keep:
+        kept = inner.get(path.name)
+        if kept is not None and "" in kept:
             continue
         if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
+            if kept:
+                clear_work_dir(path, tuple(kept))
+            else:
+                shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
     if not any(work_dir.iterdir()):

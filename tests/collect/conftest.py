@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -18,117 +17,11 @@ from webtune.collect.config import CollectConfig
 from webtune.collect.stage import run_collect
 from webtune.stage import run_stage
 
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+from tests.fakes.brightdata import FakeBrightData, S3Server, Server, serve  # noqa: F401
 
 
-def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[_Server, str]:
-    """Start ``handler`` on 127.0.0.1 at a random port in a thread; return (server, base URL)."""
-    server = _Server(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
-
-
-# ------------------------------------------------------------------ fake Bright Data
-
-
-@dataclass
-class FakeBrightData:
-    """Speaks /datasets/v3/{trigger,progress,snapshot}; every behaviour is scripted per test."""
-
-    records: list[Any] = field(default_factory=list)
-    body: bytes | None = None              # raw snapshot body (overrides records)
-    progress: list[str] = field(default_factory=lambda: ["running", "ready"])
-    snapshot_202: int = 1                  # 202 answers before the snapshot is served
-    try_again_in: str | None = None        # the 202's hint, as the real API words it: "10s"
-    fail: dict[str, list[int]] = field(default_factory=dict)  # endpoint -> statuses to answer first
-    retry_after: str | None = None
-    cut_downloads: int = 0                 # downloads that break off mid-body
-    progress_error: str = "collection failed: too many inputs"
-    calls: Counter = field(default_factory=Counter)
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    snapshot_id: str = "s_test123"
-    base_url: str = ""
-
-    def snapshot_body(self) -> bytes:
-        if self.body is not None:
-            return self.body
-        return "".join(json.dumps(r) + "\n" for r in self.records).encode()
-
-    def handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-                data = body if isinstance(body, bytes) else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _scripted_failure(self, endpoint: str) -> bool:
-                statuses = fake.fail.get(endpoint) or []
-                if not statuses:
-                    return False
-                status = statuses.pop(0)
-                headers = {"Retry-After": fake.retry_after} if status == 429 and fake.retry_after else {}
-                self._send(status, {"error": f"scripted {status}"}, headers)
-                return True
-
-            def _route(self, method: str) -> None:
-                url = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                parts = url.path.strip("/").split("/")
-                endpoint = parts[2] if len(parts) > 2 else ""
-                fake.calls[endpoint] += 1
-                fake.requests.append({"method": method, "path": url.path, "query": parse_qs(url.query),
-                                      "body": body, "auth": self.headers.get("Authorization")})
-                if self.headers.get("Authorization") != "Bearer test-token":
-                    return self._send(401, {"error": "Unauthorized"})
-                if self._scripted_failure(endpoint):
-                    return None
-                if endpoint == "trigger" and method == "POST":
-                    return self._send(200, {"snapshot_id": fake.snapshot_id})
-                if endpoint == "progress":
-                    status = fake.progress.pop(0) if len(fake.progress) > 1 else fake.progress[0]
-                    answer = {"snapshot_id": parts[3], "dataset_id": "gd_test", "status": status}
-                    if status == "failed":
-                        answer["error"] = fake.progress_error
-                    return self._send(200, answer)
-                if endpoint == "snapshot":
-                    if fake.snapshot_202 > 0:
-                        fake.snapshot_202 -= 1
-                        hint = f", try again in {fake.try_again_in}" if fake.try_again_in else ""
-                        return self._send(202, {"status": "building", "message": f"Snapshot is building{hint}"})
-                    data = fake.snapshot_body()
-                    if fake.cut_downloads > 0:
-                        fake.cut_downloads -= 1
-                        self.send_response(200)
-                        self.send_header("Content-Length", str(len(data)))
-                        self.end_headers()
-                        self.wfile.write(data[: len(data) // 2])
-                        self.wfile.flush()
-                        self.close_connection = True
-                        return None
-                    return self._send(200, data)
-                return self._send(404, {"error": "not found"})
-
-            def do_GET(self) -> None:
-                self._route("GET")
-
-            def do_POST(self) -> None:
-                self._route("POST")
-
-        return Handler
+# The fake Bright Data API lives in tests/fakes/brightdata.py; re-exported for the collect tests.
+_Server = Server
 
 
 @pytest.fixture

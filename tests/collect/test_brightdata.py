@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from webtune.errors import ConfigError, StageError
+
+from tests.fakes.brightdata import serve
 
 PRODUCTS = [{"title": f"Pen {i}", "url": f"https://www.amazon.com/dp/B0{i}", "description": f"Pen number {i}."}
             for i in range(3)]
@@ -200,3 +203,186 @@ def test_persistent_server_errors_stop_at_the_wait_bound_with_a_resume_hint(brig
     assert "HTTP 503" in message and "max_wait_s" in message
     assert "s_test123" in message and "run the same command again to resume" in message
     assert brightdata.calls["trigger"] == 1 and 2 <= brightdata.calls["progress"] < 1000
+
+
+# ------------------------------------------------------------------ discovery and request parameters
+
+
+def test_discovery_with_limits_and_custom_output_fields(brightdata, collect):
+    brightdata.records = PRODUCTS
+    collect([source(brightdata, inputs=[{"keyword": "fountain pen"}, {"keyword": "ink"}], discover_by="keyword",
+                    limit_per_input=10, limit_multiple_results=15, custom_output_fields=["url", "title", "about.price"])])
+    trigger = next(r for r in brightdata.requests if r["path"].endswith("/trigger"))
+    assert trigger["query"] == {"dataset_id": ["gd_test"], "include_errors": ["true"], "type": ["discover_new"],
+                                "discover_by": ["keyword"], "limit_per_input": ["10"],
+                                "limit_multiple_results": ["15"], "custom_output_fields": ["url|title|about.price"]}
+    assert json.loads(trigger["body"]) == [{"keyword": "fountain pen"}, {"keyword": "ink"}]
+
+
+@pytest.mark.parametrize("discover_by, inputs, needed", [
+    ("keyword", [{"keyword": "pen"}, {"url": "https://a/1"}], "'keyword' field (got url)"),
+    ("category_url", [{"category_url": "https://a/b"}], "'url' field (got category_url)"),
+    ("best_sellers_url", [{"url": "https://a/b"}], "'category_url' field"),
+])
+def test_discovery_inputs_are_shaped_per_discover_by(brightdata, collect, discover_by, inputs, needed):
+    with pytest.raises(Exception, match=rf"inputs\[\d\]: discover_by {discover_by} takes inputs with a {re.escape(needed)}"):
+        collect([source(brightdata, inputs=inputs, discover_by=discover_by)])
+    assert sum(brightdata.calls.values()) == 0
+
+
+def test_a_discovery_inputs_file_is_checked_too(brightdata, collect, tmp_path):
+    (tmp_path / "keywords.jsonl").write_text('{"keyword": "pen"}\n{"query": "ink"}\n')
+    with pytest.raises(ConfigError, match=r"keywords.jsonl\[1\]: discover_by keyword takes inputs with a 'keyword'"):
+        collect([{**source(brightdata, discover_by="keyword"), "inputs": None, "inputs_file": "keywords.jsonl"}])
+    assert sum(brightdata.calls.values()) == 0
+
+
+def test_custom_output_fields_must_be_names(brightdata, collect):
+    with pytest.raises(Exception, match="custom_output_fields"):
+        collect([source(brightdata, custom_output_fields=["url|title"])])
+
+
+# ------------------------------------------------------------------ resume key, --force, --recollect
+
+
+def test_the_resume_key_is_the_request_not_the_base_url(brightdata, collect):
+    brightdata.progress = ["running"]  # never ready within the first run's wait
+    with pytest.raises(StageError, match="run the same command again to resume"):
+        collect([source(brightdata, max_wait_s=0.3)])
+    assert brightdata.calls["trigger"] == 1
+    proxy, proxy_url = serve(brightdata.handler())  # the same API through another address
+    try:
+        brightdata.progress, brightdata.records = ["ready"], PRODUCTS
+        out = collect([source(brightdata, base_url=proxy_url + "/")])
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert len(out.docs) == 3 and brightdata.calls["trigger"] == 1
+    assert out.manifest.stats["sources"][0]["triggered"] is False
+
+
+def test_force_reuses_the_snapshot_and_recollect_pays_again_after_the_estimate(brightdata, collect, tmp_path, capsys):
+    brightdata.records = PRODUCTS
+    first = collect([source(brightdata, price_per_1k=2.0)])
+    assert len(first.docs) == 3 and brightdata.calls["trigger"] == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "new collection of up to 2 records ≈ $0.00 (at $2 per 1000 records" in err
+    # Published: of the work dir only the request's state is left.
+    work = tmp_path / "run" / ".work" / "collect"
+    assert [p.relative_to(work).as_posix() for p in work.rglob("*") if p.is_file()] == [
+        "source-0-brightdata/brightdata.json"]
+
+    again = collect([source(brightdata, price_per_1k=2.0)])  # --force: the stage reruns
+    err = " ".join(capsys.readouterr().err.split())
+    assert "reusing snapshot s_test123 collected" in err and "no new paid collection; --recollect starts one" in err
+    assert brightdata.calls["trigger"] == 1 and [d["id"] for d in again.docs] == [d["id"] for d in first.docs]
+    assert again.manifest.stats["sources"][0]["reused"] is True
+
+    brightdata.snapshot_id = "s_fresh"
+    fresh = collect([source(brightdata, price_per_1k=2.0, recollect=True)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--recollect: replacing snapshot s_test123 by a new paid collection" in err
+    assert "new collection of up to 2 records ≈ $0.00" in err
+    assert brightdata.calls["trigger"] == 2 and fresh.manifest.stats["sources"][0]["snapshot_id"] == "s_fresh"
+
+
+def test_the_estimate_of_a_discovery_collection(brightdata, collect, capsys):
+    brightdata.records = PRODUCTS
+    collect([source(brightdata, inputs=[{"keyword": "pen"}] * 4, discover_by="keyword", limit_per_input=250)])
+    assert "new collection of up to 1000 records ≈ $1.50 (at $1.5 per 1000" in " ".join(capsys.readouterr().err.split())
+    collect([source(brightdata, inputs=[{"keyword": "ink"}], discover_by="keyword")])
+    assert "its cost cannot be estimated" in " ".join(capsys.readouterr().err.split())
+
+
+# ------------------------------------------------------------------ CSV typed like NDJSON
+
+TYPED = [{"title": "Pen 0", "asin": "0123", "price": 12.5, "reviews_count": 1043, "is_available": True,
+          "features": ["refillable", "steel nib"], "buybox": {"seller": "Acme", "price": 12.5},
+          "discount": None, "url": "https://www.amazon.com/dp/B00"},
+         {"title": "Pen 1", "asin": "B001", "price": 3, "reviews_count": 0, "is_available": False,
+          "features": [], "buybox": {"seller": "Other"}, "discount": -0.25, "url": "https://www.amazon.com/dp/B01"}]
+
+
+def test_csv_and_ndjson_snapshots_give_the_same_documents(brightdata, collect, tmp_path):
+    brightdata.records = TYPED + [ERROR_RECORD]
+    as_ndjson = collect([source(brightdata)], run_dir=tmp_path / "ndjson")
+    as_csv = collect([source(brightdata, format="csv")], run_dir=tmp_path / "csv")
+    assert brightdata.requests[-1]["query"] == {"format": ["csv"]}
+    # Null fields are left out in every format (a CSV cell cannot tell null from absent).
+    assert [d["fields"] for d in as_ndjson.docs] == [{k: v for k, v in r.items() if v is not None} for r in TYPED]
+    assert [(d["id"], d["fields"]) for d in as_csv.docs] == [(d["id"], d["fields"]) for d in as_ndjson.docs]
+    assert all("error" not in d["fields"] and "error_code" not in d["fields"] for d in as_csv.docs)
+    assert [r["reason"] for r in as_csv.rejects] == ["brightdata_error"]
+
+
+# ------------------------------------------------------------------ the synchronous /scrape
+
+
+def test_scrape_answers_small_url_lists_at_once(brightdata, collect):
+    brightdata.records = PRODUCTS
+    out = collect([source(brightdata, scrape=True, custom_output_fields=["title", "url"])])
+    assert [d["fields"] for d in out.docs] == PRODUCTS
+    scrape = next(r for r in brightdata.requests if r["path"] == "/datasets/v3/scrape")
+    assert json.loads(scrape["body"]) == {"input": source(brightdata)["inputs"]}
+    assert scrape["query"] == {"dataset_id": ["gd_test"], "include_errors": ["true"], "format": ["ndjson"],
+                               "custom_output_fields": ["title|url"]}
+    assert dict(brightdata.calls) == {"scrape": 1}
+    assert out.docs[0]["source"]["uri"] == f"{brightdata.base_url}/datasets/v3/scrape?dataset_id=gd_test"
+    again = collect([source(brightdata, scrape=True, custom_output_fields=["title", "url"])])
+    assert [d["id"] for d in again.docs] == [d["id"] for d in out.docs] and dict(brightdata.calls) == {"scrape": 1}
+
+
+def test_scrape_still_running_is_collected_from_its_snapshot(brightdata, collect):
+    brightdata.records, brightdata.scrape_202 = PRODUCTS, 1
+    out = collect([source(brightdata, scrape=True)])
+    assert len(out.docs) == 3
+    assert brightdata.calls["scrape"] == 1 and brightdata.calls["trigger"] == 0
+    assert brightdata.calls["progress"] == 2 and brightdata.calls["snapshot"] == 2
+
+
+def test_more_than_20_inputs_are_triggered_not_scraped(brightdata, collect, capsys):
+    brightdata.records = PRODUCTS
+    inputs = [{"url": f"https://www.amazon.com/dp/B{i:03}"} for i in range(21)]
+    collect([source(brightdata, scrape=True, inputs=inputs)])
+    assert brightdata.calls["scrape"] == 0 and brightdata.calls["trigger"] == 1
+    assert "21 inputs is more than the 20 /scrape takes; triggering instead" in " ".join(capsys.readouterr().err.split())
+
+
+def test_a_reused_snapshot_that_expired_points_to_recollect(brightdata, collect):
+    brightdata.records = PRODUCTS
+    collect([source(brightdata)])
+    brightdata.fail = {"snapshot": [404]}
+    with pytest.raises(StageError, match=r"HTTP 404.*may have expired.*--recollect"):
+        collect([source(brightdata)])
+    assert brightdata.calls["trigger"] == 1
+
+
+def test_a_run_that_fails_after_scraping_reads_the_saved_answer_again(brightdata, collect, monkeypatch):
+    from webtune.collect.brightdata_api import BrightDataJob
+
+    brightdata.records = PRODUCTS
+    real_read = BrightDataJob.read_into
+    calls = []
+
+    def fail_once(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise StageError("disk full")
+        return real_read(self, *args, **kwargs)
+
+    monkeypatch.setattr(BrightDataJob, "read_into", fail_once)
+    with pytest.raises(StageError, match="disk full"):
+        collect([source(brightdata, scrape=True)])
+    out = collect([source(brightdata, scrape=True)])
+    assert len(out.docs) == 3 and dict(brightdata.calls) == {"scrape": 1}
+
+
+@pytest.mark.parametrize("cell, value", [
+    ("12", 12), ("-3", -3), ("12.50", 12.5), ("1e3", 1000.0), ("0", 0), ("0123", "0123"), ("1.", "1."),
+    ("true", True), ("false", False), ("True", "True"), ("", None), ("[1, 2]", [1, 2]), ('{"a": null}', {"a": None}),
+    ("[not json", "[not json"), ("Pen 0", "Pen 0"),
+])
+def test_csv_cells_are_typed_as_json_would_hold_them(cell, value):
+    from webtune.collect.brightdata_api import csv_value
+
+    assert csv_value(cell) == value and type(csv_value(cell)) is type(value)

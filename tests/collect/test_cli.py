@@ -77,6 +77,7 @@ def test_collect_brightdata_command(brightdata, tmp_path):
     assert len(read_lines(out / "documents.jsonl")) == 1 and brightdata.calls["trigger"] == 1
     assert "test-token" not in result.output and "test-token" not in (out / "manifest.json").read_text()
     brightdata.records.append({"title": "Ink", "url": "https://a/2"})
+    brightdata.body = brightdata.snapshot_body("ndjson")
     result = invoke("collect", "brightdata", "--dataset-id", "gd_test", "--snapshot-id", "s_9", "--format", "json",
                     "--base-url", brightdata.base_url, "--poll-interval", "0.01", "-o", str(out))
     # The fake answers NDJSON where JSON was asked for: recorded as a reject, not lost; and since
@@ -108,3 +109,48 @@ def test_collect_that_keeps_nothing_says_why_in_one_line(site, tmp_path):
     assert "collect: kept none of 1 records; reasons: private_address (1)" in text
     assert "set allow_private" in text
     assert [r["reason"] for r in read_lines(out / "rejects.jsonl")] == ["private_address"]
+
+
+def test_force_reuses_the_snapshot_and_recollect_shows_the_cost_first(brightdata, tmp_path):
+    brightdata.records = [{"title": "Pen", "url": "https://a/1"}]
+    out = tmp_path / "run" / "collect"
+    args = ["collect", "brightdata", "--dataset-id", "gd_test", "--input-json", '[{"url": "https://a/1"}]',
+            "--base-url", brightdata.base_url, "--poll-interval", "0.01", "-o", str(out)]
+    assert invoke(*args).exit_code == 0 and brightdata.calls["trigger"] == 1
+    forced = invoke(*args, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "reusing snapshot s_test123 collected" in forced.output and brightdata.calls["trigger"] == 1
+    brightdata.snapshot_id = "s_new"
+    fresh = invoke(*args, "--recollect")
+    assert fresh.exit_code == 0, fresh.output
+    assert "new collection of up to 1 records ≈ $0.00" in fresh.output and brightdata.calls["trigger"] == 2
+    assert fresh.output.index("new collection of up to") < fresh.output.index("triggered snapshot s_new")
+
+
+def test_collect_brightdata_marketplace_needs_yes(brightdata, tmp_path):
+    brightdata.records, brightdata.total_hits = [{"title": "Pen", "url": "https://a/1"}], 1
+    out = tmp_path / "run" / "collect"
+    args = ["collect", "brightdata-marketplace", "--dataset-id", "gd_market", "--filter",
+            '{"name": "brand", "operator": "=", "value": "Acme"}', "--base-url", brightdata.base_url,
+            "--poll-interval", "0.01", "-o", str(out)]
+    refused = invoke(*args)
+    assert refused.exit_code == 1
+    assert ("error: Marketplace snapshot of gd_market: about 1 records (matches counted by the search endpoint) ≈ "
+            "$0.00 at $2.5 per 1000 records; nothing bought: run again with --yes") in refused.output
+    assert brightdata.calls["filter"] == 0
+    bought = invoke(*args, "--yes")
+    assert bought.exit_code == 0, bought.output
+    assert len(read_lines(out / "documents.jsonl")) == 1 and brightdata.calls["filter"] == 1
+
+
+def test_yes_on_a_pipeline_applies_to_its_marketplace_source(brightdata, tmp_path):
+    brightdata.records, brightdata.total_hits = [{"title": "Pen", "url": "https://a/1"}], 1
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text("name: demo\nsources:\n  - kind: brightdata-marketplace\n    dataset_id: gd_market\n"
+                        "    filter: {name: brand, operator: '=', value: Acme}\n"
+                        f"    base_url: {brightdata.base_url}\n    poll_interval_s: 0.01\n")
+    run_dir = tmp_path / "runs"
+    assert invoke("collect", "-p", str(pipeline), "--run-dir", str(run_dir)).exit_code == 1
+    result = invoke("collect", "-p", str(pipeline), "--run-dir", str(run_dir), "--yes")
+    assert result.exit_code == 0, result.output
+    assert brightdata.calls["filter"] == 1 and len(read_lines(run_dir / "collect" / "documents.jsonl")) == 1

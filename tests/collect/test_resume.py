@@ -57,8 +57,8 @@ def test_a_failed_second_source_does_not_refetch_the_first(site, brightdata, col
     assert [d["source"]["kind"] for d in out.docs].count("brightdata") == 3
     crawl_stats = out.manifest.stats["sources"][0]
     assert crawl_stats["fetched"] > 0 and crawl_stats["resumed"] == crawl_stats["in"]
-    # Published: the resume state is gone.
-    assert not (tmp_path / "run" / ".work" / "collect").exists()
+    # Published: the resume state is gone, but for the Bright Data request's (a forced rerun reuses it).
+    assert kept_work(tmp_path / "run") == ["source-1-brightdata/brightdata.json"]
 
 
 def test_a_collect_killed_after_its_first_source_resumes_without_fetching_it(
@@ -92,7 +92,13 @@ def test_a_collect_killed_after_its_first_source_resumes_without_fetching_it(
     assert dict(brightdata.calls) == first  # the first source was not fetched again
     documents = [json.loads(line) for line in (run_dir / "collect" / "documents.jsonl").read_text().splitlines()]
     assert [d["fields"]["title"] for d in documents] == ["Pen 0", "Pen 1", "Pen 2", "Stapler"]
-    assert not (run_dir / ".work" / "collect").exists()
+    assert kept_work(run_dir) == ["source-0-brightdata/brightdata.json", "source-1-brightdata/brightdata.json"]
+
+
+def kept_work(run_dir: Path) -> list[str]:
+    """The files left in the collect stage's work dir."""
+    work = run_dir / ".work" / "collect"
+    return sorted(p.relative_to(work).as_posix() for p in work.rglob("*") if p.is_file())
 
 
 def _collect_in_subprocess(sources: list[dict], run_dir: Path, base_dir: Path) -> subprocess.Popen:

@@ -19,6 +19,7 @@ USED_WITHOUT_IMPORT = {
     "safetensors": "transformers and peft save and load the weights with it",
     "sentencepiece": "transformers converts SentencePiece (Llama-style) tokenizers with it",
     "tensorboard": "torch.utils.tensorboard writes the training events through it",
+    "s3fs": "fsspec loads it for s3:// URLs (Bright Data delivery read back from S3)",
 }
 
 

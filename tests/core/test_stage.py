@@ -217,3 +217,15 @@ def test_a_skipped_stage_clears_what_a_kill_after_publishing_left_in_its_work_di
     (run_dir / ".work" / "keep" / "checkpoint").mkdir()  # as if killed before clearing it
     assert run_stage("keep", keeping, run_dir=run_dir, config={}, inputs={"src": source}).skipped
     assert [p.name for p in (run_dir / ".work" / "keep").iterdir()] == ["cache"]
+
+
+def test_clear_work_dir_keeps_nested_paths_alone(tmp_path):
+    from webtune.stage import clear_work_dir
+
+    for name in ("source-0-brightdata/brightdata.json", "source-0-brightdata/snapshot-s_1.ndjson",
+                 "source-1-crawl/crawl.log", "top.json"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    clear_work_dir(tmp_path, keep=("source-0-brightdata/brightdata.json", "top.json"))
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
+        "source-0-brightdata", "source-0-brightdata/brightdata.json", "top.json"]

@@ -2,6 +2,7 @@
 
     webtune collect files data/*.jsonl exports/ -o runs/demo/collect --field text=body
     webtune collect brightdata --dataset-id gd_... --inputs urls.csv -o runs/demo/collect
+    webtune collect brightdata-marketplace --dataset-id gd_... --filter '{...}' --records-limit 1000 --yes
     webtune collect crawl https://example.com/ --max-pages 50 -o runs/demo/collect
     webtune collect -p pipeline.yaml            # the pipeline's own `sources:`
 
@@ -24,6 +25,11 @@ from webtune.errors import ConfigError, StageError
 from webtune.handoffs import Manifest
 
 ROLES = ("text", "html", "title", "url")
+BRIGHTDATA_KINDS = ("brightdata", "brightdata-marketplace")
+YesOption = typer.Option(False, "--yes", help="Buy: go ahead after the estimate (without it, only the estimate).")
+RecollectOption = typer.Option(False, "--recollect",
+                               help="Start a new paid Bright Data collection (its cost is shown first) instead "
+                                    "of reusing the snapshot already collected.")
 
 
 def _run(sources: list[dict[str, Any]] | None, pipeline: Optional[Path], run_dir: Optional[Path],
@@ -98,6 +104,10 @@ def brightdata_command(
     snapshot_id: Optional[str] = typer.Option(None, "--snapshot-id", help="Collect this existing snapshot; trigger nothing."),
     discover_by: Optional[str] = typer.Option(None, "--discover-by", help="Discovery method (keyword, best_sellers_url, ...)."),
     limit_per_input: Optional[int] = typer.Option(None, "--limit-per-input", help="Discovery: results per input."),
+    custom_output_fields: Optional[str] = typer.Option(
+        None, "--custom-output-fields", help="Only these output fields, separated by | (url|title|about.updated_on)."),
+    scrape: bool = typer.Option(False, "--scrape", help="Use the synchronous /scrape endpoint (up to 20 inputs)."),
+    recollect: bool = RecollectOption,
     base_url: Optional[str] = typer.Option(None, "--base-url", help="API base URL (default https://api.brightdata.com)."),
     fmt: str = typer.Option("ndjson", "--format", help="Snapshot download format: json, ndjson, jsonl or csv."),
     max_wait: Optional[float] = typer.Option(None, "--max-wait", help="Give up waiting after this many seconds (resumable)."),
@@ -124,9 +134,62 @@ def brightdata_command(
     if inputs is not None:
         source["inputs_file"] = str(inputs.resolve())
     optional = {"snapshot_id": snapshot_id, "discover_by": discover_by, "limit_per_input": limit_per_input,
-                "base_url": base_url, "max_wait_s": max_wait, "poll_interval_s": poll_interval}
+                "base_url": base_url, "max_wait_s": max_wait, "poll_interval_s": poll_interval,
+                "custom_output_fields": custom_output_fields.split("|") if custom_output_fields else None}
     source.update({k: v for k, v in optional.items() if v is not None})
-    _run([source], pipeline, run_dir, output, force)
+    if scrape:
+        source["scrape"] = True
+    if recollect:
+        source["recollect"] = True
+    _run([source], pipeline, run_dir, output, force or recollect)
+
+
+def marketplace_command(
+    dataset_id: str = typer.Option(..., "--dataset-id", help="The Marketplace dataset id, gd_..."),
+    filter_json: Optional[str] = typer.Option(None, "--filter", help='The filter as JSON: \'{"name": "rating", "operator": ">=", "value": 4}\'.'),
+    snapshot_id: Optional[str] = typer.Option(None, "--snapshot-id", help="Collect a snapshot bought before; buy nothing."),
+    records_limit: Optional[int] = typer.Option(None, "--records-limit", help="Buy at most this many records."),
+    yes: bool = YesOption,
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="API base URL (default https://api.brightdata.com)."),
+    fmt: str = typer.Option("ndjson", "--format", help="Snapshot download format: json, ndjson, jsonl or csv."),
+    poll_interval: Optional[float] = typer.Option(None, "--poll-interval", help="Seconds between status checks."),
+    field: list[str] = typer.Option([], "--field", help="ROLE=FIELD: which field holds text, html, title or url."),
+    recollect: bool = RecollectOption,
+    pipeline: Optional[Path] = PipelineOption,
+    run_dir: Optional[Path] = RunDirOption,
+    output: Optional[Path] = OutputOption,
+    force: bool = ForceOption,
+) -> None:
+    """Buy a Bright Data Marketplace dataset snapshot by filter (after its estimate, with --yes) and collect it."""
+    source: dict[str, Any] = {"kind": "brightdata-marketplace", "dataset_id": dataset_id, "format": fmt,
+                              "fields": parse_field_map(field), "yes": yes, "recollect": recollect}
+    if filter_json is not None:
+        try:
+            source["filter"] = json.loads(filter_json)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--filter: invalid JSON: {exc.msg} at column {exc.colno}") from None
+    optional = {"snapshot_id": snapshot_id, "records_limit": records_limit, "base_url": base_url,
+                "poll_interval_s": poll_interval}
+    source.update({k: v for k, v in optional.items() if v is not None})
+    _run([source], pipeline, run_dir, output, force or recollect)
+
+
+def with_flags(pipeline: Path, yes: bool, recollect: bool) -> list[dict[str, Any]] | None:
+    """The pipeline's sources with ``yes``/``recollect`` set on its Bright Data ones (None: no flag)."""
+    if not (yes or recollect):
+        return None
+    from webtune.cli.common import pipeline_for
+
+    sources = []
+    for config in pipeline_for(pipeline).sources:
+        source = config.model_dump(mode="json", exclude_unset=True)
+        source["kind"] = config.kind
+        if config.kind in BRIGHTDATA_KINDS:
+            source["recollect"] = source.get("recollect", False) or recollect
+            if config.kind == "brightdata-marketplace":
+                source["yes"] = source.get("yes", False) or yes
+        sources.append(source)
+    return sources
 
 
 def crawl_command(
@@ -172,6 +235,8 @@ def register(app: typer.Typer) -> None:
         run_dir: Optional[Path] = RunDirOption,
         output: Optional[Path] = OutputOption,
         force: bool = ForceOption,
+        yes: bool = YesOption,
+        recollect: bool = RecollectOption,
     ) -> None:
         """Collect web data into documents.jsonl; with only -p, run the pipeline's `sources:`."""
         if ctx.invoked_subcommand is not None:
@@ -179,9 +244,10 @@ def register(app: typer.Typer) -> None:
         if pipeline is None:
             typer.echo(ctx.get_help())
             raise typer.Exit(0)
-        _run(None, pipeline, run_dir, output, force)
+        _run(with_flags(pipeline, yes, recollect), pipeline, run_dir, output, force or recollect)
 
     group.command("files")(files_command)
     group.command("brightdata")(brightdata_command)
+    group.command("brightdata-marketplace")(marketplace_command)
     group.command("crawl")(crawl_command)
     app.add_typer(group, name="collect")

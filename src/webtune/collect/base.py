@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -13,11 +13,16 @@ from webtune.collect.documents import SourceSink
 
 @dataclass
 class SourceRun:
-    """One source's run: where its documents and rejects go, and its private resume directory."""
+    """One source's run: where its documents and rejects go, and its private resume directory.
+
+    ``keep`` names files of ``work_dir`` that outlive publishing (a Bright Data request's
+    snapshot id, so a forced rerun reuses the snapshot instead of paying again).
+    """
 
     sink: SourceSink
     work_dir: Path
     console: Console
+    keep: list[str] = field(default_factory=list)
 
 
 class Source(Protocol):

@@ -27,18 +27,21 @@ def run_collect(ctx: StageContext) -> StageResult:
         raise ConfigError("collect: no sources configured; add `sources:` to the pipeline file "
                           "or use `webtune collect files|brightdata|crawl`")
     per_source: list[dict[str, Any]] = []
+    keep_work: list[str] = []
     with JsonlWriter(ctx.output_dir / DOCUMENTS) as documents:
         for index, config in enumerate(sources):
             backend = SOURCES.get(config.kind)(config)
             sink = SourceSink(kind=config.kind, index=index, documents=documents, rejects=ctx.rejects)
             work_dir = ctx.work_dir / f"source-{index}-{config.kind}"
             work_dir.mkdir(parents=True, exist_ok=True)
-            details = backend.collect(SourceRun(sink=sink, work_dir=work_dir, console=ctx.console))
+            run = SourceRun(sink=sink, work_dir=work_dir, console=ctx.console)
+            details = backend.collect(run)
             per_source.append({**sink.stats(), **details})
+            keep_work += [f"{work_dir.name}/{name}" for name in run.keep]
     counts = Counts(seen=sum(s["in"] for s in per_source), kept=sum(s["kept"] for s in per_source),
                     rejected=sum(s["rejected"] for s in per_source))
     ctx.console.print(sources_table(per_source))
-    return StageResult(counts=counts, stats={"sources": per_source})
+    return StageResult(counts=counts, stats={"sources": per_source}, keep_work=tuple(keep_work))
 
 
 def sources_table(per_source: list[dict[str, Any]]) -> Table:
