@@ -215,11 +215,25 @@ def test_charset_from_header_then_meta_then_detection_for_text_and_title(site, c
         assert "déjà vu" in doc["html"], path
 
 
-def test_the_first_request_after_robots_txt_honours_its_crawl_delay(site, collect):
+def test_the_first_request_after_robots_txt_honours_its_crawl_delay(site, collect, monkeypatch):
+    """Measured when the crawler sends each request (the server's clock adds its scheduling)."""
+    import asyncio
+    from urllib.parse import urlparse
+
+    from webtune.collect.crawler import Crawler
+
+    sent: dict[str, float] = {}
+    fetch = Crawler._fetch_capped
+
+    async def timed_fetch(self, client, url, budget):
+        sent.setdefault(urlparse(url).path or "/", asyncio.get_running_loop().time())
+        return await fetch(self, client, url, budget)
+
+    monkeypatch.setattr(Crawler, "_fetch_capped", timed_fetch)
     site.answers = {"/robots.txt": (200, {"Content-Type": "text/plain"}, b"User-agent: *\nCrawl-delay: 0.4\n")}
     collect([crawl_source(site, sitemaps=[], max_depth=0, delay_s=0.0)])
-    starts = dict((path, t) for path, t in site.starts)
-    assert starts["/"] - starts["/robots.txt"] >= 0.38
+    assert {"/robots.txt", "/"} <= {path for path, _ in site.starts}
+    assert sent["/"] - sent["/robots.txt"] >= 0.4 - 1e-3
 
 
 def test_a_resume_log_with_a_cut_last_line_loses_no_page(site, collect, monkeypatch, tmp_path):
