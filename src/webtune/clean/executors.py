@@ -15,7 +15,19 @@ Batch = list[tuple[int, str]]
 Result = tuple[list[runner.Outcome], dict[str, dict[str, int]]]
 
 
-class InProcessExecutor:
+class _DecidesHere:
+    """A global step's signatures are gathered in a list and decided in this process."""
+
+    def signature_store(self, step: Any) -> Any:
+        """Where the stage appends the global step's signatures, in input order."""
+        return []
+
+    def decide(self, step: Any, store: Any, stats: dict[str, Any]) -> Any:
+        """The global step's plan from its gathered signatures."""
+        return step.decide(store, stats)
+
+
+class InProcessExecutor(_DecidesHere):
     """Everything in this process: the reference the others must match."""
 
     name = "local"
@@ -41,7 +53,7 @@ def _init_worker(steps_json: str) -> None:
     runner.build_plan(steps_json)
 
 
-class PoolExecutor:
+class PoolExecutor(_DecidesHere):
     """A process pool with a bounded window of batches in flight; results come back in order."""
 
     name = "local"
@@ -114,6 +126,20 @@ class RayExecutor:
         ds = self.ray.data.from_items(items, override_num_blocks=min(len(items), self.workers * 2))
         for row in ds.map(process).iter_rows():
             yield pickle.loads(row["result"])
+
+    def signature_store(self, step: Any) -> Any:
+        """Dedup's signatures go to Ray's object store (`ray_dedup`); other steps' to a list."""
+        from webtune.clean import ray_dedup
+
+        return ray_dedup.SignatureSink(step) if ray_dedup.handles(step) else []
+
+    def decide(self, step: Any, store: Any, stats: dict[str, Any]) -> Any:
+        """Dedup decides on Ray Data, with no index in this process; other steps here."""
+        from webtune.clean import ray_dedup
+
+        if isinstance(store, ray_dedup.SignatureSink):
+            return ray_dedup.decide(step, store, stats, self.workers)
+        return step.decide(store, stats)
 
     def close(self, ok: bool = True) -> None:
         pass  # a Ray instance we did not start stays up; ours ends with the process
