@@ -176,8 +176,11 @@ def decide(step: Dedup, sink: SignatureSink, stats: dict[str, Any], workers: int
             break
     stats["label_rounds"] = stats.get("label_rounds", 0) + rounds
     stats["clusters_with_duplicates"] = _column_sum(state, "keeper")
+    # Positions are known (0 .. sink.position), so the sort needs no sampling pass.
+    boundaries = [sink.position * k // partitions for k in range(1, partitions)]
     plan = (state.groupby("label", num_partitions=partitions)
-            .map_groups(partial(_plan_rows, step), batch_format="pyarrow").sort("position"))
+            .map_groups(partial(_plan_rows, step), batch_format="pyarrow")
+            .sort("position", boundaries=boundaries))
     return StreamingPlan(plan.iter_rows())
 
 
