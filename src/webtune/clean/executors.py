@@ -90,13 +90,15 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, steps_json: str, address: str | None, window: int = 32):
+    def __init__(self, steps_json: str, address: str | None, window: int = 32,
+                 runtime_env: dict[str, Any] | None = None):
         try:
             import ray
         except ImportError:
             raise ConfigError("clean.executor: ray is not installed; pip install 'webtune[ray]'") from None
         if not ray.is_initialized():
-            ray.init(address=address or None, ignore_reinit_error=True, log_to_driver=False)
+            ray.init(address=address or None, runtime_env=runtime_env, ignore_reinit_error=True,
+                     log_to_driver=False)
         self.ray = ray
         self.steps_json = steps_json
         self.window = window
@@ -152,7 +154,7 @@ class RayExecutor:
 def make_executor(config: Any, steps_json: str, n_docs: int) -> Any:
     """The executor the clean config asks for; small inputs skip the process pool."""
     if config.executor == "ray":
-        return RayExecutor(steps_json, config.ray_address)
+        return RayExecutor(steps_json, config.ray_address, runtime_env=config.ray_runtime_env)
     workers = config.workers or os.cpu_count() or 1
     # Starting workers costs more than it saves on a couple of batches.
     if workers <= 1 or n_docs <= config.batch_size * 2:
