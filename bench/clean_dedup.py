@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -167,7 +168,10 @@ def main() -> None:
     parser.add_argument("--per-band", type=int, default=120)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--site", help="a folder appended to the import path (spacy, orjson for datatrove)")
     args = parser.parse_args()
+    if args.site:
+        sys.path.append(args.site)
     console = Console(width=140)
     pairs, jaccards = stratified_pairs(args.per_band, args.seed)
     systems: dict[str, Callable[[], list[bool]]] = {
