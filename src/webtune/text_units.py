@@ -41,11 +41,7 @@ CHARACTER_SCRIPTS = frozenset({"th", "lo", "km", "my", "bo"})
 UNSPACED = frozenset(SEGMENTED) | CHARACTER_SCRIPTS
 
 _WORD = re.compile(r"\w+(?:['’\-]\w+)*")
-# A number with decimal or thousands separators ("523.45", "1,234") is one token, as in spaCy
-# (datatrove's tokenizer): split, a table of prices made 3 non-alphabetic tokens per cell and
-# failed Gopher's alphabetic ratio on pages datatrove keeps.
-_NUMBER = r"\d+(?:[.,]\d+)+"
-_TOKEN = re.compile(rf"{_NUMBER}|\w+(?:['’\-]\w+)*|[^\w\s]+")
+_TOKEN = re.compile(r"\w+(?:['’\-]\w+)*|[^\w\s]+")
 
 
 def _mark_class() -> str:
@@ -64,7 +60,7 @@ def _mark_class() -> str:
 # words take the vowel signs and diacritics in. English keeps the old patterns (same results).
 _M = _mark_class()
 _WORD_INTL = re.compile(rf"[\w{_M}]+(?:['’\-][\w{_M}]+)*")
-_TOKEN_INTL = re.compile(rf"{_NUMBER}|[\w{_M}]+(?:['’\-][\w{_M}]+)*|[^\w\s{_M}]+")
+_TOKEN_INTL = re.compile(rf"[\w{_M}]+(?:['’\-][\w{_M}]+)*|[^\w\s{_M}]+")
 _CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u0f00-\u0fff"
 # One unit per CJK (or other unspaced-script) character; other words and punctuation runs as usual.
 _NON_CJK_WORD = rf"(?:(?![{_CJK_RANGES}])\w)+"
