@@ -159,6 +159,39 @@ def flagged_by_datatrove(pairs: list[tuple[str, str, str]], workers: int = 2,
     return [f"{k}a" not in kept or f"{k}b" not in kept for k in range(len(pairs))]
 
 
+def family_table(n_families: int, seed: int, languages: list[str]) -> Table:
+    """The earlier table: families of light edits per language and edit rate, scored on
+    family membership and on exact Jaccard within a family (one cluster = one decision)."""
+    from itertools import combinations
+
+    from webtune.clean.synthetic import near_duplicate_families
+
+    config = DedupConfig()
+    table = Table(title=f"near-dedup of edit families, threshold {config.threshold}, default dedup")
+    for col in ("lang", "edit rate", "docs", "P (families)", "R (families)", "P (Jaccard)", "R (Jaccard)"):
+        table.add_column(col, justify="right")
+    for lang in languages:
+        shingle_lang = None if lang == "en" else lang
+        n = config.char_ngram if shingle_lang else 5
+        for rate in (0.005, 0.01, 0.02, 0.03):
+            data = near_duplicate_families(n_families=n_families, edit_rate=rate, seed=seed, language=lang)
+            texts, family = [t for t, _ in data], [f for _, f in data]
+            step = Dedup(config)
+            docs = [Document(id=f"d{i}", source=SourceRef(kind="bench", uri="x"), text=t) for i, t in enumerate(texts)]
+            plan = step.decide([step.signature(d) for d in docs], {})
+            pred = [plan[i].keeper if i in plan else i for i in range(len(docs))]
+            sets = [shingle_set(t, n, shingle_lang) for t in texts]
+            pairs = list(combinations(range(len(texts)), 2))
+            same = [pred[i] == pred[j] for i, j in pairs]
+            fam = [family[i] == family[j] for i, j in pairs]
+            jac = [len(sets[i] & sets[j]) / len(sets[i] | sets[j]) if fam[k] else 0.0
+                   for k, (i, j) in enumerate(pairs)]
+            pf, rf = precision_recall([1.0 if f else 0.0 for f in fam], same)
+            pj, rj = precision_recall(jac, same)
+            table.add_row(lang, f"{rate:.3f}", str(len(texts)), f"{pf:.3f}", f"{rf:.3f}", f"{pj:.3f}", f"{rj:.3f}")
+    return table
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -169,10 +202,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--site", help="a folder appended to the import path (spacy, orjson for datatrove)")
+    parser.add_argument("--families", type=int, default=0,
+                        help="also print the edit-family table with this many families per row")
+    parser.add_argument("--languages", default="en,zh,ja", help="languages of the family table")
     args = parser.parse_args()
     if args.site:
         sys.path.append(args.site)
     console = Console(width=140)
+    if args.families:
+        console.print(family_table(args.families, args.seed, args.languages.split(",")))
     pairs, jaccards = stratified_pairs(args.per_band, args.seed)
     systems: dict[str, Callable[[], list[bool]]] = {
         name: (lambda options=options: flagged_by_webtune(pairs, options)) for name, options in WEBTUNE_CONFIGS}

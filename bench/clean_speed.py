@@ -124,7 +124,9 @@ def datatrove_stages(root: Path, dt_in: Path, workers: int, language) -> list[tu
 
     mh = MinhashConfig()  # 5-grams, 14 buckets x 8 hashes: FineWeb's setting
     return [
-        ("filter", [JsonlReader(str(dt_in)), Trafilatura(favour_precision=True),
+        # timeout: datatrove skips a page whose extraction takes over 1 s (its default); on a
+        # shared, loaded machine that dropped 30 KB pages, so both datatrove runs allow 30 s.
+        ("filter", [JsonlReader(str(dt_in)), Trafilatura(favour_precision=True, timeout=30),
                     GopherRepetitionFilter(language=language), GopherQualityFilter(language=language),
                     C4QualityFilter(language=language), FineWebQualityFilter(language=language),
                     JsonlWriter(str(root / "filtered"), compression=None)], workers),
