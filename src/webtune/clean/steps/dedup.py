@@ -1,9 +1,11 @@
 """dedup: exact and near-duplicate removal (MinHash LSH over word n-grams) across the whole store.
 
-Each document gets a signature on the workers (an exact hash of its normalised text and a
-MinHash per target). On the driver, datasketch's MinHashLSH finds candidate pairs, each
-pair's similarity is estimated from the signatures, and pairs at or above ``threshold``
-are joined into clusters (union-find). The kept document of a cluster is the first in
+Each document gets a signature on the workers (an exact hash of its normalised text, a
+MinHash per target and, with ``verify: exact``, its shingle hashes). On the driver,
+datasketch's MinHashLSH finds candidate pairs (bands for ``candidate_threshold``), each
+pair's similarity is measured (on the shingle sets, or estimated from the MinHashes), and
+pairs at or above ``threshold`` are joined into clusters (union-find). With
+``executor: ray`` the same decisions are made on Ray Data (`webtune.clean.ray_dedup`). The kept document of a cluster is the first in
 input order (or the longest, ``keep: longest``); the others are rejected with
 ``duplicate_of`` naming it. Every kept document gets ``meta.cluster_id`` (its own id when
 alone) and ``meta.cluster_size``.
@@ -53,7 +55,7 @@ class DedupConfig(TargetConfig):
     char_ngram: int = Field(5, ge=1, le=20)  # shingle length in characters for unspaced scripts
     # How a candidate pair's similarity is measured: "exact" on the shingle (hash) sets, which the
     # signature then carries; "estimate" from the MinHash signatures alone (smaller signatures,
-    # but a pair at 0.82 falls under 0.8 one time in three with 128 permutations).
+    # but a pair at 0.82 falls under 0.8 more than one time in four with 128 permutations).
     verify: Literal["exact", "estimate"] = "exact"
     # LSH finds pairs at or above this similarity (nearly all of them); None: 0.25 under
     # ``threshold`` for Jaccard (99.8% of pairs at 0.8 become candidates with 128 permutations).
