@@ -233,8 +233,11 @@ def _verify_bucket(step: Dedup, bands: int, rows: int, table: pa.Table) -> pa.Ta
     members = table.to_pylist()
     sigs = [pickle.loads(m["sig"]) for m in members]
     out: list[dict[str, Any]] = []
+    linked_exactly = step.config.exact  # equal exact hashes are joined by the exact groupby
     for x in range(len(members)):
         for y in range(x + 1, len(members)):
+            if linked_exactly and members[x]["exact"] == members[y]["exact"]:
+                continue  # (a bucket of many copies would otherwise check every pair of them)
             if (_first_shared_band(sigs[x], sigs[y], bands, rows) == here
                     and step.similarity(sigs[x], sigs[y]) >= step.config.threshold):
                 out += _both_ways(members[x], members[y])
