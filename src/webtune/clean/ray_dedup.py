@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 ROWS_PER_REF = 4096
+ROWS_PER_PARTITION = 20_000
 _POSITION_BITS = 32
 _MAX_LENGTH = (1 << 31) - 1
 
@@ -92,6 +93,7 @@ class SignatureSink:
         self.refs: list[Any] = []
         self.buffer: list[dict[str, Any]] = []
         self.position = 0
+        self.rows = 0  # signatures put so far
 
     def append(self, item: tuple[Signature | None, str]) -> None:
         sig, doc_id = item
@@ -108,6 +110,7 @@ class SignatureSink:
 
         if self.buffer:
             self.refs.append(ray.put(_table("sig", self.buffer)))
+            self.rows += len(self.buffer)
             self.buffer = []
 
     def __len__(self) -> int:
@@ -151,7 +154,9 @@ def decide(step: Dedup, sink: SignatureSink, stats: dict[str, Any], workers: int
         stats["clusters_with_duplicates"] = 0
         return StreamingPlan(())
     cfg = step.config
-    partitions = max(2, workers)
+    # one shuffle partition per worker, and more as the corpus grows, so that one reduce task
+    # holds a bounded share of the rows
+    partitions = max(2, workers, sink.rows // ROWS_PER_PARTITION)
     sigs = ray.data.from_arrow_refs(sink.refs)
     edge_sets = []
     if cfg.near:
