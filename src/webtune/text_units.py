@@ -86,6 +86,8 @@ def sniff_language(text: str, sample: int = 2000) -> str | None:
     it is not language identification (that is the ``language`` step's job).
     """
     head = text[:sample]
+    if head.isascii():  # no letter of any script sniffed here (a fast path: most web text)
+        return None
     letters = sum(1 for c in head if c.isalpha())
     if not letters:
         return None

@@ -16,7 +16,7 @@ Each step's options are its own pydantic model (see ``webtune.clean.steps``); th
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -48,5 +48,7 @@ class CleanConfig(StrictModel):
     workers: int = Field(0, ge=0, exclude=True)
     batch_size: int = Field(64, ge=1)
     ray_address: str | None = Field(None, exclude=True)
+    # Ray's runtime_env for the job (pip / py_modules / env_vars): webtune on a cluster's workers.
+    ray_runtime_env: dict[str, Any] | None = Field(None, exclude=True)
     # Keep the dropped document itself in rejects.jsonl (for --explain and audits).
     rejects_with_record: bool = True

@@ -15,7 +15,19 @@ Batch = list[tuple[int, str]]
 Result = tuple[list[runner.Outcome], dict[str, dict[str, int]]]
 
 
-class InProcessExecutor:
+class _DecidesHere:
+    """A global step's signatures are gathered in a list and decided in this process."""
+
+    def signature_store(self, step: Any) -> Any:
+        """Where the stage appends the global step's signatures, in input order."""
+        return []
+
+    def decide(self, step: Any, store: Any, stats: dict[str, Any]) -> Any:
+        """The global step's plan from its gathered signatures."""
+        return step.decide(store, stats)
+
+
+class InProcessExecutor(_DecidesHere):
     """Everything in this process: the reference the others must match."""
 
     name = "local"
@@ -41,7 +53,7 @@ def _init_worker(steps_json: str) -> None:
     runner.build_plan(steps_json)
 
 
-class PoolExecutor:
+class PoolExecutor(_DecidesHere):
     """A process pool with a bounded window of batches in flight; results come back in order."""
 
     name = "local"
@@ -78,13 +90,15 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, steps_json: str, address: str | None, window: int = 32):
+    def __init__(self, steps_json: str, address: str | None, window: int = 32,
+                 runtime_env: dict[str, Any] | None = None):
         try:
             import ray
         except ImportError:
             raise ConfigError("clean.executor: ray is not installed; pip install 'webtune[ray]'") from None
         if not ray.is_initialized():
-            ray.init(address=address or None, ignore_reinit_error=True, log_to_driver=False)
+            ray.init(address=address or None, runtime_env=runtime_env, ignore_reinit_error=True,
+                     log_to_driver=False)
         self.ray = ray
         self.steps_json = steps_json
         self.window = window
@@ -92,6 +106,10 @@ class RayExecutor:
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True  # output identical to the local executor
         ctx.enable_progress_bars = False
+        # Dedup's groupbys (`ray_dedup`): the task-based shuffle starts in a fraction of a second
+        # where the default hash shuffle starts aggregator actors for each (tens of seconds on
+        # a loaded machine, for the same result).
+        ctx.shuffle_strategy = ray.data.context.ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
 
     def map(self, segment: int, batches: Iterable[Batch]) -> Iterator[Result]:
         pending: list[Batch] = []
@@ -115,6 +133,20 @@ class RayExecutor:
         for row in ds.map(process).iter_rows():
             yield pickle.loads(row["result"])
 
+    def signature_store(self, step: Any) -> Any:
+        """Dedup's signatures go to Ray's object store (`ray_dedup`); other steps' to a list."""
+        from webtune.clean import ray_dedup
+
+        return ray_dedup.SignatureSink(step) if ray_dedup.handles(step) else []
+
+    def decide(self, step: Any, store: Any, stats: dict[str, Any]) -> Any:
+        """Dedup decides on Ray Data, with no index in this process; other steps here."""
+        from webtune.clean import ray_dedup
+
+        if isinstance(store, ray_dedup.SignatureSink):
+            return ray_dedup.decide(step, store, stats, self.workers)
+        return step.decide(store, stats)
+
     def close(self, ok: bool = True) -> None:
         pass  # a Ray instance we did not start stays up; ours ends with the process
 
@@ -122,7 +154,7 @@ class RayExecutor:
 def make_executor(config: Any, steps_json: str, n_docs: int) -> Any:
     """The executor the clean config asks for; small inputs skip the process pool."""
     if config.executor == "ray":
-        return RayExecutor(steps_json, config.ray_address)
+        return RayExecutor(steps_json, config.ray_address, runtime_env=config.ray_runtime_env)
     workers = config.workers or os.cpu_count() or 1
     # Starting workers costs more than it saves on a couple of batches.
     if workers <= 1 or n_docs <= config.batch_size * 2:

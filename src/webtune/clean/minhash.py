@@ -87,6 +87,13 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.count_nonzero(a == b)) / len(a)
 
 
+def intersection_size(a: np.ndarray, b: np.ndarray) -> int:
+    """How many values two sorted arrays of distinct values share."""
+    import numpy as np
+
+    return int(np.intersect1d(a, b, assume_unique=True).size)
+
+
 def containment(a: np.ndarray, b: np.ndarray, size_a: int, size_b: int) -> float:
     """Estimated overlap of the smaller set with the larger (|A ∩ B| / min(|A|, |B|)).
 

@@ -2,8 +2,9 @@
 
 Steps run in order. Document steps run on workers (a process pool or Ray Data) in
 batches whose results come back in input order; a global step (dedup, boilerplate)
-splits the run into passes: its signatures are gathered in one pass, decided once on
-this process, and applied at the start of the next pass. Between passes, documents are
+splits the run into passes: its signatures are gathered in one pass, decided once (on
+this process; dedup with ``executor: ray`` on Ray Data, `webtune.clean.ray_dedup`), and
+applied at the start of the next pass. Between passes, documents are
 spooled to ``.work/clean`` so memory stays bounded.
 """
 
@@ -126,7 +127,7 @@ def _passes(ctx: StageContext, config: CleanConfig, plan: runner.Plan, executor:
                 spools.append(out_path)
             total = n_in if index == 0 else count_lines(current)
             task = progress.add_task(f"pass {index + 1}/{len(plan.segments)}", total=total)
-            signatures: list[Any] = []
+            signatures = executor.signature_store(segment.global_step) if segment.global_step else []
             with JsonlWriter(out_path) as writer:
                 lines = _pass_input(ctx, config, current, pending, tally, lambda: progress.advance(task, 1))
                 # A pass with no document steps (after a final dedup) is cheaper here than on workers.
@@ -138,7 +139,7 @@ def _passes(ctx: StageContext, config: CleanConfig, plan: runner.Plan, executor:
                     progress.advance(task, len(outcomes))
             if segment.global_step is not None:
                 counters: dict[str, int] = {}
-                decided = segment.global_step.decide(signatures, counters)
+                decided = executor.decide(segment.global_step, signatures, counters)
                 tally.merge({segment.global_label: counters})
                 pending = (segment.global_step, decided, segment.global_label)
             else:
@@ -185,7 +186,7 @@ def _batches(lines: Iterator[tuple[int, str]], size: int) -> Iterator[list[tuple
 
 
 def _record(ctx: StageContext, config: CleanConfig, outcome: runner.Outcome, writer: JsonlWriter,
-            signatures: list[Any], segment: runner.Segment, last: bool, tally: Tally, source: Path) -> None:
+            signatures: Any, segment: runner.Segment, last: bool, tally: Tally, source: Path) -> None:
     """Write one outcome: the kept document to the pass output, or a reject."""
     if outcome.kept:
         doc = outcome.doc

@@ -2,6 +2,9 @@
 
 * `near_duplicate_families`: documents in families of light edits of one original, with
   the family as ground truth for near-dedup precision and recall.
+* `similar_pairs`: pairs of documents spread over similarity, edited copies and hard
+  negatives (distinct documents sharing a long quote or boilerplate), for banded
+  near-dedup precision and recall.
 * `html_pages`: web pages with navigation, footers and a mix of good articles, junk
   (short, repetitive, lorem ipsum, link lists) and duplicates.
 """
@@ -190,4 +193,127 @@ def html_pages(n: int = 1000, seed: int = 0, duplicate_rate: float = 0.1) -> lis
             pages.append(_edit(rng, rng.choice(pages), vocab, 0.01))
         else:
             pages.append(html_page(rng, vocab, rng.choice(kinds)))
+    return pages
+
+
+def _edited_pair(rng: random.Random, vocab: list[str]) -> tuple[str, str, str]:
+    original = paragraph(rng, vocab, rng.randint(12, 30))
+    # A target Jaccard J of word 5-grams needs about 1 - (2J / (1 + J)) ** (1/5) of the words edited.
+    target = rng.uniform(0.45, 1.0)
+    rate = 1 - (2 * target / (1 + target)) ** 0.2
+    return original, _edit(rng, original, vocab, rate), "edited"
+
+
+def _shared_pair(rng: random.Random, vocab: list[str]) -> tuple[str, str, str]:
+    # Two different documents around one long quote / boilerplate block: J is about
+    # shared / (shared + both unique parts), aimed just under and over 0.8.
+    target = rng.uniform(0.6, 0.88)
+    shared = paragraph(rng, vocab, rng.randint(12, 24))
+    unique_words = len(shared.split()) * (1 - target) / (2 * target)
+
+    def unique() -> str:
+        words: list[str] = []
+        while len(words) < unique_words:
+            words += _sentence(rng, vocab).split()
+        return " ".join(words[:max(1, int(unique_words))])
+
+    kind = rng.choice(["quote", "boilerplate"])
+    if kind == "quote":  # the quote sits inside each article
+        a, b = unique().split(" "), unique().split(" ")
+        cut_a, cut_b = rng.randint(0, len(a)), rng.randint(0, len(b))
+        return (" ".join(a[:cut_a] + [shared] + a[cut_a:]), " ".join(b[:cut_b] + [shared] + b[cut_b:]),
+                "hard negative: quote")
+    return f"{unique()} {shared}", f"{unique()} {shared}", "hard negative: boilerplate"
+
+
+def similar_pairs(n: int, seed: int = 0, hard_share: float = 0.35) -> list[tuple[str, str, str]]:
+    """``n`` independent pairs ``(a, b, kind)``: edited copies at edit rates spread so their
+    word 5-gram Jaccard covers 0.45-1.0, and (``hard_share`` of them) hard negatives, distinct
+    documents sharing a long quote or boilerplate, aimed at Jaccard 0.6-0.88. Each pair has
+    its own text, so pairs share nothing with each other (the benchmark measures Jaccard exactly)."""
+    rng = random.Random(seed)
+    vocab = _vocabulary(rng, size=20000)
+    return [(_shared_pair if rng.random() < hard_share else _edited_pair)(rng, vocab) for _ in range(n)]
+
+
+_CSS = "".join(f".c{i}{{margin:{i % 7}px;padding:{i % 5}px {i % 3}px;color:#{i * 2654435761 % 0xFFFFFF:06x}}}"
+               for i in range(120))
+_JS = ("window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments)}gtag('js',new Date());"
+       + "".join(f"var m{i}=document.querySelector('#m{i}');if(m{i}){{m{i}.addEventListener('click',function(e)"
+                 f"{{e.preventDefault();this.classList.toggle('open')}})}}" for i in range(40)))
+
+
+def _links(rng: random.Random, vocab: list[str], n: int, prefix: str) -> str:
+    return "".join(f"<li><a href='/{prefix}/{rng.choice(vocab)}-{i}'>{rng.choice(vocab).capitalize()} "
+                   f"{rng.choice(vocab)}</a></li>" for i in range(n))
+
+
+def _table(rng: random.Random, vocab: list[str]) -> str:
+    cols = rng.randint(4, 6)
+    head = "".join(f"<th>{rng.choice(vocab).capitalize()}</th>" for _ in range(cols))
+    # a name, a figure, then words: a table of only figures fails Gopher's alphabetic ratio
+    rows = "".join("<tr>" + "".join(f"<td>{round(rng.uniform(0, 999), 2) if c == 1 else rng.choice(vocab)}</td>"
+                                    for c in range(cols)) + "</tr>" for _ in range(rng.randint(8, 20)))
+    return f"<table class='data'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def realistic_page(rng: random.Random, vocab: list[str], kind: str = "article") -> str:
+    """A page of tens of KB as sites serve them: head with styles, scripts and JSON-LD, a
+    navigation menu, breadcrumbs, a sidebar, the article (headings, paragraphs, a table, a
+    list, a quote), a comment thread, a footer of link columns and a cookie banner.
+    ``kind``: article, or junk (links: a link farm; short: one line of text)."""
+    title = paragraph(rng, vocab, 1)[:70]
+    meta = "".join(f"<meta name='m{i}' content='{rng.choice(vocab)} {rng.choice(vocab)}'>" for i in range(12))
+    jsonld = ('<script type="application/ld+json">{"@context":"https://schema.org","@type":"Article",'
+              f'"headline":"{title}","author":{{"@type":"Person","name":"{rng.choice(vocab)}"}}}}</script>')
+    head = (f"<head><meta charset='utf-8'><title>{title}</title>{meta}<style>{_CSS}</style>"
+            f"<script>{_JS}</script>{jsonld}</head>")
+    nav = (f"<header><div class='logo'><a href='/'>{rng.choice(vocab).capitalize()}</a></div><nav><ul>"
+           + "".join(f"<li class='menu'><a href='/s{i}'>{rng.choice(vocab).capitalize()}</a><ul>"
+                     f"{_links(rng, vocab, 6, f's{i}')}</ul></li>" for i in range(8))
+           + "</ul></nav><form action='/search'><input name='q' placeholder='Search'></form></header>")
+    crumbs = "<ol class='breadcrumb'>" + _links(rng, vocab, 3, "c") + "</ol>"
+    aside = ("<aside><h3>Related</h3><ul>" + _links(rng, vocab, 25, "r")
+             + "</ul><div class='ad'>Advertisement</div><h3>Popular</h3><ul>" + _links(rng, vocab, 10, "p")
+             + "</ul></aside>")
+    if kind == "links":
+        body = "<ul>" + _links(rng, vocab, 200, "l") + "</ul>"
+    elif kind == "short":
+        body = f"<p>{_sentence(rng, vocab)}</p>"
+    else:
+        sections = []
+        for s in range(rng.randint(3, 6)):
+            paras = "".join(f"<p>{paragraph(rng, vocab, rng.randint(3, 7))}</p>" for _ in range(rng.randint(2, 4)))
+            extra = [_table(rng, vocab), "<ul>" + "".join(f"<li>{_sentence(rng, vocab)}</li>" for _ in range(5)) + "</ul>",
+                     f"<blockquote><p>{paragraph(rng, vocab, 2)}</p></blockquote>",
+                     f"<figure><img src='/i/{s}.jpg' alt='{rng.choice(vocab)}'><figcaption>"
+                     f"{_sentence(rng, vocab)}</figcaption></figure>"][s % 4]
+            sections.append(f"<h2>{paragraph(rng, vocab, 1)[:50]}</h2>{paras}{extra}")
+        body = (f"<h1>{title}</h1><p class='byline'>By {rng.choice(vocab).capitalize()} · 3 May 2025</p>"
+                + "".join(sections))
+    comments = "".join(f"<li class='comment'><span class='author'>{rng.choice(vocab)}</span><time>2025-05-0{c % 9 + 1}"
+                       f"</time><p>{paragraph(rng, vocab, rng.randint(1, 3))}</p><a href='#reply'>Reply</a></li>"
+                       for c in range(rng.randint(3, 15)))
+    footer = ("<footer>" + "".join(f"<div class='col'><h4>{rng.choice(vocab)}</h4><ul>{_links(rng, vocab, 8, f'f{c}')}"
+                                   f"</ul></div>" for c in range(4))
+              + f"<p>{_FOOTER}</p><div id='cookie'>We use cookies to improve your experience. <button>Accept</button>"
+                "</div><script>(function(){var s=document.createElement('script');s.src='/t.js';"
+                "document.body.appendChild(s)})();</script></footer>")
+    return (f"<!DOCTYPE html><html lang='en'>{head}<body>{nav}{crumbs}<main><article>{body}</article>"
+            f"<section class='comments'><h3>Comments</h3><ol>{comments}</ol></section></main>{aside}"
+            f"{footer}</body></html>")
+
+
+def realistic_pages(n: int = 500, seed: int = 0, duplicate_rate: float = 0.1) -> list[str]:
+    """``n`` pages of `realistic_page` (about 30-60 KB): mostly articles, some junk, and
+    ``duplicate_rate`` near-copies of earlier pages."""
+    rng = random.Random(seed)
+    vocab = _vocabulary(rng)
+    kinds = ["article"] * 16 + ["links", "short"]
+    pages: list[str] = []
+    for _ in range(n):
+        if pages and rng.random() < duplicate_rate:
+            pages.append(_edit(rng, rng.choice(pages), vocab, 0.01))
+        else:
+            pages.append(realistic_page(rng, vocab, rng.choice(kinds)))
     return pages

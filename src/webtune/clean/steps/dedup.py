@@ -1,9 +1,11 @@
 """dedup: exact and near-duplicate removal (MinHash LSH over word n-grams) across the whole store.
 
-Each document gets a signature on the workers (an exact hash of its normalised text and a
-MinHash per target). On the driver, datasketch's MinHashLSH finds candidate pairs, each
-pair's similarity is estimated from the signatures, and pairs at or above ``threshold``
-are joined into clusters (union-find). The kept document of a cluster is the first in
+Each document gets a signature on the workers (an exact hash of its normalised text, a
+MinHash per target and, with ``verify: exact``, its shingle hashes). On the driver,
+datasketch's MinHashLSH finds candidate pairs (bands for ``candidate_threshold``), each
+pair's similarity is measured (on the shingle sets, or estimated from the MinHashes), and
+pairs at or above ``threshold`` are joined into clusters (union-find). With
+``executor: ray`` the same decisions are made on Ray Data (`webtune.clean.ray_dedup`). The kept document of a cluster is the first in
 input order (or the longest, ``keep: longest``); the others are rejected with
 ``duplicate_of`` naming it. Every kept document gets ``meta.cluster_id`` (its own id when
 alone) and ``meta.cluster_size``.
@@ -51,6 +53,13 @@ class DedupConfig(TargetConfig):
     # Units' language (ISO 639-1); None: the language step's meta.lang, else the script's.
     language: str | None = Field(None, min_length=2, max_length=8)
     char_ngram: int = Field(5, ge=1, le=20)  # shingle length in characters for unspaced scripts
+    # How a candidate pair's similarity is measured: "exact" on the shingle (hash) sets, which the
+    # signature then carries; "estimate" from the MinHash signatures alone (smaller signatures,
+    # but a pair at 0.82 falls under 0.8 more than one time in four with 128 permutations).
+    verify: Literal["exact", "estimate"] = "exact"
+    # LSH finds pairs at or above this similarity (nearly all of them); None: 0.25 under
+    # ``threshold`` for Jaccard (99.8% of pairs at 0.8 become candidates with 128 permutations).
+    candidate_threshold: float | None = Field(None, gt=0.0, le=1.0)
 
     def resolved(self) -> tuple[str, int]:
         """(similarity, ngram) with the 'auto' defaults filled in."""
@@ -60,12 +69,29 @@ class DedupConfig(TargetConfig):
         ngram = self.ngram or (3 if per_field else 5)
         return similarity, ngram
 
+    def lsh_threshold(self) -> float:
+        """The similarity LSH finds candidates at; each candidate is then checked against ``threshold``."""
+        if self.candidate_threshold is not None:
+            return self.candidate_threshold
+        if self.resolved()[0] == "jaccard":
+            return max(0.05, self.threshold - 0.25)
+        # containment allows a lower Jaccard: c >= t holds down to J = t / (2 - t) for equal sizes
+        return max(0.05, self.threshold / (3 - self.threshold) - 0.05)
+
+    def bands(self) -> tuple[int, int]:
+        """(bands, rows per band) of the LSH index: datasketch's choice for ``lsh_threshold``."""
+        from datasketch import MinHashLSH
+
+        lsh = MinHashLSH(threshold=self.lsh_threshold(), num_perm=self.num_perm)
+        return lsh.b, lsh.r
+
 
 @dataclass
 class Signature:
     exact: str
     length: int
     parts: list[tuple[np.ndarray, int] | None]  # per target: (MinHash values, shingle count)
+    shingles: list[np.ndarray | None] | None = None  # per target: sorted shingle hashes (verify: exact)
 
 
 @dataclass
@@ -117,15 +143,20 @@ class Dedup(GlobalStep):
         if lang in text_units.UNSPACED:
             n = cfg.char_ngram
         sigs: list[tuple[np.ndarray, int] | None] = []
+        shingles: list[np.ndarray | None] | None = [] if cfg.near and cfg.verify == "exact" else None
         if cfg.near:
             for part in parts:
                 hashes = minhash.shingle_hashes(part, n, lang)
                 sigs.append((minhash.signature(hashes, cfg.num_perm, cfg.seed), len(hashes)) if len(hashes) else None)
-        return Signature(minhash.exact_key(joined), len(joined), sigs), doc.id
+                if shingles is not None:
+                    shingles.append(hashes.astype("uint32") if len(hashes) else None)
+        return Signature(minhash.exact_key(joined), len(joined), sigs, shingles), doc.id
 
     def similarity(self, a: Signature, b: Signature) -> float:
         """Estimated similarity of two documents (see the module docstring)."""
         mode, _ = self.config.resolved()
+        if a.shingles is not None and b.shingles is not None:
+            return self._exact_similarity(a.shingles, b.shingles, mode)
         scores = []
         for pa, pb in zip(a.parts, b.parts):
             if pa is None and pb is None:
@@ -136,6 +167,22 @@ class Dedup(GlobalStep):
                 scores.append(minhash.jaccard(pa[0], pb[0]))
             else:
                 scores.append(minhash.containment(pa[0], pb[0], pa[1], pb[1]))
+        return sum(scores) / len(scores) if scores else 0.0
+
+    @staticmethod
+    def _exact_similarity(a: list[np.ndarray | None], b: list[np.ndarray | None], mode: str) -> float:
+        scores = []
+        for sa, sb in zip(a, b):
+            if sa is None and sb is None:
+                continue
+            if sa is None or sb is None:
+                scores.append(0.0)
+                continue
+            inter = minhash.intersection_size(sa, sb)
+            if mode == "jaccard":
+                scores.append(inter / (len(sa) + len(sb) - inter))
+            else:
+                scores.append(inter / min(len(sa), len(sb)))
         return sum(scores) / len(scores) if scores else 0.0
 
     def decide(self, signatures: list[Any], stats: dict[str, Any]) -> dict[int, Member]:
@@ -157,14 +204,13 @@ class Dedup(GlobalStep):
         from datasketch import MinHashLSH
 
         cfg = self.config
-        mode, _ = cfg.resolved()
-        # LSH finds candidates generously (containment allows lower Jaccard); each candidate
-        # pair is then checked against the real threshold.
-        cand = max(0.05, cfg.threshold - 0.15) if mode == "jaccard" else max(0.05, cfg.threshold / (3 - cfg.threshold) - 0.05)
+        # LSH finds candidates generously; each candidate pair is then checked against the
+        # real threshold. Ray's distributed dedup (`webtune.clean.ray_dedup`) bands the same way.
+        bands, rows = cfg.bands()
         n_parts = max((len(s.parts) for s in sigs if s is not None), default=0)
         checked: set[tuple[int, int]] = set()
         for p in range(n_parts):
-            lsh = MinHashLSH(threshold=cand, num_perm=cfg.num_perm)
+            lsh = MinHashLSH(num_perm=cfg.num_perm, params=(bands, rows))
             for i, sig in enumerate(sigs):
                 if sig is None or sig.parts[p] is None:
                     continue

@@ -6,6 +6,8 @@ not set in the pipeline file are that language's."""
 
 from __future__ import annotations
 
+import re
+
 from typing import Any, Literal
 
 from webtune.clean import languages
@@ -54,11 +56,15 @@ class GopherQuality(TextStep):
         return gopher_quality(text, cfg, stop_words, self.units(text, lang))
 
 
+_ALNUM = re.compile(r"[^\W_]").search
+
+
 def gopher_quality(text: str, cfg: GopherQualityConfig, stop_words: frozenset[str],
                    toks: tuple[str, ...]) -> Drop | None:
     """The first Gopher quality rule ``text`` (as units ``toks``) fails, or None."""
     n_tokens = len(toks)
-    word_list = [t for t in toks if any(c.isalnum() for c in t)]
+    # [^\W_] is exactly str.isalnum's characters (Python's \w is isalnum plus "_")
+    word_list = [t for t in toks if _ALNUM(t)]
     n_words = len(word_list)
     if cfg.min_doc_words is not None and n_words < cfg.min_doc_words:
         return Drop("gopher_short_doc", n_words, cfg.min_doc_words)
@@ -88,7 +94,7 @@ def gopher_quality(text: str, cfg: GopherQualityConfig, stop_words: frozenset[st
         if ratio > cfg.max_ellipsis_lines_ratio:
             return Drop("gopher_too_many_end_ellipsis", round(ratio, 4), cfg.max_ellipsis_lines_ratio)
     if cfg.max_non_alpha_words_ratio is not None:
-        ratio = sum(any(c.isalpha() for c in t) for t in toks) / n_tokens
+        ratio = sum(1 for t in toks if t.isalpha() or any(c.isalpha() for c in t)) / n_tokens
         if ratio < cfg.max_non_alpha_words_ratio:
             return Drop("gopher_below_alpha_threshold", round(ratio, 4), cfg.max_non_alpha_words_ratio)
     if cfg.min_stop_words is not None:

@@ -46,6 +46,15 @@ def find_duplicates(items: list[str]) -> tuple[int, int]:
 
 def top_ngram_chars(words: list[str], n: int, sep: str = " ") -> int:
     """Characters covered by the most frequent n-gram (its length times its count)."""
+    if sep and n > 1:
+        # Count word tuples rather than joined strings (no string built per n-gram): with a
+        # separator no unit contains, equal tuples are exactly equal strings, and ties go to
+        # the first seen either way.
+        tuples = Counter(zip(*(words[k:] for k in range(n))))
+        if not tuples:
+            return 0
+        top, count = tuples.most_common(1)[0]
+        return (sum(map(len, top)) + len(sep) * (n - 1)) * count
     grams = Counter(sep.join(words[i:i + n]) for i in range(len(words) - n + 1))
     if not grams:
         return 0
