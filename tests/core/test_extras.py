@@ -32,7 +32,7 @@ def core_only(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
            "WEBTUNE_HOME": str(home), "COLUMNS": "200"}
     return subprocess.run([sys.executable, str(CORE_ONLY), *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=600)  # a bound on a hang, not a speed test
 
 
 def one_error_line(proc: subprocess.CompletedProcess) -> str:
