@@ -51,6 +51,8 @@ class TrainJob:
     fingerprint: str = ""
     # Trackers and their run settings (webtune.tracking): backends, run_dir, project, run_name, params.
     tracking: dict[str, Any] | None = None
+    # train.memory_check: refuse (or warn about) a run whose estimated peak will not fit.
+    memory_check: str = "refuse"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,6 +137,7 @@ class Trainer:
         total = self.plan.total_steps
         self.eval_every = cfg.eval_steps if cfg.eval_steps is not None else max(1, round(total / 5))
         self.save_every = cfg.save_steps if cfg.save_steps is not None else max(1, round(total / 10))
+        self.memory_plan = self._plan_memory()  # before the model takes the memory
         self.tokenizer = load_tokenizer(Path(self.job.base_model_path))
         # LoRA's initial weights are random: seed them, so reruns and resumes start alike.
         from transformers import set_seed
@@ -164,6 +167,38 @@ class Trainer:
         from accelerate.utils import DistributedType
 
         self.sharded = acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+
+    def _plan_memory(self) -> Any:
+        """Estimate this run's peak memory (`webtune.train.memory`), print it, refuse when it
+        will not fit; None when ``train.memory_check`` is off or the model cannot be planned."""
+        from accelerate.utils import DistributedType
+
+        from webtune.train import memory
+
+        if self.job.memory_check == "off":
+            return None
+        acc, cfg = self.accelerator, self.config
+        try:
+            shape = memory.ModelShape.from_dir(Path(self.job.base_model_path))
+        except WebtuneError as exc:
+            if self.is_main:
+                self.console.print(f"[yellow]no memory plan: {exc}[/yellow]")
+            return None
+        batches = memory.step_batches(self.units, self.train_ex, self.plan, acc.num_processes)
+        tokens, positions, rows = memory.micro_batch_extent(batches)
+        device = acc.device.type
+        available, label = memory.device_available(device, acc.local_process_index)
+        if device == "cpu" and acc.num_processes > 1 and available is not None:
+            # The processes of a CPU run share the machine's memory.
+            available //= acc.num_processes
+            label += f", shared by {acc.num_processes} processes"
+        setup = memory.setup_for(cfg, tokens, positions, rows, device, str(acc.mixed_precision))
+        plan = memory.estimate(shape, setup, available, label)
+        mode = self.job.memory_check
+        if acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED) and mode == "refuse":
+            mode = "warn"  # sharded weights and states: the one-process estimate is too high
+        memory.check(plan, cfg, self.console if self.is_main else None, mode)
+        return plan
 
     # ------------------------------------------------------------------ state
 
