@@ -315,14 +315,22 @@ class Trainer:
         # Dropout draws from the step's own seed: a resumed run repeats them exactly.
         torch.manual_seed(self.job.seed * 1_000_003 + step)
         batches = [self._collate(b) for b in self.plan.micro_batches(step, acc.process_index)]
+        # The step's loss is the summed NLL over the labelled tokens of all its micro-batches
+        # and processes divided by their number, not a mean of per-micro-batch means (which
+        # would weigh a token of a short example more). Processes average their gradients,
+        # so each scales by the process count over the step's global token count.
         n_labels = sum(b["n_labels"] for b in batches)
+        n_step = n_labels
+        if acc.num_processes > 1:
+            counted = acc.reduce(torch.tensor(float(n_labels), device=self.device), reduction="sum")
+            n_step = float(counted) / acc.num_processes
         total_nll = torch.zeros((), device=self.device)
         for i, batch in enumerate(batches):
             sync = i == len(batches) - 1
             with contextlib.nullcontext() if sync else acc.no_sync(model):
                 with acc.autocast():
                     nll, _ = batch_nll(model, batch, self.device)
-                acc.backward(nll / max(n_labels, 1))
+                acc.backward(nll / (n_step or 1))
             total_nll += nll.detach()
         grad_norm = acc.clip_grad_norm_(model.parameters(), self.config.max_grad_norm)
         self.optimizer.step()

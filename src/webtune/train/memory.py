@@ -289,10 +289,12 @@ def estimate(shape: ModelShape, setup: Setup, available: int | None = None,
     # them before it reaches the layers, whose work comes on top of what is still saved.
     backward = saved + max(logits, LOGIT_BYTES // 3 * setup.logit_positions * shape.vocab + head_grad,
                            transient)
-    # AdamW's step: on CPU one parameter at a time (a temporary of the largest); on CUDA the
-    # foreach implementation takes a temporary of every state at once.
+    # AdamW's step: on CPU one parameter at a time, with two temporaries of its size
+    # (sqrt(v), then divided); on CUDA the foreach implementation takes one of every state.
     largest = max(shape.vocab * shape.hidden, *(a * b for a, b in shape.projections().values()))
-    step_temp = 4 * (trainable if setup.device == "cuda" else min(trainable, largest))
+    if setup.method != "full":
+        largest = max(setup.lora_r * max(a, b) for a, b in shape.projections().values())
+    step_temp = 4 * trainable if setup.device == "cuda" else 8 * min(trainable, largest)
     total = weights + optimizer + max(backward, gradients + step_temp)
     return MemoryPlan(shape=shape, setup=setup, parameters=shape.parameters(), trainable=trainable,
                       weights=weights, optimizer=optimizer, gradients=gradients,
