@@ -9,6 +9,9 @@ measures, from /proc/self/status (Linux):
   with /proc/self/clear_refs just before the first step) minus the resident memory then. It
   holds what the planner calls optimizer, gradients, activations and logits.
 
+On a GPU (a setting with ``"device": "cuda"``, as bench/gpu_proof.py and the GPU tests use)
+the same is read from torch.cuda's ``memory_allocated`` / ``max_memory_allocated``.
+
 Freed memory is handed back to the system (``malloc_trim``) before each baseline, so a baseline
 is what is alive. The planner's ``peak`` is compared with weights + training; ``error`` is
 (estimate - measured) / measured.
@@ -79,6 +82,44 @@ def _reset_peak() -> None:
     Path("/proc/self/clear_refs").write_text("5")
 
 
+class CpuMeter:
+    """Resident memory of this process (/proc/self/status), freed heap handed back first."""
+
+    def now(self) -> int:
+        return _settle()
+
+    def restart_peak(self) -> int:
+        now = _settle()
+        _reset_peak()
+        return now
+
+    def peak(self) -> int:
+        return _status("VmHWM")
+
+
+class CudaMeter:
+    """Bytes of tensors on the GPU (torch.cuda's allocator statistics)."""
+
+    def now(self) -> int:
+        import torch
+
+        torch.cuda.synchronize()
+        return torch.cuda.memory_allocated()
+
+    def restart_peak(self) -> int:
+        import torch
+
+        now = self.now()
+        torch.cuda.reset_peak_memory_stats()
+        return now
+
+    def peak(self) -> int:
+        import torch
+
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated()
+
+
 def build_model(out: Path, shape: dict[str, int]) -> Path:
     """A random-weight Llama of ``shape`` with the tiny test tokenizer, saved to ``out``."""
     import torch
@@ -128,7 +169,8 @@ def probe(setting: dict[str, Any], work: Path, steps: int = 3, first: bool = Tru
 
     from webtune.train import loop, memory, modeling
 
-    torch.set_num_threads(1)
+    if setting.get("device", "cpu") == "cpu":
+        torch.set_num_threads(1)
     # Libraries the trainer imports on the way, imported first so that their code is not
     # counted as training memory.
     import accelerate  # noqa: F401
@@ -149,16 +191,18 @@ def probe(setting: dict[str, Any], work: Path, steps: int = 3, first: bool = Tru
     record: dict[str, Any] = {"name": setting["name"]}
     load, step, plan_memory = modeling.load_for_training, loop.Trainer._train_step, loop.Trainer._plan_memory
 
+    device = setting.get("device", "cpu")
+    meter = CudaMeter() if device == "cuda" else CpuMeter()
+
     def measured_load(*args: Any, **kwargs: Any) -> Any:
-        record["rss_before_load"] = _settle()
+        record["rss_before_load"] = meter.now()
         return load(*args, **kwargs)
 
     def measured_step(self: Any, n: int) -> Any:
         if "rss_start" not in record:
-            record["rss_start"] = _settle()
-            _reset_peak()
+            record["rss_start"] = meter.restart_peak()
         out = step(self, n)
-        record["hwm"] = max(record.get("hwm", 0), _status("VmHWM"))
+        record["hwm"] = max(record.get("hwm", 0), meter.peak())
         return out
 
     def kept_plan(self: Any) -> Any:
@@ -167,8 +211,8 @@ def probe(setting: dict[str, Any], work: Path, steps: int = 3, first: bool = Tru
 
     config = {"method": setting["method"], "max_seq_len": setting["row"], "pack_length": setting["row"],
               "batch_size": setting.get("batch", 1), "packing": setting.get("packing", True),
-              "gradient_checkpointing": setting.get("checkpointing", False), "precision": "fp32",
-              "device": "cpu", "max_steps": steps, "epochs": 1, "eval_steps": 0, "save_steps": 1000,
+              "gradient_checkpointing": setting.get("checkpointing", False),
+              "precision": setting.get("precision", "fp32"), "device": device, "max_steps": steps, "epochs": 1, "eval_steps": 0, "save_steps": 1000,
               "learning_rate": 1e-4, "lora": {"r": 16, "alpha": 32, "dropout": 0.0}}
     job = loop.TrainJob(config=config, base_model="probe", base_model_path=str(model_dir),
                         data_path=str(work / "data.json"), output_dir=str(work / "out"),
@@ -187,11 +231,11 @@ def probe(setting: dict[str, Any], work: Path, steps: int = 3, first: bool = Tru
     # mapped from the file and become resident as they are first read.
     weights = record["rss_start"] - record["rss_before_load"]
     training = record["hwm"] - record["rss_start"]
-    estimate_training = plan.total - plan.weights
-    peak = plan.total - (0 if first else memory.RUNTIME_BYTES)
+    estimate_training = plan.total - plan.weights - plan.runtime
+    peak = plan.total - (0 if first else plan.runtime)
     return {"name": setting["name"], "parameters": plan.parameters, "trainable": plan.trainable,
             "tokens": plan.setup.tokens, "logit_positions": plan.setup.logit_positions,
-            "estimate": {"weights": plan.weights, "optimizer": plan.optimizer, "gradients": plan.gradients,
+            "estimate": {"runtime": plan.runtime, "weights": plan.weights, "optimizer": plan.optimizer, "gradients": plan.gradients,
                          "activations": plan.activations, "logits": plan.logits, "peak": plan.total},
             "measured": {"weights": weights, "training": training, "peak": weights + training},
             "first_in_process": first,
@@ -266,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         est, got = row["estimate"], row["measured"]
         print(f"{row['name']:34} {row['parameters']:>10,} {row['tokens']:>6} | {_mb(est['peak']):>12} "
-              f"{_mb(got['peak']):>12} {row['error']:>+7.1%} | {_mb(est['peak'] - est['weights']):>9} "
+              f"{_mb(got['peak']):>12} {row['error']:>+7.1%} | {_mb(est['peak'] - est['weights'] - est['runtime']):>9} "
               f"{_mb(got['training']):>10} {row['training_error']:>+7.1%}")
     if reason is not None:
         print(f"skipped {SMOLLM['name']}: {reason}")

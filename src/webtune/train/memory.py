@@ -187,6 +187,7 @@ class MemoryPlan:
     activations: int
     logits: int
     total: int
+    runtime: int = 0
     available: int | None = None
     device_label: str = ""
     notes: list[str] = field(default_factory=list)
@@ -201,7 +202,8 @@ class MemoryPlan:
         """On CPU, the resident memory the process may reach with glibc's heap retention."""
         if self.setup.device != "cpu":
             return None
-        return int(self.weights + CPU_RETENTION * (self.total - self.weights))
+        fixed = self.weights + self.runtime
+        return int(fixed + CPU_RETENTION * (self.total - fixed))
 
 
 def _targets(shape: ModelShape, targets: Iterable[str] | str | None) -> tuple[str, ...]:
@@ -279,7 +281,8 @@ def estimate(shape: ModelShape, setup: Setup, available: int | None = None,
     setup = replace(setup, lora_targets=targets)
     lora = 0 if setup.method == "full" else shape.lora_parameters(setup.lora_r, targets)
     trainable = shape.parameters() if setup.method == "full" else lora
-    weights = weight_bytes(shape, setup, lora) + RUNTIME_BYTES
+    weights = weight_bytes(shape, setup, lora)
+    runtime = RUNTIME_BYTES if setup.device == "cpu" else 0  # CUDA counts tensors only
     optimizer = 8 * trainable
     gradients = 4 * trainable
     saved, transient = activation_bytes(shape, setup)
@@ -295,9 +298,9 @@ def estimate(shape: ModelShape, setup: Setup, available: int | None = None,
     if setup.method != "full":
         largest = max(setup.lora_r * max(a, b) for a, b in shape.projections().values())
     step_temp = 4 * trainable if setup.device == "cuda" else 8 * min(trainable, largest)
-    total = weights + optimizer + max(backward, gradients + step_temp)
+    total = runtime + weights + optimizer + max(backward, gradients + step_temp)
     return MemoryPlan(shape=shape, setup=setup, parameters=shape.parameters(), trainable=trainable,
-                      weights=weights, optimizer=optimizer, gradients=gradients,
+                      weights=weights, optimizer=optimizer, gradients=gradients, runtime=runtime,
                       activations=saved + (transient if transient > logits else 0), logits=logits,
                       total=int(total), available=available, device_label=device_label)
 
@@ -472,10 +475,12 @@ def render(plan: MemoryPlan, title: str = "memory plan") -> Any:
             ("gradients", plan.gradients, "fp32, one per trainable parameter"),
             ("activations", plan.activations, f"{plan.shape.layers} layers x {s.tokens:,} tokens"),
             ("logits (loss)", plan.logits, f"{s.logit_positions:,} positions x {plan.shape.vocab:,} words, fp32")]
+    if plan.runtime:
+        rows.append(("runtime", plan.runtime, "the process's kernel buffers, thread pools, tokenizer"))
     for name, value, what in rows:
         table.add_row(name, gib(value), what)
     table.add_row("[bold]peak[/bold]", f"[bold]{gib(plan.total)}[/bold]",
-                  "weights + optimizer + max(activations + logits, gradients + step)")
+                  "not the sum: backward frees activations as gradients come")
     if plan.resident is not None:
         table.add_row("resident on CPU, up to", gib(plan.resident),
                       "glibc's heap keeps freed blocks for reuse")
