@@ -140,9 +140,10 @@ def test_refusal_names_each_suggestion_with_the_estimate_it_brings():
     assert not any(tip.fits for _, tip in memory.suggestions(plan, config))
     assert "all of these together (-> " in message  # none alone is enough here
     roomier = memory.estimate(_shape(), setup, available=int(2.3 * memory.GB), device_label="cuda:0 test")
-    fitting = [label for label, tip in memory.suggestions(roomier, config) if tip.fits]
-    assert "train.method: qlora" in fitting
-    assert "train.method: qlora (-> 2.15 GiB, fits)" in memory.refusal(roomier, config)
+    tips = dict(memory.suggestions(roomier, config))
+    assert tips["train.method: qlora"].fits and not tips["train.gradient_checkpointing: true"].fits
+    assert (f"train.method: qlora (-> {memory.gib(tips['train.method: qlora'].total)}, fits)"
+            in memory.refusal(roomier, config))
 
 
 def test_trainer_refuses_before_loading_the_model_and_warn_trains_anyway(tmp_path, tiny_model_dir,
@@ -222,3 +223,18 @@ def test_estimate_is_within_15_percent_of_the_measured_peak():
     for row in rows:
         assert row["measured"]["training"] > 30 * 2 ** 20, row  # well above the noise
         assert abs(row["error"]) <= 0.15, (row["name"], row["estimate"], row["measured"])
+
+
+def test_cpu_memory_is_read_and_the_allocator_bound_warns(capsys):
+    import io
+
+    from rich.console import Console
+
+    assert memory.cpu_available() > 0
+    plan = memory.estimate(_shape(), memory.Setup(method="lora", tokens=1024, logit_positions=512))
+    assert plan.total < plan.resident
+    plan.available = (plan.total + plan.resident) // 2  # the tensors fit, the resident bound does not
+    out = io.StringIO()
+    memory.check(plan, None, Console(file=out, width=200), mode="refuse")
+    text = out.getvalue()
+    assert "resident on CPU, up to" in text and "warning: the tensors fit" in text

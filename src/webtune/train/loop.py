@@ -169,36 +169,12 @@ class Trainer:
         self.sharded = acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
 
     def _plan_memory(self) -> Any:
-        """Estimate this run's peak memory (`webtune.train.memory`), print it, refuse when it
-        will not fit; None when ``train.memory_check`` is off or the model cannot be planned."""
-        from accelerate.utils import DistributedType
-
+        """Estimate, print and check this run's peak memory (`webtune.train.memory.check_run`)."""
         from webtune.train import memory
 
-        if self.job.memory_check == "off":
-            return None
-        acc, cfg = self.accelerator, self.config
-        try:
-            shape = memory.ModelShape.from_dir(Path(self.job.base_model_path))
-        except WebtuneError as exc:
-            if self.is_main:
-                self.console.print(f"[yellow]no memory plan: {exc}[/yellow]")
-            return None
-        batches = memory.step_batches(self.units, self.train_ex, self.plan, acc.num_processes)
-        tokens, positions, rows = memory.micro_batch_extent(batches)
-        device = acc.device.type
-        available, label = memory.device_available(device, acc.local_process_index)
-        if device == "cpu" and acc.num_processes > 1 and available is not None:
-            # The processes of a CPU run share the machine's memory.
-            available //= acc.num_processes
-            label += f", shared by {acc.num_processes} processes"
-        setup = memory.setup_for(cfg, tokens, positions, rows, device, str(acc.mixed_precision))
-        plan = memory.estimate(shape, setup, available, label)
-        mode = self.job.memory_check
-        if acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED) and mode == "refuse":
-            mode = "warn"  # sharded weights and states: the one-process estimate is too high
-        memory.check(plan, cfg, self.console if self.is_main else None, mode)
-        return plan
+        return memory.check_run(self.config, Path(self.job.base_model_path), self.units, self.train_ex,
+                                self.plan, self.accelerator, self.console if self.is_main else None,
+                                self.job.memory_check)
 
     # ------------------------------------------------------------------ state
 

@@ -430,6 +430,38 @@ def plan_run(config: Any, base_path: Path, seed: int, dataset_dir: Path | None) 
     return estimate(shape, setup, available, label), source
 
 
+def check_run(config: Any, base_path: Path, units: Sequence[Sequence[int]], examples: Sequence[Any],
+              step_plan: Any, accelerator: Any, console: Any, mode: str) -> MemoryPlan | None:
+    """The trainer's check before it loads the model: plan the run (its largest micro-batch on
+    the accelerator's device), print the plan on ``console``, refuse or warn per ``mode``.
+
+    None when ``mode`` is off or the model's config cannot be planned (said on ``console``).
+    """
+    from accelerate.utils import DistributedType
+
+    if mode == "off":
+        return None
+    try:
+        shape = ModelShape.from_dir(base_path)
+    except WebtuneError as exc:
+        if console is not None:
+            console.print(f"[yellow]no memory plan: {exc}[/yellow]")
+        return None
+    acc = accelerator
+    extent = micro_batch_extent(step_batches(units, examples, step_plan, acc.num_processes))
+    device = acc.device.type
+    available, label = device_available(device, acc.local_process_index)
+    if device == "cpu" and acc.num_processes > 1 and available is not None:
+        available //= acc.num_processes  # the processes of a CPU run share the machine's memory
+        label += f", shared by {acc.num_processes} processes"
+    plan = estimate(shape, setup_for(config, *extent, device=device, precision=str(acc.mixed_precision)),
+                    available, label)
+    if acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED) and mode == "refuse":
+        mode = "warn"  # sharded weights and states: the one-process estimate is too high
+    check(plan, config, console, mode)
+    return plan
+
+
 def setup_for(config: Any, tokens: int, logit_positions: int, rows: int, device: str,
               precision: str) -> Setup:
     """A `Setup` from a `LocalTrainConfig` and the run's largest micro-batch.
