@@ -19,7 +19,7 @@ is what is alive. The planner's ``peak`` is compared with weights + training; ``
 The last row, SmolLM2-135M as packaged (LoRA, rows of 1024), runs when that model is prepared
 under $WEBTUNE_HOME/models, and is skipped with the reason otherwise.
 
-    .venv/bin/python bench/memory_planner.py [--json out.json] [--quick]
+    .venv/bin/python bench/memory_planner.py [--json out.json] [--quick] [--glibc-default]
 """
 
 from __future__ import annotations
@@ -293,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=3, help="optimizer steps per setting")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("--quick", action="store_true", help="only the first two settings")
+    parser.add_argument("--glibc-default", action="store_true",
+                        help="measure with glibc's default heap (its retention included) instead of "
+                        "returning freed blocks at once")
     args = parser.parse_args(argv)
     if args.probe:
         _probe_main(json.loads(args.probe), args.steps)
@@ -301,10 +304,11 @@ def main(argv: list[str] | None = None) -> int:
         print("memory_planner: needs Linux's /proc/self/clear_refs to measure peaks; skipped")
         return 0
     settings = SETTINGS[:2] if args.quick else SETTINGS
-    rows = [row for setting in settings for row in measure([setting])]
+    live = not args.glibc_default
+    rows = [row for setting in settings for row in measure([setting], live=live)]
     reason = smollm_available()
     if reason is None and not args.quick:
-        rows += measure([SMOLLM])
+        rows += measure([SMOLLM], live=live)
     print(f"{'setting':34} {'params':>10} {'tokens':>6} | {'estimate MiB':>12} {'measured MiB':>12} "
           f"{'error':>7} | {'train est':>9} {'train meas':>10} {'error':>7}")
     for row in rows:
@@ -318,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"largest error of the peak: {worst:.1%} (target 15%)")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
+    if not live:
+        print("(glibc's default heap: the resident peak includes the freed blocks it keeps; the planner "
+              "estimates live tensors and shows the CPU bound separately)")
+        return 0
     return 0 if worst <= 0.15 else 1
 
 
