@@ -187,6 +187,10 @@ def test_train_plan_prints_the_plan_and_trains_nothing(tmp_path, tiny_model_dir,
     assert "batch sizes from the 12 examples of" in with_data.output
     assert not (tmp_path / "runs" / "plan" / "train").exists()
 
+    through_run = runner.invoke(app, ["run", str(pipeline), "--plan"], terminal_width=200)
+    assert through_run.exit_code == 0 and "batch sizes from the 12 examples of" in through_run.output
+    assert not (tmp_path / "runs" / "plan" / "train").exists()
+
     monkeypatch.setattr(memory, "device_available", lambda device, index=0: (2 ** 20, "cpu (test)"))
     refused = runner.invoke(app, ["train", "-p", str(pipeline), "--plan"], terminal_width=200)
     assert refused.exit_code == 1 and "error: train: the estimated peak memory" in refused.output
