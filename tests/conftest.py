@@ -31,6 +31,24 @@ def _no_secrets(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` run where torch sees a CUDA GPU; elsewhere they are collected and
+    skipped with the reason (never left uncollected)."""
+    gpu = [item for item in items if item.get_closest_marker("gpu")]
+    if not gpu:
+        return
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return
+        reason = "needs a CUDA GPU and torch sees none (bench/gpu_proof.sh runs these on one)"
+    except ImportError:
+        reason = "needs torch with CUDA"
+    for item in gpu:
+        item.add_marker(pytest.mark.skip(reason=reason))
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Print how many test files and tests ran, so a folder the suite silently skips shows up."""
     reports = [r for key in ("passed", "failed", "skipped", "error", "xfailed", "xpassed")

@@ -22,6 +22,8 @@ def run_command(
     no_resume: bool = typer.Option(
         False, "--no-resume", help="Start training over instead of continuing from the last "
         "checkpoint a killed run left (the default)."),
+    plan: bool = typer.Option(False, "--plan", help="Only print the training's memory plan "
+                              "(as `webtune train --plan`) and exit; runs no stage."),
 ) -> None:
     """Run the pipeline's stages in order into runs/<name>/<stage>/, skipping unchanged ones.
 
@@ -31,6 +33,11 @@ def run_command(
     from webtune.config import load_pipeline
     from webtune.pipeline import run_pipeline, summary_table
 
+    if plan:
+        from webtune.cli.train import show_memory_plan
+
+        show_memory_plan(pipeline_file, run_dir, None, {})
+        return
     if yes:
         os.environ["WEBTUNE_YES"] = "1"
     pipeline = load_pipeline(pipeline_file)

@@ -9,7 +9,7 @@ import typer
 
 from webtune.cli.common import (ForceOption, InputOption, OutputOption, PipelineOption, RunDirOption,
                                 new_app, run_stage_command)
-from webtune.errors import ConfigError
+from webtune.errors import ConfigError, InputError, WebtuneError
 
 LAUNCHERS = ("none", "accelerate")
 
@@ -42,6 +42,30 @@ def _backend(pipeline_path: Path) -> str:
     return load_pipeline(pipeline_path).train.backend
 
 
+def show_memory_plan(pipeline_path: Path | None, run_dir: Path | None, input_dir: Path | None,
+                     overrides: dict[str, Any]) -> None:
+    """Print the memory plan of the local trainer for this pipeline; fail when it does not fit."""
+    from webtune.cli.common import console, pipeline_for, resolve_run_dir
+    from webtune.models import resolve_model
+    from webtune.train import memory
+
+    pipeline = pipeline_for(pipeline_path, overrides)
+    config = pipeline.train
+    if config.backend != "local":
+        raise ConfigError("--plan: the memory plan is for the local backend (train.backend: local); "
+                          "a hosted job runs on the provider's machines")
+    if not pipeline.base_model:
+        raise InputError("train: no base model (set base_model in the pipeline file)")
+    if input_dir is None and (run_dir is not None or pipeline_path is not None):
+        input_dir = resolve_run_dir(pipeline_path, pipeline, run_dir) / "dataset"
+    seed = config.seed if config.seed is not None else pipeline.seed
+    plan, source = memory.plan_run(config, resolve_model(pipeline.base_model), seed, input_dir)
+    console.print(memory.render(plan, title=f"memory plan: {config.method} on {pipeline.base_model}"))
+    console.print(f"batch sizes from {source}")
+    if not plan.fits:
+        raise WebtuneError(memory.refusal(plan, config))
+
+
 def register(app: typer.Typer) -> None:
     """Add the `train` command group (the callback trains; hosted runs add subcommands)."""
     train_app = new_app("Fine-tune the base model on the dataset stage's examples.")
@@ -66,11 +90,16 @@ def register(app: typer.Typer) -> None:
             None, "--accelerate-config", help="accelerate config file for --launcher accelerate "
             "(DDP, FSDP, DeepSpeed; see examples/accelerate/)."),
         force: bool = ForceOption,
+        plan: bool = typer.Option(False, "--plan", help="Only print the memory plan (the estimated "
+                                  "peak memory next to what the device has) and exit; trains nothing."),
     ) -> None:
         """Train (LoRA, QLoRA or full) on dataset/train.jsonl; writes <run-dir>/train/."""
         if ctx.invoked_subcommand is not None:
             return
         overrides = train_overrides(resume, merge, launcher, accelerate_config)
+        if plan:
+            show_memory_plan(pipeline, run_dir, input_dir, overrides)
+            return
         if overrides and pipeline is not None and _backend(pipeline) != "local":
             # A hosted job resumes by itself (its id is kept in the work directory).
             if set(overrides["train"]) - {"resume"}:

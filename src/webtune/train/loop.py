@@ -51,6 +51,8 @@ class TrainJob:
     fingerprint: str = ""
     # Trackers and their run settings (webtune.tracking): backends, run_dir, project, run_name, params.
     tracking: dict[str, Any] | None = None
+    # train.memory_check: refuse (or warn about) a run whose estimated peak will not fit.
+    memory_check: str = "refuse"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,6 +137,7 @@ class Trainer:
         total = self.plan.total_steps
         self.eval_every = cfg.eval_steps if cfg.eval_steps is not None else max(1, round(total / 5))
         self.save_every = cfg.save_steps if cfg.save_steps is not None else max(1, round(total / 10))
+        self.memory_plan = self._plan_memory()  # before the model takes the memory
         self.tokenizer = load_tokenizer(Path(self.job.base_model_path))
         # LoRA's initial weights are random: seed them, so reruns and resumes start alike.
         from transformers import set_seed
@@ -164,6 +167,14 @@ class Trainer:
         from accelerate.utils import DistributedType
 
         self.sharded = acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+
+    def _plan_memory(self) -> Any:
+        """Estimate, print and check this run's peak memory (`webtune.train.memory.check_run`)."""
+        from webtune.train import memory
+
+        return memory.check_run(self.config, Path(self.job.base_model_path), self.units, self.train_ex,
+                                self.plan, self.accelerator, self.console if self.is_main else None,
+                                self.job.memory_check)
 
     # ------------------------------------------------------------------ state
 
@@ -280,14 +291,22 @@ class Trainer:
         # Dropout draws from the step's own seed: a resumed run repeats them exactly.
         torch.manual_seed(self.job.seed * 1_000_003 + step)
         batches = [self._collate(b) for b in self.plan.micro_batches(step, acc.process_index)]
+        # The step's loss is the summed NLL over the labelled tokens of all its micro-batches
+        # and processes divided by their number, not a mean of per-micro-batch means (which
+        # would weigh a token of a short example more). Processes average their gradients,
+        # so each scales by the process count over the step's global token count.
         n_labels = sum(b["n_labels"] for b in batches)
+        n_step = n_labels
+        if acc.num_processes > 1:
+            counted = acc.reduce(torch.tensor(float(n_labels), device=self.device), reduction="sum")
+            n_step = float(counted) / acc.num_processes
         total_nll = torch.zeros((), device=self.device)
         for i, batch in enumerate(batches):
             sync = i == len(batches) - 1
             with contextlib.nullcontext() if sync else acc.no_sync(model):
                 with acc.autocast():
                     nll, _ = batch_nll(model, batch, self.device)
-                acc.backward(nll / max(n_labels, 1))
+                acc.backward(nll / (n_step or 1))
             total_nll += nll.detach()
         grad_norm = acc.clip_grad_norm_(model.parameters(), self.config.max_grad_norm)
         self.optimizer.step()

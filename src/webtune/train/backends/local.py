@@ -89,7 +89,7 @@ class LocalTrainer(TrainerBackend):
         return TrainJob(config=config.model_dump(mode="json"), base_model=base_model,
                         base_model_path=str(base_path), data_path=str(data_path),
                         output_dir=str(ctx.output_dir), work_dir=str(ctx.work_dir), seed=seed,
-                        resume=config.resume,
+                        resume=config.resume, memory_check=config.memory_check,
                         fingerprint=hashlib.sha256(canonical_json(setup).encode()).hexdigest()[:16])
 
     def _tracking(self, ctx: StageContext, config: LocalTrainConfig, base_model: str, base_path: Path,

@@ -86,6 +86,10 @@ class LocalTrainConfig(StrictModel):
     tracking: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(["tensorboard"], exclude=True)
     tracking_project: str = Field("webtune", min_length=1, exclude=True)  # MLflow experiment, W&B project
     accelerate_config: RelPath | None = Field(None, exclude=True)
+    # Before loading the model the trainer estimates the run's peak memory
+    # (`webtune.train.memory`) and prints it: refuse a run that will not fit on the device,
+    # warn and train anyway, or off (no estimate).
+    memory_check: Literal["refuse", "warn", "off"] = Field("refuse", exclude=True)
 
     @model_validator(mode="after")
     def _check_launcher(self) -> "LocalTrainConfig":
