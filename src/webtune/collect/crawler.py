@@ -5,6 +5,11 @@ of ``crawl-log.jsonl`` in the source's work directory, written as soon as it is 
 The log is the resume state: on a rerun the settled URLs are not fetched again and the
 frontier is rebuilt from the links of the logged pages. When the crawl is done, the log
 is turned into documents and rejects, then removed.
+
+In a refresh run (``run.refresh``) a page crawled by an earlier version is asked for with its
+``If-None-Match`` (ETag) and ``If-Modified-Since`` (Last-Modified); a ``304 Not Modified`` settles
+it as ``unchanged`` (a reject of that reason, no body fetched), and its links, kept in history,
+are followed as if the page had been fetched.
 """
 
 from __future__ import annotations
@@ -98,8 +103,9 @@ class HostGate:
 class Crawler:
     """One crawl: scope, robots, politeness, retries, and the append-only log."""
 
-    def __init__(self, config: Any, work_dir: Path, console: Any):
+    def __init__(self, config: Any, work_dir: Path, console: Any, refresh: Any = None):
         self.c = config
+        self.refresh = refresh
         self.console = console
         self.log_path = Path(work_dir) / LOG
         self.state_path = Path(work_dir) / STATE
@@ -144,7 +150,7 @@ class Crawler:
             self.stats["resumed"] += 1
             self.seen.update(u for u in (entry["url"], entry.get("final_url")) if u)
             self.fetched += 1 if entry.get("counted") else 0
-            if entry.get("outcome") == "page" and entry["depth"] < self.c.max_depth:
+            if entry.get("outcome") in ("page", "unchanged") and entry["depth"] < self.c.max_depth:
                 pending.extend((link, entry["depth"] + 1) for link in entry.get("links", []))
         return pending
 
@@ -256,7 +262,8 @@ class Crawler:
             self.gates[site] = HostGate(self.c.per_host_concurrency, self.c.delay_s)
         return self.gates[site]
 
-    async def _get_with_retries(self, client: httpx.AsyncClient, url: str, budget: int) -> Fetched:
+    async def _get_with_retries(self, client: httpx.AsyncClient, url: str, budget: int,
+                                headers: dict[str, str] | None = None) -> Fetched:
         """GET with per-host politeness, retried by the shared policy (timeouts, connection errors,
         429 and 5xx, waiting as long as Retry-After asks, up to MAX_CRAWL_DELAY_S).
 
@@ -267,7 +274,7 @@ class Crawler:
             gate = self.gate(url)
             async with gate.semaphore:
                 await gate.turn()
-                response = await self._fetch_capped(client, url, budget)
+                response = await self._fetch_capped(client, url, budget, headers)
             if response.status_code == 429 or response.status_code >= 500:
                 raise RetryableStatus(response)
             return response
@@ -280,9 +287,10 @@ class Crawler:
             reason = "timeout" if isinstance(exc.last, httpx.TimeoutException) else "fetch_error"
             raise Skip(reason, f"{describe(exc.last)} ({exc.after()})") from None
 
-    async def _fetch_capped(self, client: httpx.AsyncClient, url: str, budget: int) -> "Fetched":
+    async def _fetch_capped(self, client: httpx.AsyncClient, url: str, budget: int,
+                            headers: dict[str, str] | None = None) -> "Fetched":
         """Fetch ``url`` reading at most ``budget`` bytes of body; a bigger body is flagged too_large."""
-        async with client.stream("GET", url) as response:
+        async with client.stream("GET", url, headers=headers) as response:
             declared = int(response.headers.get("Content-Length") or 0)
             chunks, size, too_large = [], 0, declared > budget
             if not too_large:
@@ -297,10 +305,14 @@ class Crawler:
     async def fetch_page(self, client: httpx.AsyncClient, url: str, depth: int) -> dict[str, Any]:
         """Fetch one page through its redirects; return its log entry (a page or a reject)."""
         current, fetched_at, chain = url, utc_now(), [url]
+        conditional = self.refresh.conditional_headers(url) if self.refresh is not None else {}
         for _hop in range(self.c.max_redirects + 1):
             await self.check_address(current)
             await self.check_robots(client, current)
-            response = await self._get_with_retries(client, current, self.c.max_bytes)
+            response = await self._get_with_retries(client, current, self.c.max_bytes,
+                                                    conditional if current == url else None)
+            if response.status_code == 304 and conditional and current == url:
+                return self.unchanged_entry(url, depth, fetched_at)
             location = response.headers.get("Location")
             if response.is_redirect and location:
                 target = normalize_url(location, current)
@@ -316,6 +328,13 @@ class Crawler:
                 continue
             return self.page_entry(url, current, depth, response, fetched_at)
         raise Skip("too_many_redirects", f"more than {self.c.max_redirects} redirects")
+
+    def unchanged_entry(self, url: str, depth: int, fetched_at: str) -> dict[str, Any]:
+        """A page the server says is unchanged since an earlier version (304): its links from history."""
+        previous = self.refresh.previous_page(url) or {}
+        return {"url": url, "depth": depth, "outcome": "unchanged", "counted": True, "final_url": url,
+                "status": 304, "fetched_at": fetched_at, "previous": previous,
+                "links": previous.get("links") or [] if self.c.follow_links else []}
 
     def page_entry(self, url: str, final: str, depth: int, response: Fetched, fetched_at: str) -> dict[str, Any]:
         """Turn a final response into a page entry, or raise Skip with the reason."""
@@ -338,7 +357,8 @@ class Crawler:
             raise Skip("robots_noindex", "the page asks not to be indexed (meta robots noindex)", **facts)
         follow = self.c.follow_links and "nofollow" not in directives
         return {"url": url, "depth": depth, "outcome": "page", "counted": True, **facts,
-                "fetched_at": fetched_at, "title": title, "html": html, "links": links if follow else []}
+                "fetched_at": fetched_at, "title": title, "html": html, "links": links if follow else [],
+                "etag": response.headers.get("ETag"), "last_modified": response.headers.get("Last-Modified")}
 
     # ------------------------------------------------------------ sitemaps
 
@@ -438,7 +458,7 @@ class Crawler:
             entry = {"url": url, "depth": depth, "outcome": "reject", "reason": skip.reason,
                      "detail": skip.detail, "counted": counted, "fetched_at": utc_now(), **skip.record}
         self.log(entry)
-        if entry["outcome"] == "page" and depth < self.c.max_depth:
+        if entry["outcome"] in ("page", "unchanged") and depth < self.c.max_depth:
             for link in entry["links"]:
                 self.enqueue(link, depth + 1)
 
@@ -547,15 +567,25 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def emit(log_path: Path, sink: Any) -> None:
-    """Turn the crawl log into documents and rejects."""
+def emit(log_path: Path, sink: Any, refresh: Any = None) -> None:
+    """Turn the crawl log into documents and rejects (and, in a refresh run, note each page's
+    validators for the next revisit)."""
     for entry in iter_log(log_path):
         if entry["outcome"] == "page":
             fields = {k: entry.get(k) for k in ("url", "final_url", "status", "content_type", "fetched_at",
                                                  "depth", "title")}
-            sink.keep(make_document(kind="crawl", uri=entry["final_url"], content_type="text/html",
-                                    fields=fields, html=entry["html"], collected_at=entry["fetched_at"],
-                                    meta={"url": entry["final_url"], "title": entry.get("title")}))
+            document = make_document(kind="crawl", uri=entry["final_url"], content_type="text/html",
+                                     fields=fields, html=entry["html"], collected_at=entry["fetched_at"],
+                                     meta={"url": entry["final_url"], "title": entry.get("title")})
+            if refresh is not None:
+                refresh.note_page(entry["url"], {**entry, "id": document["id"]})
+            sink.keep(document)
+        elif entry["outcome"] == "unchanged":
+            previous = entry.get("previous") or {}
+            if refresh is not None:
+                refresh.note_page(entry["url"], previous)
+            sink.reject("unchanged", f"HTTP 304 Not Modified: unchanged since v{previous.get('version')}",
+                        uri=entry["url"], value=previous.get("id"))
         else:
             record = {k: entry.get(k) for k in ("url", "final_url", "status", "content_type", "depth")
                       if entry.get(k) is not None}
@@ -566,7 +596,7 @@ def crawl(config: Any, run: Any) -> dict[str, Any]:
     """Run (or resume) a crawl, then write its outcome to ``run.sink``; return crawl figures."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    crawler = Crawler(config, run.work_dir, run.console)
+    crawler = Crawler(config, run.work_dir, run.console, refresh=getattr(run, "refresh", None))
     started = time.perf_counter()
     columns = (TextColumn("[bold]crawl[/bold] pages"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     if crawler.finished():  # nothing to fetch again: replay the log for its figures
@@ -576,7 +606,7 @@ def crawl(config: Any, run: Any) -> dict[str, Any]:
             asyncio.run(crawler.run(progress))
         crawler.mark_finished()
     seconds = time.perf_counter() - started
-    emit(crawler.log_path, run.sink)
+    emit(crawler.log_path, run.sink, crawler.refresh)
     pages = run.sink.kept
     return {**crawler.stats, "fetched": crawler.fetched, "pages": pages, "seconds": round(seconds, 3),
             "pages_per_s": round(crawler.fetched / seconds, 2) if seconds > 0 else None}
