@@ -68,7 +68,7 @@ def _evaluate_shared(p: PipelineConfig) -> dict[str, Any]:
     if p.dataset.mix:  # only when there are some: other pipelines keep their fingerprints
         shared["general_sets"] = [str(m.path) for m in p.dataset.mix]
     if p.refresh is not None:
-        from webtune.refresh.run import champion_settings
+        from webtune.refresh.settings import champion_settings
 
         champion = champion_settings(p)
         if champion is not None:
@@ -81,7 +81,7 @@ def _refresh_shared(p: PipelineConfig) -> dict[str, Any]:
     other pipelines keep their fingerprints)."""
     if p.refresh is None:
         return {}
-    from webtune.refresh.run import refresh_settings
+    from webtune.refresh.settings import refresh_settings
 
     return {"refresh": refresh_settings(p)}
 

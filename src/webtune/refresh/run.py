@@ -26,47 +26,8 @@ from rich.console import Console
 from webtune.errors import ConfigError
 from webtune.handoffs import Manifest, RegistryVersion
 from webtune.jsonl import iter_jsonl_lines
-from webtune.refresh.history import COLLECTED, RECORDS, SIGNATURES, History, default_history_dir
-
-
-def history_of(pipeline: Any) -> History:
-    """The pipeline's history store (``refresh.history``, else ``<registry>/history/<name>``)."""
-    from webtune.registry.store import ModelRegistry
-
-    if pipeline.refresh is not None and pipeline.refresh.history is not None:
-        return History(Path(pipeline.refresh.history))
-    return History(default_history_dir(ModelRegistry(pipeline.register_.path).root, pipeline.name))
-
-
-def model_name(pipeline: Any) -> str:
-    return pipeline.register_.model_name or pipeline.name
-
-
-def production_version(pipeline: Any) -> RegistryVersion | None:
-    """The registry's production version of the pipeline's model, if any."""
-    from webtune.registry.store import ModelRegistry
-
-    registry = ModelRegistry(pipeline.register_.path)
-    name = model_name(pipeline)
-    number = registry.production(name) if registry.version_numbers(name) else None
-    return registry.get(name, number) if number is not None else None
-
-
-def refresh_settings(pipeline: Any) -> dict[str, Any]:
-    """What collect, clean, dataset and register get as ``ctx.shared["refresh"]``."""
-    history = history_of(pipeline)
-    return {"history": str(history.root.resolve()), "version": history.next_version(),
-            "key": pipeline.refresh.key, "train": pipeline.refresh.train}
-
-
-def champion_settings(pipeline: Any) -> dict[str, Any] | None:
-    """The production model and the frozen benchmark, for evaluate; None without a local production model."""
-    production = production_version(pipeline)
-    if production is None or production.kind not in ("adapter", "model") or not production.path:
-        return None
-    return {"label": production.label, "kind": production.kind,
-            "artifact": str(Path(production.path) / (production.artifact or "artifact")),
-            "benchmark": [str(p.resolve()) for p in history_of(pipeline).benchmark_files()]}
+from webtune.refresh.history import COLLECTED, RECORDS, SIGNATURES, History
+from webtune.refresh.settings import history_of, production_version
 
 
 def with_training_start(pipeline: Any, console: Console) -> tuple[Any, dict[str, Any]]:
