@@ -105,6 +105,14 @@ def test_two_refresh_runs_collect_only_what_is_new_and_gate_against_production(r
                 (root / "runs" / "v2" / "dataset" / "train.jsonl").read_text().splitlines()}
     assert not v1_test & v2_train
 
+    # rollback stays one command
+    if not promoted:
+        registry.promote("office-copywriter-fresh", 2, force=True)
+    rolled = CliRunner().invoke(app, ["registry", "rollback", "office-copywriter-fresh",
+                                      "--registry", str(root / "registry")])
+    assert rolled.exit_code == 0, rolled.output
+    assert registry.production("office-copywriter-fresh") == 1
+
     third = run(refresh_pipeline, root / "data" / "day2.json")  # the same snapshot again
     assert third.exit_code == 0, third.output
     assert "nothing new" in third.output and history.versions() == [1, 2]
