@@ -126,6 +126,7 @@ class Crawler:
         self._log_fh: Any = None
         self.policy = RetryPolicy(max_attempts=config.retries + 1, initial_wait_s=0.2, max_backoff_s=10.0,
                                   max_wait_s=MAX_CRAWL_DELAY_S, max_total_s=MAX_RETRY_TOTAL_S)
+        self.unlocker = unlocker_access(config)
 
     # ------------------------------------------------------------ resume log
 
@@ -200,6 +201,8 @@ class Crawler:
         Pinning closes the gap between the check and the connection: the HTTP client never
         resolves the name again, so a DNS answer that changes in between cannot slip past.
         """
+        if self.unlocker is not None:
+            return  # only the Web Unlocker API is connected to; it resolves the target, not us
         host = host_of(url).strip("[]").rstrip(".")
         if host not in self.addresses:
             loop = asyncio.get_running_loop()
@@ -233,7 +236,9 @@ class Crawler:
 
         try:
             response = await self._get_with_retries(client, site + "/robots.txt", budget=64 * 1024)
-        except Skip:
+        except Skip as skip:
+            if skip.reason == "unlocker_refused":
+                return skip  # the Web Unlocker refused the key: every URL says so, not "robots"
             return "deny"  # robots.txt unreachable: be polite, fetch nothing there
         if response.status_code >= 500:
             return "deny"
@@ -249,6 +254,8 @@ class Crawler:
         if not self.c.obey_robots:
             return
         robots = await self.robots_for(client, url)
+        if isinstance(robots, Skip):
+            raise Skip(robots.reason, robots.detail)
         if robots == "deny":
             raise Skip("robots_unavailable", "robots.txt could not be fetched (server error): not crawling this site")
         if robots is not None and not robots.can_fetch(url, self.c.user_agent):
@@ -290,6 +297,8 @@ class Crawler:
     async def _fetch_capped(self, client: httpx.AsyncClient, url: str, budget: int,
                             headers: dict[str, str] | None = None) -> "Fetched":
         """Fetch ``url`` reading at most ``budget`` bytes of body; a bigger body is flagged too_large."""
+        if self.unlocker is not None:
+            return await self._fetch_unlocked(client, url, budget)
         async with client.stream("GET", url, headers=headers) as response:
             declared = int(response.headers.get("Content-Length") or 0)
             chunks, size, too_large = [], 0, declared > budget
@@ -301,6 +310,19 @@ class Crawler:
                         break
                     chunks.append(chunk)
             return Fetched(response.status_code, response.headers, b"".join(chunks), too_large)
+
+    async def _fetch_unlocked(self, client: httpx.AsyncClient, url: str, budget: int) -> "Fetched":
+        """Fetch ``url`` through the Web Unlocker API (see `webtune.collect.brightdata_request`)."""
+        from webtune.collect.brightdata_request import UnlockerError, request_body, unlocked_response
+
+        token, zone, base_url, fmt = self.unlocker
+        response = await client.post(f"{base_url.rstrip('/')}/request", json=request_body(zone, url, fmt),
+                                     headers={"Authorization": f"Bearer {token}"})
+        try:
+            status, headers, body = unlocked_response(response, fmt)
+        except UnlockerError as exc:
+            raise Skip("unlocker_refused", str(exc)) from None
+        return Fetched(status, httpx.Headers(headers), body[:budget], too_large=len(body) > budget)
 
     async def fetch_page(self, client: httpx.AsyncClient, url: str, depth: int) -> dict[str, Any]:
         """Fetch one page through its redirects; return its log entry (a page or a reject)."""
@@ -371,7 +393,7 @@ class Crawler:
             except Skip:
                 continue  # the page itself is refused (and rejected) by the crawl
             robots = await self.robots_for(client, url)
-            if robots is not None and robots != "deny":
+            if robots is not None and robots != "deny" and not isinstance(robots, Skip):
                 found.extend(s for s in robots.sitemaps if s not in found)
         return found
 
@@ -408,7 +430,9 @@ class Crawler:
         """Crawl until the frontier is empty or ``max_pages`` pages were fetched."""
         pending = self.load_log()
         limits = httpx.Limits(max_connections=self.c.concurrency, max_keepalive_connections=self.c.concurrency)
-        transport = pinned_transport(self.backend, limits)
+        # Through the Web Unlocker only the API is connected to: no address to pin.
+        transport = pinned_transport(self.backend, limits) if self.unlocker is None else \
+            httpx.AsyncHTTPTransport(limits=limits)
         async with httpx.AsyncClient(timeout=self.c.timeout_s, follow_redirects=False, transport=transport,
                                      headers={"User-Agent": self.c.user_agent}) as client:
             seeds = [(u, 0) for u in self.c.urls] + [(u, 0) for u in await self.sitemap_urls(client)]
@@ -461,6 +485,18 @@ class Crawler:
         if entry["outcome"] in ("page", "unchanged") and depth < self.c.max_depth:
             for link in entry["links"]:
                 self.enqueue(link, depth + 1)
+
+
+def unlocker_access(config: Any) -> tuple[str, str, str, str] | None:
+    """(key, zone, API base URL, format) when the crawl fetches through the Web Unlocker, else None."""
+    if getattr(config, "fetcher", "direct") != "unlocker":
+        return None
+    from webtune.collect.brightdata_request import api_token, zone_name
+
+    settings = config.unlocker
+    what = "crawl through the Bright Data Web Unlocker"
+    return (api_token(what), zone_name(what, settings.zone, settings.zone_env), settings.base_url,
+            settings.format)
 
 
 def decode_html(response: Fetched) -> str | None:
