@@ -9,7 +9,7 @@ Both are written as ``data/day1.json`` and ``data/day2.json``; copy one over
 
 Standard library only and seeded: the same ``--count`` and ``--seed`` give the same files.
 
-    python examples/refresh/make_snapshots.py --count 360
+    python examples/refresh/make_snapshots.py            # 240 products
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def make(count: int, seed: int) -> tuple[list[dict[str, Any]], list[dict[str, An
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=360, help="products generated (default: %(default)s)")
+    parser.add_argument("--count", type=int, default=240, help="products generated (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=HERE / "data", help="directory (default: %(default)s)")
     args = parser.parse_args(argv)
