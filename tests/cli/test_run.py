@@ -77,3 +77,21 @@ def test_run_help_documents_the_exit_codes():
 def test_a_refresh_run_refuses_from_and_to(tmp_path):
     result = runner.invoke(app, ["run", str(write_pipeline(tmp_path)), "--refresh", "--to", "collect"])
     assert result.exit_code == 2 and "a refresh run makes a whole version" in result.output
+
+
+def test_refresh_flag_turns_a_plain_pipeline_into_a_refresh_run(tmp_path, monkeypatch):
+    from webtune.refresh import run as refresh_module
+    from webtune.refresh.run import RefreshOutcome
+
+    seen = []
+
+    def fake(pipeline, runs_root, console, force=False):
+        seen.append((pipeline, runs_root))
+        return RefreshOutcome(version=3, run_dir=runs_root / "v3", nothing_new=True)
+
+    monkeypatch.setattr(refresh_module, "run_refresh", fake)
+    result = runner.invoke(app, ["run", str(write_pipeline(tmp_path)), "--refresh"])
+    assert result.exit_code == 0, result.output
+    assert seen[0][0].refresh.train == "continue" and seen[0][1] == tmp_path / "runs"
+    runner.invoke(app, ["run", str(write_pipeline(tmp_path)), "--to", "collect"])
+    assert len(seen) == 1  # without the flag or a `refresh:` section, a plain run
