@@ -114,7 +114,7 @@ def refresh_run(pipeline: Any, runs_root: Path, force: bool, from_stage: str | N
 
     err_console.print(summary_table(outcome.manifests))
     err_console.print(refresh_summary(outcome))
-    if not outcome.promoted:
+    if not outcome.promoted and pipeline.register_.promote:
         err_console.print(f"[yellow]not promoted[/yellow]: {outcome.registered.label if outcome.registered else ''}: "
                           f"{outcome.refusal()}")
         raise typer.Exit(NOT_PROMOTED)
