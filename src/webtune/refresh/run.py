@@ -87,7 +87,7 @@ def run_refresh(pipeline: Any, runs_root: Path, console: Console, force: bool = 
     if collect.counts.kept == 0:
         outcome.nothing_new = True
         console.print(f"[bold]refresh[/bold]: nothing new since v{version - 1} "
-                      f"({collect.counts.rejected} records unchanged); no version made, production unchanged")
+                      f"({collect.counts.rejected} unchanged records or files); no version made, production unchanged")
         return outcome
     pipeline, start = with_training_start(pipeline, console)
     console.print(f"[bold]refresh[/bold]: training {start['mode']} from {start['from']}")
