@@ -33,6 +33,7 @@ from webtune.configbase import RelPath, StrictModel
 from webtune.errors import ConfigError
 from webtune.evaluate.config import EvaluateConfig
 from webtune.export.config import ExportConfig
+from webtune.refresh.config import RefreshConfig
 from webtune.registry.config import RegisterConfig
 from webtune.serve.config import ChatConfig
 from webtune.train.config import LocalTrainConfig, TrainConfig
@@ -64,6 +65,9 @@ class PipelineConfig(StrictModel):
     register_: RegisterConfig = Field(default=RegisterConfig(), alias="register")
     export: ExportConfig | None = None  # no section: the export stage is skipped
     chat: ChatConfig = ChatConfig()
+    # Present (or `webtune run --refresh`): each run collects what is new since the last one,
+    # dedups against history and promotes only a model better than production (docs/pipeline.md).
+    refresh: RefreshConfig | None = None
 
     @field_validator("base_model")
     @classmethod

@@ -352,6 +352,35 @@ class Contamination(Part):
         return counts
 
 
+class ChampionSet(Part):
+    """Champion vs challenger on one set: mean token-weighted loss of each, the delta
+    (challenger minus champion: below 0 is better) and its paired bootstrap 95% interval."""
+
+    name: str  # "benchmark" (the frozen union of earlier test splits) or "new" (this version's test split)
+    examples: int = 0
+    champion_loss: float | None = None
+    challenger_loss: float | None = None
+    delta: float | None = None
+    delta_ci95: list[float] | None = None
+    wins: int = 0
+    ties: int = 0
+    losses: int = 0
+    sha256: str | None = None  # of the set's examples, so a frozen benchmark can be seen to be the same
+
+
+class ChampionReport(Part):
+    """A refresh run's comparison of the new model (challenger) with the production one (champion)."""
+
+    champion: str  # NAME@N of the production version
+    challenger: str = "tuned"
+    metric: str = "loss"
+    sets: list[ChampionSet] = []
+
+    def set(self, name: str) -> ChampionSet | None:
+        """The comparison on set ``name``, None when it was not made."""
+        return next((s for s in self.sets if s.name == name), None)
+
+
 class EvalReport(Handoff):
     """``report.json`` of the evaluate stage: ``metrics`` is ``{"base": {...}, "tuned": {...}}``.
 
@@ -376,6 +405,7 @@ class EvalReport(Handoff):
     judge: JudgeSummary | None = None  # None: written before the judge existed
     forgetting: ForgettingSummary | None = None
     contamination: Contamination | None = None
+    champion: ChampionReport | None = None  # a refresh run with a production model only
 
     def figure(self, model: str, key: str) -> float | None:
         """One figure (``model`` is ``base`` or ``tuned``), None when it was not measured."""
@@ -468,6 +498,9 @@ class RegistryVersion(Handoff):
     pipeline: str | None = None
     lineage: Lineage = Lineage()
     gates: GateResults = GateResults()
+    # A refresh run's version: the dataset version, how it was trained (continue / retrain, from
+    # which version), and its champion comparison's outcome.
+    refresh: dict[str, Any] | None = None
     # The register stage's fingerprint: registering the same inputs and settings again (a rerun
     # after a kill) returns this version instead of adding another.
     identity: str | None = None

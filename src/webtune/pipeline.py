@@ -62,11 +62,28 @@ def _train_shared(p: PipelineConfig) -> dict[str, Any]:
 
 
 def _evaluate_shared(p: PipelineConfig) -> dict[str, Any]:
-    """The base model, and the general sets mixed into training (the forgetting check scores them)."""
+    """The base model, and the general sets mixed into training (the forgetting check scores them);
+    in a refresh run with a model in production, that model and the frozen benchmark."""
     shared: dict[str, Any] = {"base_model": p.base_model}
     if p.dataset.mix:  # only when there are some: other pipelines keep their fingerprints
         shared["general_sets"] = [str(m.path) for m in p.dataset.mix]
+    if p.refresh is not None:
+        from webtune.refresh.settings import champion_settings
+
+        champion = champion_settings(p)
+        if champion is not None:
+            shared["champion"] = champion
     return shared
+
+
+def _refresh_shared(p: PipelineConfig) -> dict[str, Any]:
+    """In a refresh run: the history store and the version being made (nothing otherwise, so
+    other pipelines keep their fingerprints)."""
+    if p.refresh is None:
+        return {}
+    from webtune.refresh.settings import refresh_settings
+
+    return {"refresh": refresh_settings(p)}
 
 
 def _register_shared(p: PipelineConfig) -> dict[str, Any]:
@@ -74,15 +91,16 @@ def _register_shared(p: PipelineConfig) -> dict[str, Any]:
     from webtune.registry.store import ModelRegistry
 
     return {"name": p.name, "description": p.description, "base_model": p.base_model,
-            "registry": str(ModelRegistry(p.register_.path).root)}
+            "registry": str(ModelRegistry(p.register_.path).root), **_refresh_shared(p)}
 
 
 STAGES: tuple[StageSpec, ...] = (
     StageSpec("collect", "webtune.collect.stage:run_collect", (),
-              section=lambda p: p.collect_config(), external_inputs=_source_files),
-    StageSpec("clean", "webtune.clean.stage:run_clean", ("collect",), section=lambda p: p.clean),
+              section=lambda p: p.collect_config(), external_inputs=_source_files, shared=_refresh_shared),
+    StageSpec("clean", "webtune.clean.stage:run_clean", ("collect",), section=lambda p: p.clean,
+              shared=_refresh_shared),
     StageSpec("dataset", "webtune.dataset.stage:run_dataset", ("clean",), section=lambda p: p.dataset,
-              shared=lambda p: {"base_model": p.base_model, "seed": p.seed},
+              shared=lambda p: {"base_model": p.base_model, "seed": p.seed, **_refresh_shared(p)},
               external_inputs=lambda p: p.dataset.input_paths()),
     StageSpec("train", "webtune.train.stage:run_train", ("dataset",), section=lambda p: p.train,
               shared=_train_shared),

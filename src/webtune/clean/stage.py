@@ -41,6 +41,7 @@ def run_clean(ctx: StageContext) -> StageResult:
     for segment in plan.segments:  # load models once, before workers fork
         for step in segment.steps + ([segment.global_step] if segment.global_step else []):
             step.prepare()
+    attach_history(ctx, plan)
     n_in = count_lines(source)
     if n_in == 0:  # say so here, not three stages later as "0 train examples"
         raise InputError(f"clean: {source} holds no documents: collect kept none "
@@ -59,6 +60,24 @@ def run_clean(ctx: StageContext) -> StageResult:
     stats = tally.stats(executor, elapsed)
     atomic_write_text(ctx.output_dir / REPORT, render_report(stats, Counts(tally.seen, tally.kept, tally.rejected)))
     return StageResult(counts=Counts(tally.seen, tally.kept, tally.rejected), stats=stats)
+
+
+def attach_history(ctx: StageContext, plan: runner.Plan) -> None:
+    """In a refresh run, the dedup step compares against every earlier version's signatures
+    (`webtune.refresh.dedup`) and saves this version's in ``signatures.jsonl``."""
+    settings = ctx.shared.get("refresh")
+    if not settings:
+        return
+    from webtune.errors import ConfigError
+    from webtune.refresh.dedup import HistorySignatures
+    from webtune.refresh.history import History
+
+    dedups = [seg.global_step for seg in plan.segments if seg.global_step is not None
+              and seg.global_step.name == "dedup"]
+    if not dedups:
+        raise ConfigError("refresh: clean.steps has no dedup step; dedup against history uses its "
+                          "signatures (add `- step: dedup`)")
+    dedups[-1].history = HistorySignatures(History(settings["history"]), ctx.output_dir / "signatures.jsonl")
 
 
 class Tally:

@@ -23,6 +23,8 @@ class SourceRun:
     work_dir: Path
     console: Console
     keep: list[str] = field(default_factory=list)
+    # In a refresh run: what history knows (`webtune.refresh.tracker.RefreshTracker`), else None.
+    refresh: Any = None
 
 
 class Source(Protocol):

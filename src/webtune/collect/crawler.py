@@ -5,6 +5,11 @@ of ``crawl-log.jsonl`` in the source's work directory, written as soon as it is 
 The log is the resume state: on a rerun the settled URLs are not fetched again and the
 frontier is rebuilt from the links of the logged pages. When the crawl is done, the log
 is turned into documents and rejects, then removed.
+
+In a refresh run (``run.refresh``) a page crawled by an earlier version is asked for with its
+``If-None-Match`` (ETag) and ``If-Modified-Since`` (Last-Modified); a ``304 Not Modified`` settles
+it as ``unchanged`` (a reject of that reason, no body fetched), and its links, kept in history,
+are followed as if the page had been fetched.
 """
 
 from __future__ import annotations
@@ -98,8 +103,9 @@ class HostGate:
 class Crawler:
     """One crawl: scope, robots, politeness, retries, and the append-only log."""
 
-    def __init__(self, config: Any, work_dir: Path, console: Any):
+    def __init__(self, config: Any, work_dir: Path, console: Any, refresh: Any = None):
         self.c = config
+        self.refresh = refresh
         self.console = console
         self.log_path = Path(work_dir) / LOG
         self.state_path = Path(work_dir) / STATE
@@ -120,6 +126,7 @@ class Crawler:
         self._log_fh: Any = None
         self.policy = RetryPolicy(max_attempts=config.retries + 1, initial_wait_s=0.2, max_backoff_s=10.0,
                                   max_wait_s=MAX_CRAWL_DELAY_S, max_total_s=MAX_RETRY_TOTAL_S)
+        self.unlocker = unlocker_access(config)
 
     # ------------------------------------------------------------ resume log
 
@@ -144,7 +151,7 @@ class Crawler:
             self.stats["resumed"] += 1
             self.seen.update(u for u in (entry["url"], entry.get("final_url")) if u)
             self.fetched += 1 if entry.get("counted") else 0
-            if entry.get("outcome") == "page" and entry["depth"] < self.c.max_depth:
+            if entry.get("outcome") in ("page", "unchanged") and entry["depth"] < self.c.max_depth:
                 pending.extend((link, entry["depth"] + 1) for link in entry.get("links", []))
         return pending
 
@@ -194,6 +201,8 @@ class Crawler:
         Pinning closes the gap between the check and the connection: the HTTP client never
         resolves the name again, so a DNS answer that changes in between cannot slip past.
         """
+        if self.unlocker is not None:
+            return  # only the Web Unlocker API is connected to; it resolves the target, not us
         host = host_of(url).strip("[]").rstrip(".")
         if host not in self.addresses:
             loop = asyncio.get_running_loop()
@@ -227,7 +236,9 @@ class Crawler:
 
         try:
             response = await self._get_with_retries(client, site + "/robots.txt", budget=64 * 1024)
-        except Skip:
+        except Skip as skip:
+            if skip.reason == "unlocker_refused":
+                return skip  # the Web Unlocker refused the key: every URL says so, not "robots"
             return "deny"  # robots.txt unreachable: be polite, fetch nothing there
         if response.status_code >= 500:
             return "deny"
@@ -243,6 +254,8 @@ class Crawler:
         if not self.c.obey_robots:
             return
         robots = await self.robots_for(client, url)
+        if isinstance(robots, Skip):
+            raise Skip(robots.reason, robots.detail)
         if robots == "deny":
             raise Skip("robots_unavailable", "robots.txt could not be fetched (server error): not crawling this site")
         if robots is not None and not robots.can_fetch(url, self.c.user_agent):
@@ -256,7 +269,8 @@ class Crawler:
             self.gates[site] = HostGate(self.c.per_host_concurrency, self.c.delay_s)
         return self.gates[site]
 
-    async def _get_with_retries(self, client: httpx.AsyncClient, url: str, budget: int) -> Fetched:
+    async def _get_with_retries(self, client: httpx.AsyncClient, url: str, budget: int,
+                                headers: dict[str, str] | None = None) -> Fetched:
         """GET with per-host politeness, retried by the shared policy (timeouts, connection errors,
         429 and 5xx, waiting as long as Retry-After asks, up to MAX_CRAWL_DELAY_S).
 
@@ -267,7 +281,7 @@ class Crawler:
             gate = self.gate(url)
             async with gate.semaphore:
                 await gate.turn()
-                response = await self._fetch_capped(client, url, budget)
+                response = await self._fetch_capped(client, url, budget, headers)
             if response.status_code == 429 or response.status_code >= 500:
                 raise RetryableStatus(response)
             return response
@@ -280,9 +294,12 @@ class Crawler:
             reason = "timeout" if isinstance(exc.last, httpx.TimeoutException) else "fetch_error"
             raise Skip(reason, f"{describe(exc.last)} ({exc.after()})") from None
 
-    async def _fetch_capped(self, client: httpx.AsyncClient, url: str, budget: int) -> "Fetched":
+    async def _fetch_capped(self, client: httpx.AsyncClient, url: str, budget: int,
+                            headers: dict[str, str] | None = None) -> "Fetched":
         """Fetch ``url`` reading at most ``budget`` bytes of body; a bigger body is flagged too_large."""
-        async with client.stream("GET", url) as response:
+        if self.unlocker is not None:
+            return await self._fetch_unlocked(client, url, budget)
+        async with client.stream("GET", url, headers=headers) as response:
             declared = int(response.headers.get("Content-Length") or 0)
             chunks, size, too_large = [], 0, declared > budget
             if not too_large:
@@ -294,13 +311,30 @@ class Crawler:
                     chunks.append(chunk)
             return Fetched(response.status_code, response.headers, b"".join(chunks), too_large)
 
+    async def _fetch_unlocked(self, client: httpx.AsyncClient, url: str, budget: int) -> "Fetched":
+        """Fetch ``url`` through the Web Unlocker API (see `webtune.collect.brightdata_request`)."""
+        from webtune.collect.brightdata_request import UnlockerError, request_body, unlocked_response
+
+        token, zone, base_url, fmt = self.unlocker
+        response = await client.post(f"{base_url.rstrip('/')}/request", json=request_body(zone, url, fmt),
+                                     headers={"Authorization": f"Bearer {token}"})
+        try:
+            status, headers, body = unlocked_response(response, fmt)
+        except UnlockerError as exc:
+            raise Skip("unlocker_refused", str(exc)) from None
+        return Fetched(status, httpx.Headers(headers), body[:budget], too_large=len(body) > budget)
+
     async def fetch_page(self, client: httpx.AsyncClient, url: str, depth: int) -> dict[str, Any]:
         """Fetch one page through its redirects; return its log entry (a page or a reject)."""
         current, fetched_at, chain = url, utc_now(), [url]
+        conditional = self.refresh.conditional_headers(url) if self.refresh is not None else {}
         for _hop in range(self.c.max_redirects + 1):
             await self.check_address(current)
             await self.check_robots(client, current)
-            response = await self._get_with_retries(client, current, self.c.max_bytes)
+            response = await self._get_with_retries(client, current, self.c.max_bytes,
+                                                    conditional if current == url else None)
+            if response.status_code == 304 and conditional and current == url:
+                return self.unchanged_entry(url, depth, fetched_at)
             location = response.headers.get("Location")
             if response.is_redirect and location:
                 target = normalize_url(location, current)
@@ -316,6 +350,13 @@ class Crawler:
                 continue
             return self.page_entry(url, current, depth, response, fetched_at)
         raise Skip("too_many_redirects", f"more than {self.c.max_redirects} redirects")
+
+    def unchanged_entry(self, url: str, depth: int, fetched_at: str) -> dict[str, Any]:
+        """A page the server says is unchanged since an earlier version (304): its links from history."""
+        previous = self.refresh.previous_page(url) or {}
+        return {"url": url, "depth": depth, "outcome": "unchanged", "counted": True, "final_url": url,
+                "status": 304, "fetched_at": fetched_at, "previous": previous,
+                "links": previous.get("links") or [] if self.c.follow_links else []}
 
     def page_entry(self, url: str, final: str, depth: int, response: Fetched, fetched_at: str) -> dict[str, Any]:
         """Turn a final response into a page entry, or raise Skip with the reason."""
@@ -338,7 +379,8 @@ class Crawler:
             raise Skip("robots_noindex", "the page asks not to be indexed (meta robots noindex)", **facts)
         follow = self.c.follow_links and "nofollow" not in directives
         return {"url": url, "depth": depth, "outcome": "page", "counted": True, **facts,
-                "fetched_at": fetched_at, "title": title, "html": html, "links": links if follow else []}
+                "fetched_at": fetched_at, "title": title, "html": html, "links": links if follow else [],
+                "etag": response.headers.get("ETag"), "last_modified": response.headers.get("Last-Modified")}
 
     # ------------------------------------------------------------ sitemaps
 
@@ -351,7 +393,7 @@ class Crawler:
             except Skip:
                 continue  # the page itself is refused (and rejected) by the crawl
             robots = await self.robots_for(client, url)
-            if robots is not None and robots != "deny":
+            if robots is not None and robots != "deny" and not isinstance(robots, Skip):
                 found.extend(s for s in robots.sitemaps if s not in found)
         return found
 
@@ -388,7 +430,9 @@ class Crawler:
         """Crawl until the frontier is empty or ``max_pages`` pages were fetched."""
         pending = self.load_log()
         limits = httpx.Limits(max_connections=self.c.concurrency, max_keepalive_connections=self.c.concurrency)
-        transport = pinned_transport(self.backend, limits)
+        # Through the Web Unlocker only the API is connected to: no address to pin.
+        transport = pinned_transport(self.backend, limits) if self.unlocker is None else \
+            httpx.AsyncHTTPTransport(limits=limits)
         async with httpx.AsyncClient(timeout=self.c.timeout_s, follow_redirects=False, transport=transport,
                                      headers={"User-Agent": self.c.user_agent}) as client:
             seeds = [(u, 0) for u in self.c.urls] + [(u, 0) for u in await self.sitemap_urls(client)]
@@ -438,9 +482,21 @@ class Crawler:
             entry = {"url": url, "depth": depth, "outcome": "reject", "reason": skip.reason,
                      "detail": skip.detail, "counted": counted, "fetched_at": utc_now(), **skip.record}
         self.log(entry)
-        if entry["outcome"] == "page" and depth < self.c.max_depth:
+        if entry["outcome"] in ("page", "unchanged") and depth < self.c.max_depth:
             for link in entry["links"]:
                 self.enqueue(link, depth + 1)
+
+
+def unlocker_access(config: Any) -> tuple[str, str, str, str] | None:
+    """(key, zone, API base URL, format) when the crawl fetches through the Web Unlocker, else None."""
+    if getattr(config, "fetcher", "direct") != "unlocker":
+        return None
+    from webtune.collect.brightdata_request import api_token, zone_name
+
+    settings = config.unlocker
+    what = "crawl through the Bright Data Web Unlocker"
+    return (api_token(what), zone_name(what, settings.zone, settings.zone_env), settings.base_url,
+            settings.format)
 
 
 def decode_html(response: Fetched) -> str | None:
@@ -547,15 +603,25 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def emit(log_path: Path, sink: Any) -> None:
-    """Turn the crawl log into documents and rejects."""
+def emit(log_path: Path, sink: Any, refresh: Any = None) -> None:
+    """Turn the crawl log into documents and rejects (and, in a refresh run, note each page's
+    validators for the next revisit)."""
     for entry in iter_log(log_path):
         if entry["outcome"] == "page":
             fields = {k: entry.get(k) for k in ("url", "final_url", "status", "content_type", "fetched_at",
                                                  "depth", "title")}
-            sink.keep(make_document(kind="crawl", uri=entry["final_url"], content_type="text/html",
-                                    fields=fields, html=entry["html"], collected_at=entry["fetched_at"],
-                                    meta={"url": entry["final_url"], "title": entry.get("title")}))
+            document = make_document(kind="crawl", uri=entry["final_url"], content_type="text/html",
+                                     fields=fields, html=entry["html"], collected_at=entry["fetched_at"],
+                                     meta={"url": entry["final_url"], "title": entry.get("title")})
+            if refresh is not None:
+                refresh.note_page(entry["url"], {**entry, "id": document["id"]})
+            sink.keep(document)
+        elif entry["outcome"] == "unchanged":
+            previous = entry.get("previous") or {}
+            if refresh is not None:
+                refresh.note_page(entry["url"], previous)
+            sink.reject("unchanged", f"HTTP 304 Not Modified: unchanged since v{previous.get('version')}",
+                        uri=entry["url"], value=previous.get("id"))
         else:
             record = {k: entry.get(k) for k in ("url", "final_url", "status", "content_type", "depth")
                       if entry.get(k) is not None}
@@ -566,7 +632,7 @@ def crawl(config: Any, run: Any) -> dict[str, Any]:
     """Run (or resume) a crawl, then write its outcome to ``run.sink``; return crawl figures."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    crawler = Crawler(config, run.work_dir, run.console)
+    crawler = Crawler(config, run.work_dir, run.console, refresh=getattr(run, "refresh", None))
     started = time.perf_counter()
     columns = (TextColumn("[bold]crawl[/bold] pages"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     if crawler.finished():  # nothing to fetch again: replay the log for its figures
@@ -576,7 +642,7 @@ def crawl(config: Any, run: Any) -> dict[str, Any]:
             asyncio.run(crawler.run(progress))
         crawler.mark_finished()
     seconds = time.perf_counter() - started
-    emit(crawler.log_path, run.sink)
+    emit(crawler.log_path, run.sink, crawler.refresh)
     pages = run.sink.kept
     return {**crawler.stats, "fetched": crawler.fetched, "pages": pages, "seconds": round(seconds, 3),
             "pages_per_s": round(crawler.fetched / seconds, 2) if seconds > 0 else None}

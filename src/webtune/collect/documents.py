@@ -117,13 +117,21 @@ class SourceSink:
     kept: int = 0
     rejected: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    # In a refresh run, the `RefreshTracker`: a record collected before is rejected as ``unchanged``.
+    tracker: Any = None
 
     @property
     def seen(self) -> int:
         return self.kept + self.rejected
 
     def keep(self, document: dict[str, Any]) -> None:
-        """Write one document (a dict from `make_document`)."""
+        """Write one document (a dict from `make_document`); in a refresh run, one collected by an
+        earlier version is rejected as ``unchanged`` instead (it was trained on already)."""
+        if self.tracker is not None and self.tracker.classify(document) == "unchanged":
+            self.reject("unchanged", f"collected before (v{self.tracker.first_seen(document['id'])}), "
+                        "unchanged since", uri=document["source"]["uri"], line=document["source"].get("line"),
+                        offset=document["source"].get("offset"), value=document["id"])
+            return
         self.documents.write(document)
         self.kept += 1
 

@@ -28,20 +28,46 @@ def run_collect(ctx: StageContext) -> StageResult:
                           "or use `webtune collect files|brightdata|crawl`")
     per_source: list[dict[str, Any]] = []
     keep_work: list[str] = []
-    with JsonlWriter(ctx.output_dir / DOCUMENTS) as documents:
-        for index, config in enumerate(sources):
-            backend = SOURCES.get(config.kind)(config)
-            sink = SourceSink(kind=config.kind, index=index, documents=documents, rejects=ctx.rejects)
-            work_dir = ctx.work_dir / f"source-{index}-{config.kind}"
-            work_dir.mkdir(parents=True, exist_ok=True)
-            run = SourceRun(sink=sink, work_dir=work_dir, console=ctx.console)
-            details = backend.collect(run)
-            per_source.append({**sink.stats(), **details})
-            keep_work += [f"{work_dir.name}/{name}" for name in run.keep]
+    tracker = refresh_tracker(ctx)
+    ok = False
+    try:
+        with JsonlWriter(ctx.output_dir / DOCUMENTS) as documents:
+            for index, config in enumerate(sources):
+                backend = SOURCES.get(config.kind)(config)
+                sink = SourceSink(kind=config.kind, index=index, documents=documents, rejects=ctx.rejects,
+                                  tracker=tracker)
+                work_dir = ctx.work_dir / f"source-{index}-{config.kind}"
+                work_dir.mkdir(parents=True, exist_ok=True)
+                run = SourceRun(sink=sink, work_dir=work_dir, console=ctx.console, refresh=tracker)
+                details = backend.collect(run)
+                per_source.append({**sink.stats(), **details})
+                keep_work += [f"{work_dir.name}/{name}" for name in run.keep]
+        ok = True
+    finally:
+        refreshed = tracker.close(ok) if tracker is not None else None
     counts = Counts(seen=sum(s["in"] for s in per_source), kept=sum(s["kept"] for s in per_source),
                     rejected=sum(s["rejected"] for s in per_source))
     ctx.console.print(sources_table(per_source))
-    return StageResult(counts=counts, stats={"sources": per_source}, keep_work=tuple(keep_work))
+    stats: dict[str, Any] = {"sources": per_source}
+    if refreshed is not None:
+        stats["refresh"] = refreshed
+        ctx.console.print(f"[bold]refresh v{refreshed['version']}[/bold]: new {refreshed.get('new', 0)} · "
+                          f"changed {refreshed.get('changed', 0)} · unchanged {refreshed.get('unchanged', 0)}"
+                          + (f" · unchanged files {refreshed['unchanged_files']}"
+                             if refreshed.get("unchanged_files") else ""))
+    return StageResult(counts=counts, stats=stats, keep_work=tuple(keep_work))
+
+
+def refresh_tracker(ctx: StageContext) -> Any:
+    """In a refresh run (``ctx.shared["refresh"]``), the tracker of new/changed/unchanged records."""
+    settings = ctx.shared.get("refresh")
+    if not settings:
+        return None
+    from webtune.refresh.history import History
+    from webtune.refresh.tracker import RefreshTracker
+
+    return RefreshTracker(History(settings["history"]), settings["version"], settings.get("key"),
+                          ctx.output_dir)
 
 
 def sources_table(per_source: list[dict[str, Any]]) -> Table:

@@ -82,3 +82,25 @@ def assign_splits(metas: Sequence[dict[str, Any]], validation: float, test: floa
         for index in groups[key]:
             result[index] = chosen
     return result
+
+
+class PinnedSplits:
+    """The splits earlier dataset versions gave their groups (a refresh run's history).
+
+    A group seen before keeps its split: a test or validation example of an earlier version (or
+    a changed record of it, which clean puts in the same cluster) never moves into a later
+    training split, and an earlier training group never leaks into a later test split. Groups
+    not seen before are split by `SplitChooser` as usual.
+    """
+
+    def __init__(self, pins: dict[str, str]):
+        self.pins = pins
+
+    def split_of(self, meta: dict[str, Any]) -> str | None:
+        """The pinned split of an example's group, None when its group is new."""
+        return self.pins.get(group_key(meta))
+
+
+def split_assignments(metas: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Group key -> split of examples that carry ``meta.split`` (what a version persists)."""
+    return {group_key(meta): meta["split"] for meta in metas if meta.get("split") in SPLITS}

@@ -45,13 +45,13 @@ from webtune.dataset.generators import GENERATORS, Batch, Candidate, DocItem, Ge
 from webtune.dataset.generators.base import lanes_of
 from webtune.dataset.generators.mixing import MixBatch
 from webtune.dataset.spill import DiskIndex, SpillFile, digest
-from webtune.dataset.splits import SPLITS, SplitChooser, group_hash, group_key
+from webtune.dataset.splits import SPLITS, PinnedSplits, SplitChooser, group_hash, group_key
 from webtune.dataset.teacher import TeacherClient, run_requests
 from webtune.dataset.templates import document_context
 from webtune.dataset.tokens import TokenCounter, histogram_distribution
 from webtune.dataset.validate import check_messages, estimate_cost
 from webtune.errors import ConfigError, InputError, StageError
-from webtune.jsonl import JsonlWriter, atomic_write_json, count_lines, iter_jsonl_lines
+from webtune.jsonl import JsonlWriter, atomic_write_json, count_lines, iter_jsonl_lines, read_jsonl
 from webtune.records import Document, Example, canonical_json
 from webtune.stage import Counts, StageContext, StageResult, sha256_file
 
@@ -259,6 +259,7 @@ class Limits:
     overflow: str
     dedup: bool
     seed: int
+    pins: PinnedSplits | None = None  # a refresh run: splits earlier versions gave groups
 
 
 def check_and_count(candidates: Iterable[Candidate], counter: TokenCounter, limits: Limits, index: DiskIndex,
@@ -280,7 +281,8 @@ def check_and_count(candidates: Iterable[Candidate], counter: TokenCounter, limi
                 truncated += _limit(cand, counter, limits, index)
             if cand.reject is None:
                 good += 1
-                index.add_to_group(group_hash(limits.seed, group_key(cand.meta)))
+                if limits.pins is None or limits.pins.split_of(cand.meta) is None:
+                    index.add_to_group(group_hash(limits.seed, group_key(cand.meta)))
             out.write(cand)
         pending.clear()
 
@@ -384,17 +386,40 @@ class Output:
             writer.close(ok=True)
 
 
-def write_domain(checked: SpillFile, index: DiskIndex, seed: int, output: Output) -> None:
-    """Pass 3: the checked candidates into their group's split, and the rejects."""
+def write_domain(checked: SpillFile, index: DiskIndex, seed: int, output: Output,
+                 pins: PinnedSplits | None = None) -> Counter:
+    """Pass 3: the checked candidates into their group's split (a pinned one first), and the rejects;
+    returns how many examples went to a pinned split, by split."""
+    pinned: Counter = Counter()
     for cand in checked.read():
         if cand.reject is not None:
             output.reject(cand.reject)
             continue
-        split = index.split_of(group_hash(seed, group_key(cand.meta)))
+        split = pins.split_of(cand.meta) if pins is not None else None
+        if split is not None:
+            pinned[split] += 1
+        else:
+            split = index.split_of(group_hash(seed, group_key(cand.meta)))
         cand.meta["split"] = split
         if cand.meta.get("generator") != "mix":
             index.add_doc(cand.meta["source_id"])
         output.example(cand, split)
+    return pinned
+
+
+def add_history_examples(history: Any, output: Output) -> dict[str, int]:
+    """Retraining: every earlier version's train and validation examples join this version's
+    (they passed validation when their version was built; their split is kept)."""
+    added: dict[str, int] = {}
+    for split in ("train", "validation"):
+        for path in history.split_files(split):
+            for obj in read_jsonl(path):
+                meta = {"template": "history", "source": "history", **obj.get("meta", {}),
+                        "from_version": int(path.parent.name.lstrip("v"))}
+                cand = Candidate(obj["messages"], meta, tokens=int(meta.get("tokens") or 0))
+                output.example(cand, split)
+                added[split] = added.get(split, 0) + 1
+    return added
 
 
 def mix_general(ctx: StageContext, env: GeneratorEnv, output: Output, max_tokens: int | None,
@@ -444,6 +469,16 @@ def _check_input(path: Path) -> None:
                          "or `webtune clean --explain ID`)")
 
 
+def refresh_history(ctx: StageContext) -> Any:
+    """The pipeline's history in a refresh run (``ctx.shared["refresh"]``), else None."""
+    settings = ctx.shared.get("refresh")
+    if not settings:
+        return None
+    from webtune.refresh.history import History
+
+    return History(settings["history"])
+
+
 def run_dataset(ctx: StageContext) -> StageResult:
     """Build train/validation/test chat sets from clean's documents (see the module docstring)."""
     cfg = ctx.config
@@ -470,12 +505,16 @@ def run_dataset(ctx: StageContext) -> StageResult:
         lanes = Lanes(spill_dir, generators)
         doc_stats = generate(ctx, generators, env, teachers, lanes)
         checked = SpillFile(spill_dir / "checked.jsonl")
-        limits = Limits(max_tokens, cfg.overflow, cfg.dedup, seed)
+        history = refresh_history(ctx)
+        pins = PinnedSplits(history.pins()) if history is not None else None
+        limits = Limits(max_tokens, cfg.overflow, cfg.dedup, seed, pins)
         n_good, truncated = check_and_count(lanes.read(), counter, limits, index, checked)
         chooser = SplitChooser(cfg.split.validation, cfg.split.test, n_good, index.group_count())
         index.assign_groups(chooser.choose)
         output = Output(ctx, stack)
-        write_domain(checked, index, seed, output)
+        pinned = write_domain(checked, index, seed, output, pins)
+        from_history = add_history_examples(history, output) \
+            if history is not None and ctx.shared["refresh"].get("train") == "retrain" else {}
         provenance = mix_general(ctx, env, output, max_tokens, seed)
         tally = output.tally
         if tally.examples["train"] < cfg.min_examples:
@@ -488,6 +527,8 @@ def run_dataset(ctx: StageContext) -> StageResult:
     doc_stats = {**doc_stats, "with_examples": with_examples, "teacher": teachers.usage()}
     stats = _stats(cfg, tally, doc_stats, provenance, max_tokens, truncated, base_model)
     stats["export"] = written
+    if history is not None:
+        stats["refresh"] = {"pinned_examples": dict(pinned), "history_examples": from_history}
     atomic_write_json(ctx.output_dir / "stats.json", stats)
     _print_summary(ctx, stats)
     kept = sum(tally.examples.values())

@@ -341,9 +341,34 @@ def checks_html(report: EvalReport) -> str | None:
     return f'<section class="checks"><h2>Checks</h2><ul class="checks">{items}</ul></section>'
 
 
+def champion_markdown(report: EvalReport) -> str | None:
+    """The champion section of report.md."""
+    c = report.champion
+    if c is None:
+        return None
+    lines = ["## Champion vs challenger", "",
+             f"Production `{c.champion}` against the new model, loss per token (lower is better).", "",
+             "| set | examples | champion | challenger | delta | 95% CI of delta | wins/ties/losses |",
+             "|---|---:|---:|---:|---:|---|---|"]
+    for s in c.sets:
+        ci = f"[{s.delta_ci95[0]:+.4f}, {s.delta_ci95[1]:+.4f}]" if s.delta_ci95 else "-"
+        lines.append(f"| {s.name} | {s.examples} | {s.champion_loss} | {s.challenger_loss} | "
+                     f"{s.delta if s.delta is not None else '-'} | {ci} | {s.wins}/{s.ties}/{s.losses} |")
+    return "\n".join(lines)
+
+
+def champion_html(report: EvalReport) -> str | None:
+    """The champion section of report.html (the Markdown table in a pre block)."""
+    text = champion_markdown(report)
+    if text is None:
+        return None
+    return f"<h2>Champion vs challenger</h2><pre>{escape(text)}</pre>"
+
+
 # Optional sections, rendered in this order after the figures; other checks append theirs.
 SECTIONS: list[Section] = [Section("checks", checks_markdown, checks_html),
-                           Section("contamination", contamination_markdown, contamination_html)]
+                           Section("contamination", contamination_markdown, contamination_html),
+                           Section("champion", champion_markdown, champion_html)]
 
 
 def _texts(n: int) -> str:

@@ -69,6 +69,18 @@ def to_item(example: Example, line: int) -> EvalItem | None:
                     prompt=messages[:-1], reference=messages[-1]["content"].strip())
 
 
+def benchmark_items(paths: list[str]) -> list[EvalItem]:
+    """The frozen benchmark of a refresh run: every usable example of earlier versions' test splits."""
+    items: list[EvalItem] = []
+    for path in paths:
+        for line, obj, error in iter_jsonl_lines(Path(path)):
+            if error is None:
+                item = to_item(Example.model_validate(obj), line)
+                if item is not None:
+                    items.append(item)
+    return items
+
+
 def make_metrics(config: Any) -> list[Metric]:
     """The configured metric objects, by name, and those always recorded (end-of-turn, repetition)."""
     return [METRICS.get(c.metric)(c) for c in config.all_metrics()]
@@ -137,6 +149,12 @@ def run_evaluate(ctx: StageContext) -> StageResult:
         "loss_examples": len(run.loss_items) if run.per_example_loss else 0, "generated": len(run.generated)},
         contamination=contamination)
     report.backend = train_result.backend
+    if ctx.shared.get("champion") and not hosted:
+        from webtune.evaluate.champion import run_champion
+
+        sets = {"benchmark": benchmark_items(ctx.shared["champion"]["benchmark"]), "new": run.loss_items}
+        report.champion = run_champion(ctx.shared["champion"], {k: v for k, v in sets.items() if v},
+                                       train_dir, train_result, ctx.shared["base_model"], config, ctx.console)
     keep = run_checks(ctx, report, samples, train_dir, train_result)  # judge, forgetting
     write_reports(ctx.output_dir, report, samples, config)
     log_to_tracking(train_result, report, ctx.output_dir)

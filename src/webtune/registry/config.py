@@ -9,6 +9,20 @@ from webtune.configbase import RelPath, StrictModel
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 
+class ChampionGates(StrictModel):
+    """A refresh run's gates against the production model (applied when evaluate compared them).
+
+    On each set, the 95% interval of the loss delta (new model minus production) must lie below
+    the margin: ``0.0`` means surely better, a small positive margin "not worse by more than it".
+    None switches that set's gate off.
+    """
+
+    benchmark_loss_delta_upper: float | None = Field(0.02, description="on the frozen benchmark (the "
+                                                     "union of earlier test splits): not worse than this")
+    new_loss_delta_upper: float | None = Field(0.0, description="on this version's test split "
+                                               "(new and changed records): surely better")
+
+
 class PromotionGates(StrictModel):
     """Checks on the evaluation a new version must pass to become ``production``.
 
@@ -37,6 +51,7 @@ class PromotionGates(StrictModel):
                                            "answers that end with end-of-turn (not max_new_tokens)")
     max_repetition: float | None = Field(None, ge=0, le=1, description="the tuned model's mean "
                                          "repetition rate (repeated 4-grams within an answer)")
+    champion: ChampionGates = ChampionGates()
 
 
 class RegisterConfig(StrictModel):

@@ -53,6 +53,31 @@ def check_gates(gates: PromotionGates, report: EvalReport | None) -> list[GateCh
                        at_least=False, add=add)
     if gates.no_forgetting:
         rows.append(forgetting_gate(report))
+    rows.extend(champion_gates(gates, report))
+    return rows
+
+
+def champion_gates(gates: PromotionGates, report: EvalReport) -> list[GateCheck]:
+    """Champion vs challenger (a refresh run with a production model): on the frozen benchmark and
+    on the new test split, the loss delta's interval must lie below its margin. None when the
+    evaluation made no such comparison (a first version, or not a refresh run)."""
+    if report.champion is None:
+        return []
+    rows = []
+    margins = {"benchmark": gates.champion.benchmark_loss_delta_upper, "new": gates.champion.new_loss_delta_upper}
+    for name, margin in margins.items():
+        if margin is None:
+            continue
+        gate = f"champion_{name}_loss"
+        found = report.champion.set(name)
+        if found is None or not found.delta_ci95:
+            rows.append(GateCheck(gate=gate, passed=False,
+                                  detail=f"no {name} comparison with {report.champion.champion}"))
+            continue
+        low, high = found.delta_ci95
+        rows.append(GateCheck(gate=gate, passed=high < margin, detail=(
+            f"vs {report.champion.champion} on {found.examples} {name} examples: loss {found.challenger_loss} "
+            f"vs {found.champion_loss}, delta 95% CI [{low:+.4f}, {high:+.4f}], upper bound vs {margin}")))
     return rows
 
 

@@ -57,6 +57,7 @@ def run_register(ctx: StageContext) -> StageResult:
         "pipeline": pipeline_name,
         "lineage": build_lineage(ctx.run_dir, ctx.inputs, train_result, report),
         "gates": GateResults(checks=gates, passed=passed),
+        "refresh": refresh_record(ctx.shared.get("refresh"), report),
     }
     registry = registry_for(ctx)
     with ctx.console.status(f"registering {name} in {registry.root}"):
@@ -80,6 +81,15 @@ def run_register(ctx: StageContext) -> StageResult:
     return StageResult(counts=Counts(seen=1, kept=1, rejected=0), stats={
         "model": name, "version": version, "promoted": promoted, "registry": str(registry.root),
         "gates_passed": passed, "kind": kind})
+
+
+def refresh_record(settings: dict | None, report: EvalReport | None) -> dict | None:
+    """A refresh run's facts for the version: dataset version, training mode, the champion."""
+    if not settings:
+        return None
+    champion = report.champion if report is not None else None
+    return {"dataset_version": settings["version"], "history": settings["history"], "train": settings["train"],
+            "champion": champion.champion if champion is not None else None}
 
 
 def version_panel(version: RegistryVersion) -> Table:

@@ -119,8 +119,20 @@ def load_for_training(base_path: Path, config: Any, device: str, precision: str,
     elif config.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if config.method in ("lora", "qlora"):
-        model = add_lora(model, config.lora)
+        init = getattr(config, "init_adapter", None)
+        model = continue_adapter(model, Path(init)) if init else add_lora(model, config.lora)
     return model
+
+
+def continue_adapter(model: Any, adapter_dir: Path) -> Any:
+    """Wrap ``model`` with the trainable LoRA adapter saved in ``adapter_dir`` (continued training)."""
+    from peft import PeftModel
+
+    if not (adapter_dir / "adapter_config.json").is_file():
+        raise ConfigError(f"train.init_adapter: {adapter_dir} holds no LoRA adapter (adapter_config.json)")
+    with warnings.catch_warnings():  # a deprecation inside PEFT, not ours to act on
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
+        return PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=True)
 
 
 def add_lora(model: Any, lora: Any) -> Any:

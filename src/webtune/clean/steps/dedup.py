@@ -20,6 +20,14 @@ Similarity:
   field's word 3-grams found in the other's; averaged over the fields. A re-listed product
   whose title gained "(2025 Edition)" and whose description got a new closing line keeps
   most of its shingles this way, while different products in the same house style do not.
+
+Against history (a refresh run, `webtune.refresh.dedup.HistorySignatures` attached by the clean
+stage as ``history``): the signatures every earlier version of the pipeline kept are put before
+this run's documents in the same union-find, so a document in a cluster with an earlier one is
+rejected as ``seen_before`` (``duplicate_of`` the earlier id, ``version`` where it was kept), by
+the same exact and near rules; old data is never read again. A kept document whose record key an
+earlier version kept (a changed record) takes that record's ``cluster_id``, so it stays in the
+split its earlier self was given. The kept documents' signatures are saved for the next version.
 """
 
 from __future__ import annotations
@@ -92,6 +100,7 @@ class Signature:
     length: int
     parts: list[tuple[np.ndarray, int] | None]  # per target: (MinHash values, shingle count)
     shingles: list[np.ndarray | None] | None = None  # per target: sorted shingle hashes (verify: exact)
+    key: str | None = None  # the record key of a refresh run (``meta.record_key``)
 
 
 @dataclass
@@ -125,6 +134,7 @@ class Dedup(GlobalStep):
 
     Config = DedupConfig
     needs = Needs("clean", "numpy", "datasketch")
+    history: Any = None  # `webtune.refresh.dedup.HistorySignatures` in a refresh run
 
     def _parts(self, doc: Document) -> list[str]:
         names = self.config.target_names()
@@ -150,7 +160,7 @@ class Dedup(GlobalStep):
                 sigs.append((minhash.signature(hashes, cfg.num_perm, cfg.seed), len(hashes)) if len(hashes) else None)
                 if shingles is not None:
                     shingles.append(hashes.astype("uint32") if len(hashes) else None)
-        return Signature(minhash.exact_key(joined), len(joined), sigs, shingles), doc.id
+        return Signature(minhash.exact_key(joined), len(joined), sigs, shingles, doc.meta.get("record_key")), doc.id
 
     def similarity(self, a: Signature, b: Signature) -> float:
         """Estimated similarity of two documents (see the module docstring)."""
@@ -186,8 +196,9 @@ class Dedup(GlobalStep):
         return sum(scores) / len(scores) if scores else 0.0
 
     def decide(self, signatures: list[Any], stats: dict[str, Any]) -> dict[int, Member]:
-        sigs = [s for s, _ in signatures]
-        ids = [i for _, i in signatures]
+        past_sigs, past_ids = self.history.past(self) if self.history is not None else ([], [])
+        sigs = past_sigs + [s for s, _ in signatures]
+        ids = past_ids + [i for _, i in signatures]
         uf = _UnionFind(len(sigs))
         if self.config.exact:
             first: dict[str, int] = {}
@@ -198,7 +209,10 @@ class Dedup(GlobalStep):
                         uf.union(i, j)
         if self.config.near:
             self._near_pairs(sigs, uf, stats)
-        return self._plan(sigs, ids, uf, stats)
+        plan = self._plan(sigs, ids, uf, stats, past=len(past_sigs))
+        if self.history is not None:
+            self.history.save(self, plan, sigs[len(past_sigs):], ids[len(past_sigs):], stats)
+        return plan
 
     def _near_pairs(self, sigs: list[Signature | None], uf: _UnionFind, stats: dict[str, Any]) -> None:
         from datasketch import MinHashLSH
@@ -225,13 +239,24 @@ class Dedup(GlobalStep):
                 lsh.insert(i, lean, check_duplication=False)
         stats["candidate_pairs"] = stats.get("candidate_pairs", 0) + len(checked)
 
-    def _plan(self, sigs, ids, uf: _UnionFind, stats: dict[str, Any]) -> dict[int, Member]:
+    def _plan(self, sigs, ids, uf: _UnionFind, stats: dict[str, Any], past: int = 0) -> dict[int, Member]:
+        """Keeper and reason of every current document (indices from ``past`` on; before them
+        are history's signatures: a cluster holding one of those is ``seen_before``)."""
         clusters: dict[int, list[int]] = {}
         for i, sig in enumerate(sigs):
             if sig is not None:
                 clusters.setdefault(uf.find(i), []).append(i)
         plan: dict[int, Member] = {}
         for members in clusters.values():
+            earlier = [i for i in members if i < past]
+            if earlier:
+                keeper = earlier[0]
+                for i in members:
+                    if i >= past:
+                        similarity = 1.0 if sigs[i].exact == sigs[keeper].exact else round(
+                            self.similarity(sigs[i], sigs[keeper]), 4)
+                        plan[i - past] = Member(keeper, ids[keeper], len(members), "seen_before", similarity)
+                continue
             if self.config.keep == "longest":
                 keeper = min(members, key=lambda i: (-sigs[i].length, i))
             else:
@@ -242,8 +267,9 @@ class Dedup(GlobalStep):
                     exact = sigs[i].exact == sigs[keeper].exact
                     member.reason = "exact_duplicate" if exact else "near_duplicate"
                     member.value = 1.0 if exact else round(self.similarity(sigs[i], sigs[keeper]), 4)
-                plan[i] = member
-        stats["clusters_with_duplicates"] = sum(1 for m in clusters.values() if len(m) > 1)
+                plan[i - past] = member
+        stats["clusters_with_duplicates"] = sum(1 for m in clusters.values()
+                                                if len(m) > 1 and not any(i < past for i in m))
         return plan
 
     def finish(self, index: int, doc: Document, plan: dict[int, Member], stats: dict[str, Any]) -> Drop | None:
@@ -253,7 +279,12 @@ class Dedup(GlobalStep):
             return None
         if member.reason is None:
             doc.meta["cluster_id"], doc.meta["cluster_size"] = doc.id, member.size
+            if self.history is not None:  # a changed record stays in its earlier self's split group
+                doc.meta["cluster_id"] = self.history.cluster_of(doc.meta.get("record_key"), doc.id)
             return None
+        if member.reason == "seen_before":
+            return Drop("seen_before", member.value, None if member.value == 1.0 else self.config.threshold,
+                        extra={"duplicate_of": member.keeper_id, "version": self.history.version_of(member.keeper_id)})
         threshold = None if member.reason == "exact_duplicate" else self.config.threshold
         return Drop(member.reason, member.value, threshold,
                     extra={"duplicate_of": member.keeper_id, "cluster_id": member.keeper_id})

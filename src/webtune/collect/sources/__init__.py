@@ -8,6 +8,6 @@ the entry-point group ``webtune.sources``.
 
 from webtune.plugins import Registry
 
-BUILTIN_SOURCE_MODULES = tuple(f"webtune.collect.sources.{name}" for name in ("files", "brightdata", "crawl"))
+BUILTIN_SOURCE_MODULES = tuple(f"webtune.collect.sources.{name}" for name in ("files", "brightdata", "crawl", "serp"))
 
 SOURCES: Registry = Registry("source", builtins=BUILTIN_SOURCE_MODULES, label="collect source")

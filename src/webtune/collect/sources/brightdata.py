@@ -201,8 +201,15 @@ class BrightDataSource:
         """Trigger (or scrape, or resume), wait, fetch and read the snapshot; return its figures."""
         from webtune.collect.brightdata_api import BrightDataJob
 
-        job = BrightDataJob(self.config, _token(), run.work_dir, run.console)
-        return collect_with(job, run, self.config)
+        config = self.config
+        if getattr(run, "refresh", None) is not None and config.inputs is not None:
+            # A refresh run collects only the inputs no earlier version collected.
+            config = config.model_copy(update={"inputs": run.refresh.new_inputs(config.inputs)})
+            if not config.inputs:
+                return {"snapshot_id": None, "dataset_id": config.dataset_id, "triggered": False,
+                        "skipped": "no new inputs since the last version"}
+        job = BrightDataJob(config, _token(), run.work_dir, run.console)
+        return collect_with(job, run, config)
 
 
 @SOURCES.register("brightdata-marketplace")

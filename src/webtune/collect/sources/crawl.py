@@ -12,6 +12,11 @@ robots.txt is obeyed (protego) for ``user_agent``; requests to one host are limi
 redirects are followed by hand so every hop is checked against the scope, robots.txt and
 the private-address guard. Each fetched page is appended to a crawl log in the work
 directory, so an interrupted crawl resumes where it stopped.
+
+``fetcher: unlocker`` fetches every URL (robots.txt included) through Bright Data's Web Unlocker
+API (`webtune.collect.brightdata_request`): the key from ``BRIGHTDATA_API_TOKEN``, the zone from
+``unlocker.zone`` or ``BRIGHTDATA_UNLOCKER_ZONE``. This machine then connects to the API only, so
+the private-address guard has nothing to check; conditional requests are not sent through it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,16 @@ from webtune.configbase import PatternList, StrictModel
 from webtune.extras import Needs
 
 DEFAULT_USER_AGENT = "webtune-crawler/0.1 (+https://github.com/webtune/webtune)"
+
+
+class UnlockerSettings(StrictModel):
+    """Bright Data Web Unlocker: where to send the requests and which zone (never the key)."""
+
+    zone: str | None = Field(None, description="the Web Unlocker zone (default: $BRIGHTDATA_UNLOCKER_ZONE)")
+    zone_env: str = "BRIGHTDATA_UNLOCKER_ZONE"
+    base_url: str = "https://api.brightdata.com"
+    format: Literal["json", "raw"] = Field("json", description="json: the target's status and headers "
+                                           "come back too (a 404 stays a 404); raw: the body only")
 
 
 class CrawlSourceConfig(StrictModel):
@@ -52,6 +67,9 @@ class CrawlSourceConfig(StrictModel):
     max_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     max_redirects: int = Field(default=5, ge=0)
     allow_private: bool = False
+    # direct: this machine fetches; unlocker: through Bright Data's Web Unlocker API.
+    fetcher: Literal["direct", "unlocker"] = "direct"
+    unlocker: UnlockerSettings = UnlockerSettings()
 
     @model_validator(mode="after")
     def _something_to_crawl(self) -> "CrawlSourceConfig":

@@ -119,6 +119,10 @@ class FilesSource:
             task = progress.add_task("", total=len(files), records=0)
             for path in files:
                 progress.update(task, description=path.name)
+                if run.refresh is not None and self._unchanged_file(path, run):
+                    stats["formats"]["unchanged"] = stats["formats"].get("unchanged", 0) + 1
+                    progress.advance(task)
+                    continue
                 try:
                     fmt = self._read_file(path, run.sink, lambda n: progress.update(task, records=n))
                 except InputError as exc:
@@ -133,6 +137,23 @@ class FilesSource:
         stats["seconds"] = round(seconds, 3)
         stats["mb_per_s"] = round(stats["bytes"] / 1e6 / seconds, 2) if seconds > 0 else None
         return stats
+
+    @staticmethod
+    def _unchanged_file(path: Path, run: Any) -> bool:
+        """In a refresh run: a file whose content hash an earlier version read is not read again
+        (one reject, ``unchanged_file``); any other file is noted by its hash and read."""
+        from webtune.stage import sha256_file
+
+        try:
+            digest = sha256_file(path)
+        except OSError:
+            return False  # unreadable: reading it says why
+        version = run.refresh.file_version(digest)
+        run.refresh.note_file(path, digest, "unchanged" if version else "read")
+        if version:
+            run.sink.reject("unchanged_file", f"the same content was read by v{version}; not read again",
+                            uri=str(path), value=digest)
+        return bool(version)
 
     @staticmethod
     def _reject_file(path: Path, exc: Exception, run: Any) -> None:

@@ -75,6 +75,11 @@ class LocalTrainConfig(StrictModel):
     # Also write the base model with the adapter merged in (model/), for LoRA and QLoRA.
     merge: bool = False
     chat_template: str | None = None  # a Jinja chat template for base models without one
+    # Continued training: start from this LoRA adapter (a directory holding adapter_config.json,
+    # e.g. a registry version's artifact/) instead of a fresh one; its r, alpha and target
+    # modules are the adapter's own. A refresh run's `refresh.train: continue` sets it to the
+    # production version's adapter.
+    init_adapter: RelPath | None = None
     # How training runs, not what it produces: left out of the stage fingerprint.
     # None: continue from the checkpoint of an interrupted run of this same setup, if any;
     # True: it must (--resume); False: start over (--no-resume).
@@ -90,6 +95,12 @@ class LocalTrainConfig(StrictModel):
     # (`webtune.train.memory`) and prints it: refuse a run that will not fit on the device,
     # warn and train anyway, or off (no estimate).
     memory_check: Literal["refuse", "warn", "off"] = Field("refuse", exclude=True)
+
+    @model_validator(mode="after")
+    def _init_adapter_needs_lora(self) -> "LocalTrainConfig":
+        if self.init_adapter is not None and self.method not in ("lora", "qlora"):
+            raise ValueError("init_adapter continues a LoRA adapter: use method: lora or qlora")
+        return self
 
     @model_validator(mode="after")
     def _check_launcher(self) -> "LocalTrainConfig":
