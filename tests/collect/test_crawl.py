@@ -225,9 +225,9 @@ def test_the_first_request_after_robots_txt_honours_its_crawl_delay(site, collec
     sent: dict[str, float] = {}
     fetch = Crawler._fetch_capped
 
-    async def timed_fetch(self, client, url, budget):
+    async def timed_fetch(self, client, url, *args, **kwargs):
         sent.setdefault(urlparse(url).path or "/", asyncio.get_running_loop().time())
-        return await fetch(self, client, url, budget)
+        return await fetch(self, client, url, *args, **kwargs)
 
     monkeypatch.setattr(Crawler, "_fetch_capped", timed_fetch)
     site.answers = {"/robots.txt": (200, {"Content-Type": "text/plain"}, b"User-agent: *\nCrawl-delay: 0.4\n")}
