@@ -39,10 +39,11 @@ def test_summary_has_accuracies_intervals_and_the_paired_delta():
 
 
 def preference_pairs():
-    """Chosen: the answers the adapter was trained on; rejected: the same words in reverse order."""
+    """Chosen: the answers the adapter was trained on; rejected: the same with its third word replaced."""
     pairs = []
     for i, (topic, answer) in enumerate(ITEMS):
-        other = " ".join(reversed(answer.split()))
+        words = answer.split()
+        other = " ".join(words[:2] + ["pencil"] + words[3:])
         pairs.append({"prompt": [{"role": "system", "content": SYSTEM},
                                  {"role": "user", "content": f"Tell me about the {topic}."}],
                       "chosen": answer, "rejected": other, "meta": {"source_id": f"doc-{i}"}})
@@ -51,7 +52,7 @@ def preference_pairs():
 
 
 def base_wins_by_hand(model_dir, pairs):
-    """Summed log-probs of each answer with a plain forward pass, prompt found by rendering it alone."""
+    """Mean log-prob per token of each answer with a plain forward pass, prompt found by rendering it alone."""
     import torch
 
     from webtune.models import load_causal_lm, load_tokenizer
@@ -70,7 +71,7 @@ def base_wins_by_hand(model_dir, pairs):
                 logprobs = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), dim=-1)
             targets = ids[0, 1:]
             picked = logprobs[torch.arange(len(targets)), targets][n_prompt - 1:]
-            scores.append(float(picked.sum()))
+            scores.append(float(picked.mean()))
         wins.append(scores[0] > scores[1])
     return wins
 
@@ -81,20 +82,22 @@ def test_the_stage_reports_preference_accuracy_next_to_the_checks(tmp_path, tiny
     publish_inputs(tmp_path, tiny_model_dir, adapter, test_lines=make_examples(6),
                    extra_files={"preference_test.jsonl": pairs})
     pipeline = make_pipeline(tiny_model_dir, tmp_path / "registry",
-                             evaluate={"forgetting": {"enabled": False}, "bootstrap_resamples": 200})
+                             evaluate={"forgetting": {"enabled": False}, "bootstrap_resamples": 200,
+                                       "preference": {"score": "mean"}})
     manifest = run_one_stage(stage_spec("evaluate"), pipeline, tmp_path, force=True)
     report = json.loads((tmp_path / "evaluate" / "report.json").read_text())
     p = report["preference"]
-    assert p["status"] == "done" and p["pairs"] == 6 and p["score"] == "sum"
-    # the tuned adapter was trained on the chosen answers: it prefers every one of them
+    assert p["status"] == "done" and p["pairs"] == 6 and p["score"] == "mean"
+    # the tuned adapter was trained on the chosen answers: it prefers every one of them; the random
+    # base model does not (checked by hand below)
     assert p["tuned_accuracy"] == 1.0 and p["tuned_margin"] > p["base_margin"]
     hand = base_wins_by_hand(tiny_model_dir, [q for q in pairs if "chosen" in q])
-    assert p["base_accuracy"] == pytest.approx(sum(hand) / len(hand))
-    assert p["delta"] == pytest.approx(1.0 - p["base_accuracy"])
+    assert p["base_accuracy"] == pytest.approx(sum(hand) / len(hand)) and p["base_accuracy"] < 1.0
+    assert p["delta"] == pytest.approx(1.0 - p["base_accuracy"]) and p["delta_ci95"][0] > 0
     assert p["base_ci95"][0] <= p["base_accuracy"] <= p["base_ci95"][1]
     assert manifest.stats["preference"]["tuned_accuracy"] == 1.0
     md = (tmp_path / "evaluate" / "report.md").read_text()
-    assert "preference accuracy (sum log-prob) on 6 held-out pairs" in md
+    assert "preference accuracy (mean log-prob) on 6 held-out pairs" in md
 
 
 def test_without_preference_pairs_there_is_no_section(tmp_path, tiny_model_dir, tmp_path_factory):
