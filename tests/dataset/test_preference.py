@@ -80,3 +80,21 @@ def test_validate_file_reports_every_bad_line_and_lengths(tmp_path, counter):
     ok.write_text("\n".join(json.dumps(OPENAI_ROW) for _ in range(10)) + "\n")
     assert validate_preference_file(ok, tokenizer=counter, openai_only=True).ok
     assert not validate_preference_file(ok, min_examples=11).ok
+
+
+def test_cli_check_validates_a_preference_file_naming_lines(tmp_path, tiny_model_dir):
+    from typer.testing import CliRunner
+
+    from webtune.cli.main import app
+
+    same = {**OPENAI_ROW, "non_preferred_output": OPENAI_ROW["preferred_output"]}
+    bad = tmp_path / "pref.jsonl"
+    bad.write_text("\n".join(json.dumps(r) for r in [OPENAI_ROW] * 10 + [same]) + "\n")
+    result = CliRunner().invoke(app, ["dataset", "--check", str(bad)], terminal_width=250)
+    assert result.exit_code == 1, result.output
+    assert f"{bad}:11: rejected: chosen and rejected are the same answer" in result.output
+    ok = tmp_path / "ok.jsonl"
+    ok.write_text("\n".join(json.dumps(OPENAI_ROW) for _ in range(10)) + "\n")
+    result = CliRunner().invoke(app, ["dataset", "--check", str(ok), "--model", str(tiny_model_dir)],
+                                terminal_width=250)
+    assert result.exit_code == 0 and "valid" in result.output, result.output

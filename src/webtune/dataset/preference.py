@@ -68,10 +68,10 @@ def read_record(obj: Any, openai_only: bool = False) -> PreferenceExample:
 
 
 def _from_openai(obj: dict[str, Any], strict: bool) -> PreferenceExample:
-    if strict:
-        for key in sorted(set(obj) - OPENAI_KEYS):
-            raise PreferenceFormatError(key, "unknown key (the preference format takes input, preferred_output "
-                                        "and non_preferred_output)")
+    unknown = sorted(set(obj) - OPENAI_KEYS) if strict else []
+    if unknown:
+        raise PreferenceFormatError(unknown[0], "unknown key (the preference format takes input, preferred_output "
+                                    "and non_preferred_output)")
     for key in sorted(OPENAI_KEYS):
         if key not in obj:
             raise PreferenceFormatError(key, "is missing")
@@ -234,6 +234,16 @@ def validate_preference_file(path: str | Path, tokenizer: Any = None, max_tokens
         raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     return validate_preference_rows(rows, tokenizer=tokenizer, max_tokens=max_tokens, min_examples=min_examples,
                                     openai_only=openai_only, report=report)
+
+
+def is_preference_file(path: str | Path) -> bool:
+    """Whether a JSONL file holds preference records: its first JSON object has no ``messages`` but
+    preference keys (``input``/``preferred_output``, or ``prompt``/``chosen``/``completion``)."""
+    for _, obj, error in iter_jsonl_lines(Path(path)):
+        if error is None and isinstance(obj, dict):
+            return "messages" not in obj and bool({"input", "preferred_output", "prompt", "chosen", "completion"}
+                                                  & set(obj))
+    return False
 
 
 # ---------------------------------------------------------------- export

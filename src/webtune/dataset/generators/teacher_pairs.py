@@ -19,16 +19,16 @@ parse is rejected (``unparseable_reply``).
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Literal
+from typing import Any, Iterable
 
 from pydantic import Field, field_validator
 
-from webtune.dataset.config import TeacherEndpoint, _compile
+from webtune.dataset.config import TeacherEndpoint
 from webtune.dataset.generators import GENERATORS
 from webtune.dataset.generators.base import Batch, Candidate, GeneratorEnv, drop, preference_candidate
 from webtune.dataset.generators.reference_vs_base import BaseSampling, base_answers, reference_examples
-from webtune.dataset.teacher import TeacherReplyError, _Strict, parse_reply
-from webtune.dataset.templates import render
+from webtune.dataset.teacher import PairReply, TeacherReplyError, parse_reply
+from webtune.dataset.templates import compile_template, render
 from webtune.records import canonical_json, content_id
 
 DEFAULT_PAIR_PROMPT = (
@@ -37,11 +37,6 @@ DEFAULT_PAIR_PROMPT = (
     'Reply with JSON of exactly this shape: {"preferred": "A" or "B", "reason": "..."}\n\n'
     "Request:\n{{ user }}\n\nAnswer A:\n{{ a }}\n\nAnswer B:\n{{ b }}"
 )
-
-
-class PairReply(_Strict):
-    preferred: Literal["A", "B"]
-    reason: str = ""
 
 
 class TeacherPairsConfig(TeacherEndpoint):
@@ -55,7 +50,8 @@ class TeacherPairsConfig(TeacherEndpoint):
     @field_validator("prompt")
     @classmethod
     def _check_prompt(cls, value: str) -> str:
-        return _compile(value)
+        compile_template(value)  # a syntax error is a config error naming the key
+        return value
 
 
 def swapped(prompt: list[dict[str, str]]) -> bool:
