@@ -258,3 +258,29 @@ def test_no_preference_generator_writes_no_preference_files(tmp_path, tiny_model
     manifest, out = run_dataset_stage(tmp_path, tiny_model_dir, {"templates": [COPYWRITER], "min_examples": 1},
                                       [product(i) for i in range(12)])
     assert not (out / "preference_train.jsonl").exists() and "preference" not in manifest.stats
+
+
+def test_a_core_install_validates_preference_generators_and_names_the_extra_to_run_them(tmp_path):
+    from tests.core.test_extras import core_only
+
+    code = "\n".join([
+        "from webtune.config import validate_pipeline",
+        "from webtune.dataset.generators import GENERATORS",
+        "from webtune.errors import WebtuneError",
+        "validate_pipeline({'name': 'p', 'base_model': 'm', 'dataset': {'templates': [{'name': 't', 'user': 'u',"
+        " 'assistant': 'a'}], 'generators': [{'generator': 'reference_vs_base'}, {'generator': 'teacher_pairs',"
+        " 'model': 'gpt-4o-mini'}, {'generator': 'ratings', 'field': 'r', 'desirable_at_least': 4,"
+        " 'undesirable_at_most': 2, 'user': 'u', 'assistant': 'a'}]}})",
+        "GENERATORS.get('ratings')",  # needs nothing beyond the core
+        "for name in ('reference_vs_base', 'teacher_pairs'):",
+        "    try:",
+        "        GENERATORS.get(name)",
+        "    except WebtuneError as exc:",
+        "        print(exc)",
+    ])
+    proc = core_only("code", code, cwd=tmp_path, home=tmp_path / "home")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "dataset generator 'reference_vs_base' needs torch, transformers: pip install 'webtune[train]'",
+        "dataset generator 'teacher_pairs' needs torch, transformers: pip install 'webtune[train]'",
+    ]

@@ -329,8 +329,8 @@ class DatasetConfig(StrictModel):
                 raise ValueError(f"{i}: give the generator's name as 'generator: NAME'")
             if name == "mix":
                 raise ValueError(f"{i}: general sets are mixed in with dataset.mix, not as a generator")
-            try:
-                generator = GENERATORS.get(name)
+            try:  # the class only: validating a file needs no extra (running the generator may)
+                generator = GENERATORS.backend(name)
             except ConfigError as exc:
                 raise ValueError(f"{i}: {exc}") from None
             settings = {k: v for k, v in entry.items() if k != "generator"}

@@ -27,6 +27,7 @@ from webtune.configbase import StrictModel
 from webtune.dataset.generators import GENERATORS
 from webtune.dataset.generators.base import Batch, Candidate, GeneratorEnv, preference_candidate
 from webtune.errors import StageError
+from webtune.extras import Needs
 
 
 class BaseSampling(StrictModel):
@@ -65,6 +66,7 @@ class ReferenceVsBaseGenerator:
 
     Config = ReferenceVsBaseConfig
     produces = "preference"
+    needs = Needs("train", "torch", "transformers")  # the base model answers (webtune.dataset.base_answers)
 
     def __init__(self, config: ReferenceVsBaseConfig):
         self.config = config

@@ -29,6 +29,7 @@ from webtune.dataset.generators.base import Batch, Candidate, GeneratorEnv, drop
 from webtune.dataset.generators.reference_vs_base import BaseSampling, base_answers, reference_examples
 from webtune.dataset.teacher import PairReply, TeacherReplyError, parse_reply
 from webtune.dataset.templates import compile_template, render
+from webtune.extras import Needs
 from webtune.records import canonical_json, content_id
 
 DEFAULT_PAIR_PROMPT = (
@@ -65,6 +66,7 @@ class TeacherPairsGenerator:
 
     Config = TeacherPairsConfig
     produces = "preference"
+    needs = Needs("train", "torch", "transformers")  # the base model answers (webtune.dataset.base_answers)
 
     def __init__(self, config: TeacherPairsConfig):
         self.config = config
