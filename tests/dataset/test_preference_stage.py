@@ -284,3 +284,24 @@ def test_a_core_install_validates_preference_generators_and_names_the_extra_to_r
         "dataset generator 'reference_vs_base' needs torch, transformers: pip install 'webtune[train]'",
         "dataset generator 'teacher_pairs' needs torch, transformers: pip install 'webtune[train]'",
     ]
+
+
+def test_the_summary_shows_the_preference_records_per_split(tmp_path, tiny_model_dir):
+    from rich.console import Console
+
+    from tests.dataset.helpers import write_docs
+    from webtune.config import validate_pipeline
+    from webtune.pipeline import run_one_stage, stage_spec
+
+    docs, _ = rated_docs()
+    section = {"generators": [{"generator": "ratings", "field": "rating", "desirable_at_least": 4,
+                               "undesirable_at_most": 2, "user": "Review {{ title }}.", "assistant": "{{ review }}"}],
+               "min_examples": 1}
+    pipeline = validate_pipeline({"name": "t", "base_model": str(tiny_model_dir), "dataset": section},
+                                 base_dir=tmp_path)
+    console = Console(record=True, width=200)
+    manifest = run_one_stage(stage_spec("dataset"), pipeline, tmp_path / "run",
+                             inputs={"clean": write_docs(tmp_path / "clean", docs)}, force=True, console=console)
+    per = manifest.stats["preference"]["examples"]
+    assert (f"preference records: train {per['train']}, validation {per['validation']}, test {per['test']}"
+            in console.export_text())

@@ -666,6 +666,10 @@ def _print_summary(ctx: StageContext, stats: dict[str, Any]) -> None:
         table.add_row(name, str(t["count"]), str(t["min"]), str(t["mean"]), str(t["p50"]), str(t["p95"]),
                       str(t["max"]), str(t["total"]))
     ctx.console.print(table)
+    if "preference" in stats:
+        per = stats["preference"]["examples"]
+        ctx.console.print("preference records: " + ", ".join(f"{split} {per[split]}" for split in SPLITS)
+                          + f" (preference_{{train,validation,test}}.jsonl)")
     cost = stats["cost"]
     if cost["usd"] is not None:
         ctx.console.print(f"estimated hosted training cost: ${cost['usd']:.2f} ({cost['model']}, "
