@@ -117,7 +117,9 @@ def test_reference_vs_base_pairs_the_reference_with_the_base_answer_in_the_examp
 
     chat = LocalChatModel(load_causal_lm(tiny_model_dir), load_tokenizer(tiny_model_dir))
     prompts = [[{"role": "user", "content": f"Describe Gel Pen Pack {i}."}] for i in range(24)]
-    torch.manual_seed(3)
+    from webtune.records import canonical_json, content_id
+
+    torch.manual_seed(3 + int(content_id(canonical_json(prompts), length=8), 16))  # one chunk: its seed
     again = chat.generate_batch(prompts, max_new_tokens=6, batch_size=8, temperature=1.0, top_p=1.0)
     sampled = {p[0]["content"]: a.text.strip() for p, a in zip(prompts, again)}
     for rows in pairs.values():
@@ -305,3 +307,44 @@ def test_the_summary_shows_the_preference_records_per_split(tmp_path, tiny_model
     per = manifest.stats["preference"]["examples"]
     assert (f"preference records: train {per['train']}, validation {per['validation']}, test {per['test']}"
             in console.export_text())
+
+
+KILL_SCRIPT = """
+import json, sys
+from pathlib import Path
+from tests.dataset.helpers import run_dataset_stage
+from tests.dataset.test_preference_stage import COPYWRITER, clustered_docs
+tmp, model = Path(sys.argv[1]), Path(sys.argv[2])
+section = {"templates": [COPYWRITER], "min_examples": 1,
+           "generators": [{"generator": "reference_vs_base", "max_new_tokens": 6, "temperature": 1.0,
+                           "top_p": 1.0, "batch_size": 2, "seed": 3}]}
+manifest, out = run_dataset_stage(tmp, model, section, clustered_docs(20))
+print(json.dumps(manifest.stats["preference"]["base_answers"]))
+"""
+
+
+def test_a_kill_while_the_base_model_answers_resumes_to_the_same_pairs(tmp_path, tiny_model_dir):
+    import os
+    import subprocess
+    import sys
+
+    from tests.dataset.helpers import ROOT
+
+    def run(where, fault=None):
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]), "HF_HUB_OFFLINE": "1"}
+        env.pop("WEBTUNE_FAULT", None)
+        if fault:
+            env["WEBTUNE_FAULT"] = fault
+        return subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(where), str(tiny_model_dir)], env=env,
+                              capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+    killed = run(tmp_path / "k", fault="dataset.base_answers:2")  # two chunks of 8 cached, then SIGKILL
+    assert killed.returncode != 0 and not (tmp_path / "k" / "run" / "dataset").exists()
+    resumed = run(tmp_path / "k")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout.splitlines()[-1]) == {"generated": 4, "cache_hits": 16, "model_loads": 1}
+    clean = run(tmp_path / "c")
+    assert clean.returncode == 0, clean.stderr
+    for split in SPLITS:  # the resumed run sampled exactly what a run never killed samples
+        assert read_pref(tmp_path / "k" / "run" / "dataset", split) == read_pref(tmp_path / "c" / "run" / "dataset",
+                                                                                 split)

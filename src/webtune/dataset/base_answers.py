@@ -3,9 +3,9 @@
 Answers come from batched generation (`webtune.serve.models.LocalChatModel.generate_batch`, the
 same local chat model evaluate uses: length-sorted, left-padded batches with a KV cache) and are
 cached on disk like the teacher's replies: one JSON file per answer under a hash of the request
-(base model, prompt, sampling settings), written atomically as each batch finishes. A rerun, or
-a run that resumes after being killed, generates only what is not cached yet; the model is not
-even loaded when every answer is cached.
+(base model, prompt, sampling settings), written atomically as each chunk of batches finishes.
+A rerun, or a run that resumes after being killed, generates only the chunks not cached yet, with
+the seeds the killed run would have used; the model is not even loaded when every answer is cached.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from webtune import faults
 from webtune.jsonl import atomic_write_json
 from webtune.records import canonical_json, content_id
 
@@ -53,25 +54,29 @@ class BaseAnswers:
         return Path(self.cache_dir) / key[:2] / f"{key}.json"
 
     def __call__(self, prompts: list[list[dict[str, str]]], settings: Any) -> list[str]:
-        """The answers to ``prompts`` (same order): cached ones read, the rest generated and cached."""
-        answers: list[str | None] = [None] * len(prompts)
-        todo: list[int] = []
-        for n, prompt in enumerate(prompts):
-            cached = self._cached(self.cache_path(prompt, settings))
-            if cached is None:
-                todo.append(n)
-            else:
-                answers[n] = cached
-                self.usage.cache_hits += 1
+        """The answers to ``prompts`` (same order): cached ones read, the rest generated and cached.
+
+        Prompts go in fixed chunks of ``batch_size * CHUNK_BATCHES``; a chunk is generated whole
+        (unless all of it is cached) with a seed drawn from its prompts, so a run resumed after a
+        kill samples exactly the answers the run that was never killed does.
+        """
+        answers: list[str] = []
         step = max(1, settings.batch_size * CHUNK_BATCHES)
-        for start in range(0, len(todo), step):
-            chunk = todo[start:start + step]
-            for n, text in zip(chunk, self._generate([prompts[n] for n in chunk], settings, start)):
-                atomic_write_json(self.cache_path(prompts[n], settings), {"content": text,
-                                                                          "model": str(self.base_model)})
-                answers[n] = text
-                self.usage.generated += 1
-        return [a or "" for a in answers]
+        for start in range(0, len(prompts), step):
+            chunk = prompts[start:start + step]
+            paths = [self.cache_path(prompt, settings) for prompt in chunk]
+            cached = [self._cached(path) for path in paths]
+            if all(text is not None for text in cached):
+                self.usage.cache_hits += len(chunk)
+                answers.extend(cached)
+                continue
+            texts = self._generate(chunk, settings)
+            for path, text in zip(paths, texts):
+                atomic_write_json(path, {"content": text, "model": str(self.base_model)})
+            self.usage.generated += len(chunk)
+            answers.extend(texts)
+            faults.point("dataset.base_answers")  # a chunk is cached: a kill here loses nothing
+        return answers
 
     @staticmethod
     def _cached(path: Path) -> str | None:
@@ -82,11 +87,12 @@ class BaseAnswers:
         except (OSError, ValueError, KeyError):
             return None  # a damaged entry is generated again
 
-    def _generate(self, prompts: list[list[dict[str, str]]], settings: Any, offset: int) -> list[str]:
+    def _generate(self, prompts: list[list[dict[str, str]]], settings: Any) -> list[str]:
         import torch
 
         chat = self.chat()
-        torch.manual_seed(settings.seed + offset)  # sampled answers: the same run gives the same answers
+        # sampled answers: the same chunk gets the same seed in every run, wherever it starts
+        torch.manual_seed(settings.seed + int(content_id(canonical_json(prompts), length=8), 16))
         done = chat.generate_batch(prompts, max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size,
                                    temperature=settings.temperature, top_p=settings.top_p)
         return [c.text.strip() for c in done]
