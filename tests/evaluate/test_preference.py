@@ -108,3 +108,18 @@ def test_without_preference_pairs_there_is_no_section(tmp_path, tiny_model_dir, 
     report = json.loads((tmp_path / "evaluate" / "report.json").read_text())
     assert report["preference"] is None
     assert "preference accuracy" not in (tmp_path / "evaluate" / "report.md").read_text()
+
+
+def test_a_pair_whose_answers_max_len_cuts_away_is_unscored(tiny_model_dir):
+    from webtune.dataset.preference import read_record
+    from webtune.evaluate.preference import encode_pairs
+    from webtune.models import load_tokenizer
+
+    tokenizer = load_tokenizer(tiny_model_dir)
+    short = read_record({"prompt": [{"role": "user", "content": "Hi."}], "chosen": "Yes.", "rejected": "No."})
+    long_prompt = read_record({"prompt": [{"role": "user", "content": "word " * 60}], "chosen": "Yes.",
+                               "rejected": "No."})
+    encoded, kept = encode_pairs(tokenizer, [short, long_prompt], max_len=40)
+    assert kept == [0] and len(encoded) == 2
+    chosen_labels = [label for label in encoded[0]["labels"] if label != IGNORE]
+    assert tokenizer.decode(chosen_labels).startswith("Yes.")  # only the answer (and its end of turn) is scored
