@@ -16,7 +16,8 @@ The points (``docs/pipeline.md`` lists them too):
   ``register.after_rename`` (the version in place, the registry's history not yet updated),
   ``register.before_promote``, ``register.after_promote``;
 * ``train.checkpoint_writing`` (a checkpoint's weights written, its optimizer state not yet),
-  ``train.checkpoint_saved`` (right after a checkpoint is committed).
+  ``train.checkpoint_saved`` (right after a checkpoint is committed);
+* ``dataset.base_answers`` (a chunk of the base model's answers for preference pairs cached).
 """
 
 from __future__ import annotations

@@ -325,6 +325,27 @@ class ForgettingSummary(Part):
     judge: JudgePairResult | None = None  # tuned vs base on the general set, when a judge is configured
 
 
+class PreferenceAccuracy(Part):
+    """The preference section: on held-out pairs, how often each model gives the chosen answer a higher
+    log-likelihood than the rejected one (``score``: ``sum`` of the answer's token log-probs, or
+    ``mean`` per token), with 95% bootstrap intervals; ``delta`` is tuned minus base."""
+
+    status: Literal["done", "skipped"] = "skipped"
+    note: str = ""
+    source: str | None = None  # the pairs file (the dataset stage's preference_test.jsonl)
+    pairs: int = 0  # pairs scored
+    unscored: int = 0  # pairs left out: an answer cut away entirely by max_len
+    score: str = "sum"
+    base_accuracy: float | None = None
+    tuned_accuracy: float | None = None
+    base_ci95: list[float] | None = None
+    tuned_ci95: list[float] | None = None
+    delta: float | None = None
+    delta_ci95: list[float] | None = None
+    base_margin: float | None = None  # mean log-likelihood of chosen minus rejected
+    tuned_margin: float | None = None
+
+
 class ContaminatedExample(Part):
     """A test example sharing an n-gram with the training split or a benchmark."""
 
@@ -404,6 +425,7 @@ class EvalReport(Handoff):
     backend: str | None = None
     judge: JudgeSummary | None = None  # None: written before the judge existed
     forgetting: ForgettingSummary | None = None
+    preference: PreferenceAccuracy | None = None  # None: no preference pairs checked
     contamination: Contamination | None = None
     champion: ChampionReport | None = None  # a refresh run with a production model only
 

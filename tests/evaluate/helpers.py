@@ -90,16 +90,19 @@ def unrelated_examples() -> list[dict[str, Any]]:
 
 def publish_inputs(run_dir: Path, base_dir: Path, adapter: Path | None, test_lines: list[Any] | None = None,
                    train_result: dict[str, Any] | None = None, model: Path | None = None,
-                   train_lines: list[Any] | None = None) -> None:
+                   train_lines: list[Any] | None = None, extra_files: dict[str, list[Any]] | None = None) -> None:
     """Publish ``dataset`` (test.jsonl and train.jsonl) and ``train`` (an adapter or a full ``model``,
     and train_result.json) in ``run_dir`` through the stage contract, so they carry real manifests.
-    ``train.jsonl`` holds ``train_lines`` (default: examples unrelated to the test lines)."""
+    ``train.jsonl`` holds ``train_lines`` (default: examples unrelated to the test lines);
+    ``extra_files`` are more JSONL files of the dataset stage (``preference_test.jsonl``)."""
     lines = test_lines if test_lines is not None else make_examples()
 
     def dataset(ctx):
         (ctx.output_dir / "test.jsonl").write_text(
             "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines))
         write_jsonl(ctx.output_dir / "train.jsonl", train_lines if train_lines is not None else unrelated_examples())
+        for name, rows in (extra_files or {}).items():
+            write_jsonl(ctx.output_dir / name, rows)
         return StageResult(counts=Counts(len(lines), len(lines), 0))
 
     def train(ctx):
@@ -116,7 +119,8 @@ def publish_inputs(run_dir: Path, base_dir: Path, adapter: Path | None, test_lin
         TrainResult.model_validate(result).write(ctx.output_dir)
         return StageResult(counts=Counts(1, 1, 0))
 
-    run_stage("dataset", dataset, run_dir=run_dir, config={"test": len(lines)}, force=True)
+    run_stage("dataset", dataset, run_dir=run_dir, config={"test": len(lines), "extra": sorted(extra_files or {})},
+              force=True)
     run_stage("train", train, run_dir=run_dir, config={"adapter": str(adapter), "model": str(model)},
               inputs={"dataset": run_dir / "dataset"}, force=True)
 

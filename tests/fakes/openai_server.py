@@ -8,7 +8,9 @@
 What it implements (the paths the ``openai`` SDK calls, under ``/v1``):
 
 * ``POST /files`` (multipart upload), ``GET /files/{id}``, ``GET /files/{id}/content``
-* ``POST /fine_tuning/jobs``, ``GET /fine_tuning/jobs`` (cursor pages, ``metadata[k]=v`` filter),
+* ``POST /fine_tuning/jobs`` (methods ``supervised`` and ``dpo``; a training file in the other
+  method's format fails the job, as the API's validation does), ``GET /fine_tuning/jobs`` (cursor pages,
+  ``metadata[k]=v`` filter),
   ``GET /fine_tuning/jobs/{id}``, ``.../events``, ``.../checkpoints``, ``POST .../cancel``
 * ``POST /chat/completions`` (plain and ``stream: true``), ``GET /models/{id}``
 
@@ -149,22 +151,32 @@ class FakeOpenAI:
                 raise _ApiError(400, f"invalid {key}: file {file_id} not found", param=key,
                                 code="invalid_file")
         method = body.get("method") or {"type": "supervised", "supervised": {"hyperparameters": {}}}
-        hyper = dict((method.get("supervised") or {}).get("hyperparameters") or {})
-        hyper = {"n_epochs": hyper.get("n_epochs", "auto"), "batch_size": hyper.get("batch_size", "auto"),
-                 "learning_rate_multiplier": hyper.get("learning_rate_multiplier", "auto")}
+        kind = method.get("type", "supervised")
+        if kind not in ("supervised", "dpo"):
+            raise _ApiError(400, f"invalid method type {kind!r}", param="method.type")
+        given = dict((method.get(kind) or {}).get("hyperparameters") or {})
+        hyper = {"n_epochs": given.get("n_epochs", "auto"), "batch_size": given.get("batch_size", "auto"),
+                 "learning_rate_multiplier": given.get("learning_rate_multiplier", "auto")}
+        if kind == "dpo":
+            hyper["beta"] = given.get("beta", "auto")
+        # like the API: a file in the other method's format fails the job's validation
+        lines = self.files[body["training_file"]]["content"].decode("utf-8").splitlines()
+        shape = "dpo" if lines and "preferred_output" in json.loads(lines[0]) else "supervised"
         job_id = self.new_id("ftjob")
         data = {
             "object": "fine_tuning.job", "id": job_id, "model": body["model"],
             "created_at": self.now(), "finished_at": None, "fine_tuned_model": None,
             "organization_id": f"org-{self.organization}", "result_files": [], "status": "validating_files",
             "validation_file": body.get("validation_file"), "training_file": body["training_file"],
-            "hyperparameters": hyper, "method": {"type": method.get("type", "supervised"),
-                                                 "supervised": {"hyperparameters": hyper}},
+            "hyperparameters": hyper, "method": {"type": kind, kind: {"hyperparameters": hyper}},
             "trained_tokens": None, "seed": body.get("seed") if body.get("seed") is not None else 42,
             "suffix": body.get("suffix"), "metadata": body.get("metadata"), "error": None,
             "estimated_finish": None, "integrations": [],
         }
         frames = self._plan(bool(body.get("validation_file")))
+        if shape != kind:
+            frames = [{"status": "failed", "error": {"code": "invalid_training_file", "param": "training_file",
+                                                     "message": f"training file is not in the {kind} format"}}]
         job = FakeJob(data=data, frames=frames)
         self.jobs[job_id] = job
         self._event(job, "Created fine-tuning job")
@@ -482,8 +494,13 @@ def _multipart(content_type: str, raw: bytes) -> dict[str, tuple[bytes, str | No
 
 
 def _check_chat_jsonl(content: bytes) -> None:
-    """Reject what the real API rejects in a fine-tuning file: non-JSON lines, unknown keys."""
-    allowed = {"messages", "tools", "parallel_tool_calls", "functions"}
+    """Reject what the real API rejects in a fine-tuning file: non-JSON lines, unknown keys.
+
+    A line is a chat example (``messages``) or a preference pair (``input``, ``preferred_output``,
+    ``non_preferred_output``).
+    """
+    chat = {"messages", "tools", "parallel_tool_calls", "functions"}
+    preference = {"input", "preferred_output", "non_preferred_output"}
     for number, line in enumerate(content.decode("utf-8").splitlines(), start=1):
         if not line.strip():
             continue
@@ -491,7 +508,13 @@ def _check_chat_jsonl(content: bytes) -> None:
             obj = json.loads(line)
         except json.JSONDecodeError:
             raise _ApiError(400, f"Invalid file format: line {number} is not JSON", param="file") from None
+        allowed = preference if "input" in obj else chat
         extra = set(obj) - allowed
+        if "input" in obj and not extra:
+            if set(obj) != preference or not isinstance(obj["input"].get("messages"), list) \
+                    or len(obj["preferred_output"]) != 1 or len(obj["non_preferred_output"]) != 1:
+                raise _ApiError(400, f"Invalid file format: line {number} is not a preference pair", param="file")
+            continue
         if extra or not isinstance(obj.get("messages"), list):
             raise _ApiError(400, f"Invalid file format: line {number} has unexpected keys {sorted(extra)}",
                             param="file")

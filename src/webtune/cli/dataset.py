@@ -31,7 +31,8 @@ def dataset_command(
     input_dir: Optional[Path] = InputOption,
     output_dir: Optional[Path] = OutputOption,
     force: bool = ForceOption,
-    check: Optional[Path] = typer.Option(None, "--check", help="Validate this chat JSONL file instead of building."),
+    check: Optional[Path] = typer.Option(None, "--check", help="Validate this chat (or preference) JSONL file "
+                                         "instead of building."),
     export: Optional[List[str]] = typer.Option(
         None, "--export", help=f"Export format (repeatable): {', '.join(FORMATS)}. Default: the pipeline's."),
     model: Optional[str] = typer.Option(
@@ -110,6 +111,7 @@ def serve_chat_template(run_dir: Path, base_tokenizer: Any) -> str | None:
 def check_file(path: Path, pipeline_path: Path | None, model: str | None, max_tokens: int | None,
                hosted_model: str | None, epochs: float | None) -> bool:
     """Validate ``path``, print every error with its line, the stats and the cost; True if valid."""
+    from webtune.dataset.preference import is_preference_file, validate_preference_file
     from webtune.dataset.tokens import TokenCounter
     from webtune.dataset.validate import estimate_cost, validate_file
 
@@ -122,7 +124,10 @@ def check_file(path: Path, pipeline_path: Path | None, model: str | None, max_to
         max_tokens = max_tokens or pipe.dataset.max_tokens
         hosted = pipe.dataset.hosted
     counter = TokenCounter.for_model(model, key=key) if model else None
-    report = validate_file(path, tokenizer=counter, max_tokens=max_tokens)
+    if path.is_file() and is_preference_file(path):  # pairs or KTO records (webtune's, OpenAI's or TRL's)
+        report = validate_preference_file(path, tokenizer=counter, max_tokens=max_tokens)
+    else:
+        report = validate_file(path, tokenizer=counter, max_tokens=max_tokens)
     for kind, issues in (("[red]error[/red]", report.errors), ("[yellow]warning[/yellow]", report.warnings)):
         for issue in issues:
             where = f"{path}:{issue.line}" if issue.line else str(path)

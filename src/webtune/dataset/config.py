@@ -166,24 +166,17 @@ class QAConfig(Selector):
         return _compile(value)
 
 
-class TeacherConfig(Selector):
-    """A teacher LLM behind any OpenAI-compatible chat endpoint.
+class TeacherEndpoint(Selector):
+    """A teacher LLM behind any OpenAI-compatible chat endpoint: connection, sampling, cache, prices.
 
-    ``mode: qa`` asks it for question/answer pairs from each Markdown chunk; ``mode: rewrite``
-    asks it to rewrite the assistant message of template examples. The API key is read from
-    the environment variable named by ``api_key_env`` and never written anywhere.
+    Shared by the teacher generators (``teacher`` Q&A and rewrites, ``teacher_pairs``). The API
+    key is read from the environment variable named by ``api_key_env`` and never written anywhere.
     """
 
-    mode: Literal["qa", "rewrite"] = "qa"
     model: str
     base_url: str | None = None  # None: api.openai.com
     api_key_env: str = "OPENAI_API_KEY"
-    field: str = "text"  # qa mode: the context key holding Markdown
-    templates: list[str] = []  # rewrite mode: which templates (empty: all)
-    pairs_per_chunk: int = Field(default=3, ge=1, le=20)
     system: str = DEFAULT_TEACHER_SYSTEM
-    prompt: str | None = None  # default depends on mode
-    example_system: str | None = None  # system message of the generated examples (qa mode)
     temperature: float = Field(default=0.2, ge=0, le=2)
     max_tokens: int = Field(default=1024, ge=1)
     json_mode: bool = False  # send response_format={"type": "json_object"}
@@ -196,6 +189,21 @@ class TeacherConfig(Selector):
     # USD per 1M tokens; None: webtune.dataset.teacher.TEACHER_PRICES when the model is listed.
     price_input_per_1m: float | None = Field(default=None, ge=0)
     price_output_per_1m: float | None = Field(default=None, ge=0)
+
+
+class TeacherConfig(TeacherEndpoint):
+    """The ``dataset.teacher`` section: a teacher that writes Q&A pairs or rewrites answers.
+
+    ``mode: qa`` asks it for question/answer pairs from each Markdown chunk; ``mode: rewrite``
+    asks it to rewrite the assistant message of template examples.
+    """
+
+    mode: Literal["qa", "rewrite"] = "qa"
+    field: str = "text"  # qa mode: the context key holding Markdown
+    templates: list[str] = []  # rewrite mode: which templates (empty: all)
+    pairs_per_chunk: int = Field(default=3, ge=1, le=20)
+    prompt: str | None = None  # default depends on mode
+    example_system: str | None = None  # system message of the generated examples (qa mode)
 
     @field_validator("prompt", "example_system")
     @classmethod
@@ -267,10 +275,14 @@ class ExportConfig(StrictModel):
     """Extra copies of the splits in other formats, under ``<dataset>/export/<format>/``.
 
     The splits themselves (``train.jsonl`` ...) are always OpenAI chat JSONL with ``meta``;
-    ``openai`` writes messages-only files, ready to upload to a hosted API.
+    ``openai`` writes messages-only files, ready to upload to a hosted API, and the preference
+    splits in OpenAI's preference format (``input``, ``preferred_output``,
+    ``non_preferred_output``; pairs only); ``trl`` writes what TRL's trainers read: ``messages``
+    for supervised data, ``prompt``/``chosen``/``rejected`` (DPO, ORPO) and
+    ``prompt``/``completion``/``label`` (KTO), conversational.
     """
 
-    formats: list[Literal["openai", "sharegpt", "alpaca", "hf", "parquet"]] = ["openai"]
+    formats: list[Literal["openai", "sharegpt", "alpaca", "hf", "parquet", "trl"]] = ["openai"]
 
 
 class HostedCostConfig(StrictModel):
@@ -317,8 +329,8 @@ class DatasetConfig(StrictModel):
                 raise ValueError(f"{i}: give the generator's name as 'generator: NAME'")
             if name == "mix":
                 raise ValueError(f"{i}: general sets are mixed in with dataset.mix, not as a generator")
-            try:
-                generator = GENERATORS.get(name)
+            try:  # the class only: validating a file needs no extra (running the generator may)
+                generator = GENERATORS.backend(name)
             except ConfigError as exc:
                 raise ValueError(f"{i}: {exc}") from None
             settings = {k: v for k, v in entry.items() if k != "generator"}

@@ -1,7 +1,10 @@
-"""Export the splits in other formats: OpenAI JSONL (messages only), ShareGPT, Alpaca, HF, Parquet.
+"""Export the splits in other formats: OpenAI JSONL (messages only), ShareGPT, Alpaca, TRL, HF, Parquet.
 
 Files land under ``<dataset>/export/<format>/``: ``<split>.jsonl`` for the JSONL formats,
 ``<split>.parquet`` for Parquet, and a ``DatasetDict.save_to_disk`` directory for ``hf``.
+Preference splits (`export_preferences`) go to ``openai/preference_<split>.jsonl`` in OpenAI's
+preference format (pairs only: OpenAI has no KTO) and ``trl/preference_<split>.jsonl`` as TRL
+reads them (`webtune.dataset.preference`).
 """
 
 from __future__ import annotations
@@ -66,7 +69,8 @@ def export_splits(splits: dict[str, Path], out_dir: Path, formats: list[str]) ->
     Rows are streamed from the split files, so a large set is never held in memory.
     """
     written: dict[str, list[str]] = {}
-    converters = {"openai": to_openai, "sharegpt": to_sharegpt, "alpaca": to_alpaca}
+    # TRL's SFTTrainer reads conversational rows as ``messages``: the same shape as OpenAI's
+    converters = {"openai": to_openai, "sharegpt": to_sharegpt, "alpaca": to_alpaca, "trl": to_openai}
     for fmt in formats:
         target = Path(out_dir) / fmt
         target.mkdir(parents=True, exist_ok=True)
@@ -80,6 +84,28 @@ def export_splits(splits: dict[str, Path], out_dir: Path, formats: list[str]) ->
         elif fmt == "hf":
             _write_hf(splits, target)
             written[fmt] = [fmt]
+    return written
+
+
+PREFERENCE_FORMATS = ("openai", "trl")
+
+
+def export_preferences(splits: dict[str, Path], out_dir: Path, formats: list[str]) -> dict[str, list[str]]:
+    """Write the preference splits in the formats that have a preference shape (openai, trl).
+
+    Streams like `export_splits`; KTO records have no OpenAI form and are left out of that one.
+    """
+    from webtune.dataset.preference import to_openai_preference, to_trl
+
+    converters = {"openai": to_openai_preference, "trl": to_trl}
+    written: dict[str, list[str]] = {}
+    for fmt in (f for f in formats if f in PREFERENCE_FORMATS):
+        target = Path(out_dir) / fmt
+        target.mkdir(parents=True, exist_ok=True)
+        for name, path in splits.items():
+            rows = (converters[fmt](r) for r in read_rows(path))
+            write_jsonl(target / f"preference_{name}.jsonl", (r for r in rows if r is not None))
+        written[fmt] = [f"{fmt}/preference_{name}.jsonl" for name in splits]
     return written
 
 

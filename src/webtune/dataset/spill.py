@@ -37,6 +37,8 @@ class SpillFile:
         source = cand.source.to_json() if hasattr(cand.source, "to_json") else cand.source
         row = {"messages": cand.messages, "meta": cand.meta, "source": source, "reject": reject,
                "tokens": cand.tokens}
+        if cand.kind != "example":
+            row["kind"], row["preference"] = cand.kind, cand.preference
         self._fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
         self.count += 1
 
@@ -50,7 +52,8 @@ class SpillFile:
             for line in fh:
                 row = json.loads(line)
                 yield Candidate(row["messages"], row["meta"], reject=row["reject"], tokens=row["tokens"],
-                                source=row["source"])
+                                source=row["source"], kind=row.get("kind", "example"),
+                                preference=row.get("preference"))
 
 
 def digest(text: str) -> bytes:

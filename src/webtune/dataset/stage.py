@@ -16,6 +16,16 @@ It streams, so memory does not grow with the corpus (bench/dataset_memory.py mea
    candidates are written to the three splits and the rejects, and general sets are mixed in;
 4. *export* streams the split files into the other formats.
 
+Preference generators (``ratings``, ``reference_vs_base``, ``teacher_pairs``) make candidates of
+kind ``preference``: they are spilled to a file of their own, checked by
+`webtune.dataset.preference` (well-formed, same prompt, chosen differs from rejected, every
+conversation within ``max_tokens``: over-long records are rejected, never truncated, since a
+cut answer is another answer; exact duplicates dropped), counted in the same split groups as
+the chat examples, and written to ``preference_{train,validation,test}.jsonl``
+(`webtune.records.PreferenceExample`) in their group's split: a document's preference records
+and chat examples always share a split. They are candidates too: ``in``, ``kept`` and
+``rejected`` count them, and ``stats.preference`` gives them per split and generator.
+
 Counting: the unit is a *candidate example*. Each document yields one candidate per template
 that applies to it, one per Markdown section chunk (Q&A), one per teacher pair (or one for a
 teacher reply that does not parse); a document that yields none is one candidate rejected with
@@ -41,8 +51,10 @@ from rich.table import Table
 
 from webtune.dataset import export as export_mod
 from webtune.dataset import mixing
+from webtune.dataset import preference as pref_mod
+from webtune.dataset.base_answers import BaseAnswers
 from webtune.dataset.generators import GENERATORS, Batch, Candidate, DocItem, GeneratorEnv, base_meta, drop, make_reject
-from webtune.dataset.generators.base import lanes_of
+from webtune.dataset.generators.base import lanes_of, produces
 from webtune.dataset.generators.mixing import MixBatch
 from webtune.dataset.spill import DiskIndex, SpillFile, digest
 from webtune.dataset.splits import SPLITS, PinnedSplits, SplitChooser, group_hash, group_key
@@ -52,17 +64,19 @@ from webtune.dataset.tokens import TokenCounter, histogram_distribution
 from webtune.dataset.validate import check_messages, estimate_cost
 from webtune.errors import ConfigError, InputError, StageError
 from webtune.jsonl import JsonlWriter, atomic_write_json, count_lines, iter_jsonl_lines, read_jsonl
-from webtune.records import Document, Example, canonical_json
+from webtune.records import Document, Example, PreferenceExample, canonical_json
 from webtune.stage import Counts, StageContext, StageResult, sha256_file
 
 STAGE = "dataset"
 COUNTS_DEFINITION = (
     "in = candidate examples (one per document x applicable template, per Markdown section chunk, "
     "per teacher pair or unparseable teacher reply, per document that yields none, per unreadable "
-    "line, per general-set row drawn); kept = examples written to train/validation/test; "
-    "rejected = lines of rejects.jsonl"
+    "line, per general-set row drawn, per preference record a preference generator makes); "
+    "kept = examples written to train/validation/test plus preference records written to "
+    "preference_{train,validation,test}.jsonl; rejected = lines of rejects.jsonl"
 )
 TEACHER_CACHE = "teacher-cache"  # in the work dir, kept after publishing
+BASE_ANSWERS_CACHE = "base-answers-cache"  # the base model's answers (preference pairs), kept too
 DOCS_PER_BATCH = 256  # documents in memory at once (also what the teacher gets to work on in parallel)
 CHECK_BATCH = 256  # candidates tokenised at once
 DOC_LANE, UNUSED_LANE = "", "unused"
@@ -169,8 +183,12 @@ class Lanes:
         keys = [DOC_LANE] + [f"{pos}:{lane}" for pos, gen in enumerate(generators) for lane in lanes_of(gen)]
         keys.append(UNUSED_LANE)
         self.files = {key: SpillFile(spill_dir / f"lane-{n}.jsonl") for n, key in enumerate(keys)}
+        self.preferences = SpillFile(spill_dir / "preferences.jsonl")  # every preference candidate, in order
 
     def write(self, key: str, cand: Candidate) -> None:
+        if cand.kind == "preference":
+            self.preferences.write(cand)
+            return
         if key not in self.files:
             raise StageError(f"dataset: a generator put a candidate in the undeclared lane {key!r}")
         self.files[key].write(cand)
@@ -178,6 +196,7 @@ class Lanes:
     def close(self) -> None:
         for spill in self.files.values():
             spill.close()
+        self.preferences.close()
 
     def read(self) -> Iterator[Candidate]:
         """Every candidate, lane after lane."""
@@ -315,6 +334,56 @@ def _limit(cand: Candidate, counter: TokenCounter, limits: Limits, index: DiskIn
     return truncated
 
 
+def check_preferences(candidates: Iterable[Candidate], counter: TokenCounter, limits: Limits, index: DiskIndex,
+                      out: SpillFile) -> int:
+    """Pass 2 for preference candidates: reject malformed, equal, too long and duplicate records;
+    count the rest in their split group. Writes every candidate to ``out``; returns the good ones."""
+    good = 0
+    pending: list[tuple[Candidate, PreferenceExample]] = []
+
+    def flush() -> None:
+        nonlocal good
+        for (cand, record), n in zip(pending, pref_mod.record_tokens(counter, [r for _, r in pending])):
+            cand.tokens = n
+            if limits.max_tokens is not None and n > limits.max_tokens:
+                drop(cand, "validate", "over_max_tokens", value=n, threshold=limits.max_tokens)
+            elif limits.dedup and not index.first_time(digest("preference:" + canonical_json(
+                    {k: v for k, v in record.to_json().items() if k != "meta"}))):
+                drop(cand, "dedup", "duplicate_preference")
+            else:
+                good += 1
+                index.add_to_group(group_hash(limits.seed, group_key(cand.meta)))
+            out.write(cand)
+        pending.clear()
+
+    for cand in candidates:
+        if cand.reject is None:
+            record = _preference_record(cand)
+            if record is not None:
+                pending.append((cand, record))
+                if len(pending) >= CHECK_BATCH:
+                    flush()
+                continue
+        out.write(cand)
+    flush()
+    out.close()
+    return good
+
+
+def _preference_record(cand: Candidate) -> PreferenceExample | None:
+    """The candidate's record once it passes `webtune.dataset.preference`'s checks; else it is dropped."""
+    try:
+        record = pref_mod.read_record(cand.preference)
+    except pref_mod.PreferenceFormatError as exc:
+        drop(cand, "validate", "invalid_preference", value=f"{exc.field}: {exc.message}")
+        return None
+    problem = pref_mod.check_record(record)
+    if problem is not None:
+        drop(cand, "validate", problem[0], value=problem[1])
+        return None
+    return record
+
+
 # ------------------------------------------------------------------ 3. split, write, mix
 
 
@@ -334,6 +403,16 @@ class Tally:
     first_seen: dict[str, dict[tuple[str, str], None]] = field(default_factory=lambda: {n: {} for n in SPLITS})
     rejects: Counter = field(default_factory=Counter)
     seen: int = 0
+    preferences: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SPLITS, 0))
+    preference_kinds: dict[str, dict[str, int]] = field(default_factory=_per_split)  # paired / kto
+    preference_generators: dict[str, dict[str, int]] = field(default_factory=_per_split)
+
+    def kept_preference(self, cand: Candidate, split: str) -> None:
+        self.seen += 1
+        self.preferences[split] += 1
+        kind = "paired" if "chosen" in cand.preference else "kto"
+        self.preference_kinds[kind][split] += 1
+        self.preference_generators[cand.meta.get("generator", "?")][split] += 1
 
     def kept(self, cand: Candidate, split: str) -> None:
         self.seen += 1
@@ -366,11 +445,22 @@ class Tally:
 class Output:
     """The three split writers and the rejects; examples and rejects are tallied as written."""
 
-    def __init__(self, ctx: StageContext, stack: ExitStack):
+    def __init__(self, ctx: StageContext, stack: ExitStack, preferences: bool = False):
         self.ctx = ctx
         self.tally = Tally()
         self.paths = {name: ctx.output_dir / f"{name}.jsonl" for name in SPLITS}
         self.writers = {name: stack.enter_context(JsonlWriter(path)) for name, path in self.paths.items()}
+        # written only when a preference generator is configured (the contract with the train stage)
+        self.preference_paths = {name: ctx.output_dir / f"preference_{name}.jsonl" for name in SPLITS} \
+            if preferences else {}
+        self.preference_writers = {name: stack.enter_context(JsonlWriter(path))
+                                   for name, path in self.preference_paths.items()}
+
+    def preference(self, cand: Candidate, split: str) -> None:
+        record = dict(cand.preference)
+        record["meta"] = {**cand.meta, "tokens": cand.tokens, "split": split}
+        self.preference_writers[split].write(PreferenceExample.model_validate(record).to_json())
+        self.tally.kept_preference(cand, split)
 
     def example(self, cand: Candidate, split: str) -> None:
         cand.meta["tokens"] = cand.tokens
@@ -382,7 +472,7 @@ class Output:
         self.tally.rejected(reject)
 
     def close(self) -> None:
-        for writer in self.writers.values():
+        for writer in (*self.writers.values(), *self.preference_writers.values()):
             writer.close(ok=True)
 
 
@@ -420,6 +510,17 @@ def add_history_examples(history: Any, output: Output) -> dict[str, int]:
                 output.example(cand, split)
                 added[split] = added.get(split, 0) + 1
     return added
+
+
+def write_preferences(checked: SpillFile, index: DiskIndex, seed: int, output: Output) -> None:
+    """Pass 3 for preference records: each into its group's split (the split of its chat examples)."""
+    for cand in checked.read():
+        if cand.reject is not None:
+            output.reject(cand.reject)
+            continue
+        split = index.split_of(group_hash(seed, group_key(cand.meta)))
+        index.add_doc(cand.meta["source_id"])
+        output.preference(cand, split)
 
 
 def mix_general(ctx: StageContext, env: GeneratorEnv, output: Output, max_tokens: int | None,
@@ -495,7 +596,10 @@ def run_dataset(ctx: StageContext) -> StageResult:
     teachers = Teachers(ctx)
     if cfg.teacher is not None:
         teachers.client(cfg.teacher)  # its usage is reported even when nothing was asked
-    env = GeneratorEnv(counter=counter, chunking=cfg.chunking, work_dir=ctx.work_dir, ask=teachers.ask)
+    wants_preferences = any(produces(gen) == "preference" for gen in generators)
+    answers = BaseAnswers(base_model, ctx.work_dir / BASE_ANSWERS_CACHE)
+    env = GeneratorEnv(counter=counter, chunking=cfg.chunking, work_dir=ctx.work_dir, ask=teachers.ask,
+                       base_answers=answers)
     for stale in ctx.work_dir.glob("spill-*"):  # left by a killed run; nothing in it is resumable
         shutil.rmtree(stale, ignore_errors=True)
     with ExitStack() as stack:
@@ -509,32 +613,56 @@ def run_dataset(ctx: StageContext) -> StageResult:
         pins = PinnedSplits(history.pins()) if history is not None else None
         limits = Limits(max_tokens, cfg.overflow, cfg.dedup, seed, pins)
         n_good, truncated = check_and_count(lanes.read(), counter, limits, index, checked)
-        chooser = SplitChooser(cfg.split.validation, cfg.split.test, n_good, index.group_count())
+        checked_pref = SpillFile(spill_dir / "checked-preferences.jsonl")
+        n_pref = check_preferences(lanes.preferences.read(), counter, limits, index, checked_pref)
+        # preference records weigh in the split sizes like examples: both kinds share the groups
+        chooser = SplitChooser(cfg.split.validation, cfg.split.test, n_good + n_pref, index.group_count())
         index.assign_groups(chooser.choose)
-        output = Output(ctx, stack)
+        output = Output(ctx, stack, preferences=wants_preferences)
         pinned = write_domain(checked, index, seed, output, pins)
+        write_preferences(checked_pref, index, seed, output)
         from_history = add_history_examples(history, output) \
             if history is not None and ctx.shared["refresh"].get("train") == "retrain" else {}
         provenance = mix_general(ctx, env, output, max_tokens, seed)
         tally = output.tally
-        if tally.examples["train"] < cfg.min_examples:
-            raise StageError(f"dataset: only {tally.examples['train']} train examples, at least {cfg.min_examples} "
-                             f"are needed (dataset.min_examples); see the rejects: {_top_rejects(tally)}")
+        _check_enough(cfg, tally, generators)
         output.close()
         with_examples = index.doc_count()
     written = export_mod.export_splits(output.paths, ctx.output_dir / "export", cfg.export.formats) \
         if cfg.export.formats else {}
+    if output.preference_paths and cfg.export.formats:
+        for fmt, files in export_mod.export_preferences(output.preference_paths, ctx.output_dir / "export",
+                                                        cfg.export.formats).items():
+            written[fmt] = written.get(fmt, []) + files
     doc_stats = {**doc_stats, "with_examples": with_examples, "teacher": teachers.usage()}
     stats = _stats(cfg, tally, doc_stats, provenance, max_tokens, truncated, base_model)
     stats["export"] = written
     if history is not None:
         stats["refresh"] = {"pinned_examples": dict(pinned), "history_examples": from_history}
+    if wants_preferences:
+        stats["preference"] = {"examples": dict(tally.preferences), "by_kind": dict(tally.preference_kinds),
+                               "by_generator": dict(tally.preference_generators),
+                               "base_answers": answers.usage.to_json()}
     atomic_write_json(ctx.output_dir / "stats.json", stats)
     _print_summary(ctx, stats)
-    kept = sum(tally.examples.values())
-    # Teacher answers are paid for: they outlive publishing, so a changed template reuses them.
+    kept = sum(tally.examples.values()) + sum(tally.preferences.values())
+    # Teacher answers are paid for and base answers cost compute: they outlive publishing, so a
+    # changed template reuses them.
     return StageResult(counts=Counts(seen=tally.seen, kept=kept, rejected=tally.seen - kept), stats=stats,
-                       keep_work=(TEACHER_CACHE,))
+                       keep_work=(TEACHER_CACHE, BASE_ANSWERS_CACHE))
+
+
+def _check_enough(cfg: Any, tally: Tally, generators: list[Any]) -> None:
+    """Too few train examples is an error: of chat examples when a generator makes them, and of
+    preference records when a generator makes those."""
+    kinds = {produces(gen) for gen in generators}
+    if ("example" in kinds or cfg.mix) and tally.examples["train"] < cfg.min_examples:
+        raise StageError(f"dataset: only {tally.examples['train']} train examples, at least {cfg.min_examples} "
+                         f"are needed (dataset.min_examples); see the rejects: {_top_rejects(tally)}")
+    if "preference" in kinds and tally.preferences["train"] < cfg.min_examples:
+        raise StageError(f"dataset: only {tally.preferences['train']} train preference records, at least "
+                         f"{cfg.min_examples} are needed (dataset.min_examples); see the rejects: "
+                         f"{_top_rejects(tally)}")
 
 
 def _top_rejects(tally: Tally) -> str:
@@ -579,6 +707,10 @@ def _print_summary(ctx: StageContext, stats: dict[str, Any]) -> None:
         table.add_row(name, str(t["count"]), str(t["min"]), str(t["mean"]), str(t["p50"]), str(t["p95"]),
                       str(t["max"]), str(t["total"]))
     ctx.console.print(table)
+    if "preference" in stats:
+        per = stats["preference"]["examples"]
+        ctx.console.print("preference records: " + ", ".join(f"{split} {per[split]}" for split in SPLITS)
+                          + f" (preference_{{train,validation,test}}.jsonl)")
     cost = stats["cost"]
     if cost["usd"] is not None:
         ctx.console.print(f"estimated hosted training cost: ${cost['usd']:.2f} ({cost['model']}, "

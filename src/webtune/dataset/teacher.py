@@ -21,7 +21,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
@@ -72,6 +72,13 @@ class RewriteReply(_Strict):
         if not value.strip():
             raise ValueError("is empty")
         return value.strip()
+
+
+class PairReply(_Strict):
+    """A teacher's choice between two drafts (the ``teacher_pairs`` generator)."""
+
+    preferred: Literal["A", "B"]
+    reason: str = ""
 
 
 def parse_reply(content: str | None, shape: type[BaseModel]) -> BaseModel:

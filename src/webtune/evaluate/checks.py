@@ -1,7 +1,9 @@
-"""The judge and forgetting sections of an evaluation, run after the figures (`run_checks`).
+"""The judge, preference and forgetting sections of an evaluation, run after the figures (`run_checks`).
 
-Both are optional steps of the evaluate stage with a section each in ``report.json``:
-``judge`` (`webtune.evaluate.judges.run`) and ``forgetting`` (`webtune.evaluate.forgetting`).
+They are optional steps of the evaluate stage with a section each in ``report.json``:
+``judge`` (`webtune.evaluate.judges.run`), ``preference`` (held-out preference accuracy,
+`webtune.evaluate.preference`, when the dataset stage made preference pairs) and
+``forgetting`` (`webtune.evaluate.forgetting`).
 A section that does not run says why in one line (``judge skipped: no judge endpoint
 configured``), in the report and in the terminal table alike.
 """
@@ -15,6 +17,7 @@ from rich.console import Console
 
 from webtune.evaluate.forgetting import GeneralSet, run_forgetting
 from webtune.evaluate.judges.run import CACHE_FILE, JudgeCache, JudgeItem, run_judge, skipped
+from webtune.evaluate.preference import preference_line, run_preference
 from webtune.handoffs import EvalReport, JudgePairResult, TrainResult
 from webtune.jsonl import write_jsonl
 
@@ -75,6 +78,10 @@ def run_checks(ctx: Any, report: EvalReport, samples: list[dict[str, Any]], trai
         records.extend({**r, "set": "general"} for r in outcome.records)
         return outcome.summary.pairs[0]
 
+    preference = getattr(config, "preference", None)
+    if preference is not None:
+        report.preference = run_preference(preference, ctx.input("dataset"), train_dir, train_result,
+                                           ctx.shared["base_model"], config)
     forgetting = getattr(config, "forgetting", None)
     if forgetting is not None:
         report.forgetting = run_forgetting(
@@ -86,7 +93,7 @@ def run_checks(ctx: Any, report: EvalReport, samples: list[dict[str, Any]], trai
 
 
 def check_lines(report: EvalReport) -> list[str]:
-    """One line per check for the terminal and report.md: the judge's win rate, forgetting."""
+    """One line per check for the terminal and report.md: the judge's win rate, preference accuracy, forgetting."""
     lines = []
     judge = report.judge
     if judge is not None and judge.status == "skipped":
@@ -97,6 +104,8 @@ def check_lines(report: EvalReport) -> list[str]:
         if judge.malformed:
             lines.append("judge replies rejected as malformed (asked again): "
                          + ", ".join(f"{k} ×{v}" for k, v in judge.malformed.items()))
+    if report.preference is not None:  # next to the judge's win rate: both say which answer is preferred
+        lines.append(preference_line(report.preference))
     forgetting = report.forgetting
     if forgetting is not None:
         lines.append(forgetting.note or f"forgetting: {forgetting.status}")

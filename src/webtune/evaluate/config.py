@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from webtune.configbase import RelPath, StrictModel
 from webtune.evaluate.forgetting import ForgettingConfig
 from webtune.evaluate.judges.run import JudgeSettings
+from webtune.evaluate.preference import PreferenceEvalConfig
 from webtune.evaluate.metrics import METRICS
 from webtune.plugins import config_field
 
@@ -65,6 +66,8 @@ class EvaluateConfig(StrictModel):
     contamination: ContaminationConfig = ContaminationConfig()
     judge: JudgeSettings | None = Field(None, description="an LLM judge, tuned vs base (none: skipped)")
     forgetting: ForgettingConfig = ForgettingConfig()
+    preference: PreferenceEvalConfig = Field(PreferenceEvalConfig(), description="preference accuracy on the "
+                                             "dataset stage's preference_test.jsonl (when it has one)")
 
     @field_validator("metrics", mode="before")
     @classmethod

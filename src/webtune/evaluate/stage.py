@@ -163,7 +163,9 @@ def run_evaluate(ctx: StageContext) -> StageResult:
     return StageResult(counts=Counts(seen=seen, kept=kept, rejected=seen - kept),
                        stats={"metrics": report.metrics, "deltas": report.deltas,
                               "delta_ci95": {r.metric: r.delta_ci95 for r in report.rows if r.delta_ci95},
-                              "contaminated": report.counts.contaminated, "timings_s": report.timings_s},
+                              "contaminated": report.counts.contaminated, "timings_s": report.timings_s,
+                              **({"preference": report.preference.model_dump(mode="json")}
+                                 if report.preference is not None else {})},
                        keep_work=keep)
 
 

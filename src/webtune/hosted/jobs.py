@@ -29,6 +29,13 @@ from webtune.records import canonical_json
 # The keys the fine-tuning API accepts on a chat line; webtune's `meta` is not one of them.
 API_KEYS = ("messages", "tools", "parallel_tool_calls", "functions")
 SPLITS = (("train", "train.jsonl"), ("validation", "validation.jsonl"))
+# method dpo: the dataset stage's preference splits, uploaded in OpenAI's preference format
+PREFERENCE_SPLITS = (("train", "preference_train.jsonl"), ("validation", "preference_validation.jsonl"))
+
+
+def splits_for(method: str) -> tuple[tuple[str, str], ...]:
+    """The dataset files a method trains on: chat splits, or preference splits for dpo."""
+    return PREFERENCE_SPLITS if method == "dpo" else SPLITS
 ACTIVE = ("validating_files", "queued", "running", "pausing", "paused")
 # OpenAI picks n_epochs itself for "auto"; 3 is its usual choice, used only for the estimate.
 AUTO_EPOCHS_FOR_ESTIMATE = 3
@@ -72,25 +79,26 @@ class JobRequest:
 # ---------------------------------------------------------------- validate and prepare
 
 
-def validate_splits(dataset_dir: Path, console: Console | None = None) -> dict[str, Any]:
+def validate_splits(dataset_dir: Path, console: Console | None = None, method: str = "supervised") -> dict[str, Any]:
     """Run the dataset stage's validator on train/validation; raise naming every error found.
 
-    Warnings (few examples, duplicates) are shown, not fatal: the API accepts such files.
+    Warnings (few examples, duplicates) are shown, not fatal: the API accepts such files. For
+    ``dpo`` the preference splits are checked (`webtune.dataset.preference`), and a record
+    without a pair (KTO) is an error: OpenAI's DPO takes pairs only.
     """
-    from webtune.dataset.validate import validate_file
-
     reports: dict[str, Any] = {}
     problems: list[str] = []
-    for split, name in SPLITS:
+    for split, name in splits_for(method):
         path = Path(dataset_dir) / name
         if not path.is_file():
             if split == "train":
-                raise InputError(f"{path}: training file not found; run the dataset stage first")
+                hint = " (add a preference generator to dataset.generators)" if method == "dpo" else ""
+                raise InputError(f"{path}: training file not found; run the dataset stage first{hint}")
             continue
         if path.stat().st_size == 0 and split == "validation":
             continue
         # The API asks for at least 10 training examples; a validation file may be smaller.
-        report = validate_file(path) if split == "train" else validate_file(path, min_examples=1)
+        report = _validate(path, method, min_examples=10 if split == "train" else 1)
         reports[split] = report
         for err in report.errors:
             problems.append(f"{path}:{err.line}: {err.field}: {err.message}")
@@ -105,29 +113,57 @@ def validate_splits(dataset_dir: Path, console: Console | None = None) -> dict[s
     return reports
 
 
-def prepare_split(split: str, source: Path, dest: Path, tokens: int | None = None) -> PreparedSplit:
-    """Write ``source`` without webtune's ``meta`` (the API takes only chat fields) to ``dest``."""
+def _validate(path: Path, method: str, min_examples: int) -> Any:
+    """The validation report of one split file for ``method``."""
+    if method == "dpo":
+        from webtune.dataset.preference import validate_preference_file
+        from webtune.dataset.validate import ValidationIssue
+
+        report = validate_preference_file(path, min_examples=min_examples)
+        unpaired = report.stats.get("n_valid", 0) - report.stats.get("paired", 0)
+        if unpaired:
+            report.errors.append(ValidationIssue(0, "(file)", f"{unpaired} records without a chosen/rejected pair "
+                                                 "(KTO); OpenAI's dpo method takes pairs only"))
+        return report
+    from webtune.dataset.validate import validate_file
+
+    return validate_file(path, min_examples=min_examples)
+
+
+def api_line(obj: dict[str, Any], method: str = "supervised") -> dict[str, Any]:
+    """One line as the API takes it: chat fields only, or OpenAI's preference format for dpo."""
+    if method == "dpo":
+        from webtune.dataset.preference import read_record
+
+        return read_record(obj).to_openai()
+    return {k: obj[k] for k in API_KEYS if k in obj}
+
+
+def prepare_split(split: str, source: Path, dest: Path, tokens: int | None = None,
+                  method: str = "supervised") -> PreparedSplit:
+    """Write ``source`` without webtune's ``meta`` (the API takes only its own fields) to ``dest``."""
     from webtune.jsonl import atomic_path, read_jsonl
 
     examples = 0
     digest = hashlib.sha256()
     with atomic_path(dest) as tmp, open(tmp, "wb") as fh:
         for obj in read_jsonl(source):
-            line = (json.dumps({k: obj[k] for k in API_KEYS if k in obj}, ensure_ascii=False) + "\n").encode()
+            line = (json.dumps(api_line(obj, method), ensure_ascii=False) + "\n").encode()
             fh.write(line)
             digest.update(line)
             examples += 1
     return PreparedSplit(split, Path(source), Path(dest), digest.hexdigest(), dest.stat().st_size, examples, tokens)
 
 
-def prepare_splits(dataset_dir: Path, upload_dir: Path, reports: dict[str, Any]) -> dict[str, PreparedSplit]:
+def prepare_splits(dataset_dir: Path, upload_dir: Path, reports: dict[str, Any],
+                   method: str = "supervised") -> dict[str, PreparedSplit]:
     """The train (and, when not empty, validation) files ready to upload."""
     prepared = {}
-    for split, name in SPLITS:
+    for split, name in splits_for(method):
         if split not in reports:
             continue
         prepared[split] = prepare_split(split, Path(dataset_dir) / name, Path(upload_dir) / name,
-                                        tokens=report_tokens(reports[split]))
+                                        tokens=report_tokens(reports[split]), method=method)
         prepared[split].tokens_estimated = bool((reports[split].stats or {}).get("tokens_estimated", True))
         if prepared[split].examples == 0:
             if split == "train":

@@ -19,6 +19,13 @@ place). A generator yields candidates in document order; they go to the shared *
 interleaved per document with the other generators'. A generator that works across documents
 (the teacher) may instead put candidates in lanes of its own (``lanes``, set ``cand.lane``);
 those follow the document lane in the output, in the order they are declared.
+
+A *preference* generator (``produces = "preference"``: ``ratings``, ``reference_vs_base``,
+``teacher_pairs``) yields candidates of ``kind="preference"`` whose ``preference`` holds a
+`webtune.records.PreferenceExample` as JSON (``messages`` stays None). The stage checks, splits
+and writes them apart from the chat examples, to ``preference_{train,validation,test}.jsonl``,
+in the split of their group, so a document's preference records and chat examples never land
+in different splits.
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ class Candidate:
     context: dict[str, Any] = field(default_factory=dict, repr=False)
     lane: str = ""  # "" is the document lane; see the module docstring
     source: SourceRef | None = None  # where the document came from (None for general-set rows)
+    kind: str = "example"  # "example" (chat) or "preference" (see the module docstring)
+    preference: dict[str, Any] | None = None  # a PreferenceExample's JSON, for kind "preference"
 
     def __post_init__(self) -> None:
         if self.source is None and self.doc is not None:
@@ -76,6 +85,9 @@ class GeneratorEnv:
     work_dir: Path
     # ask(config, prompts, what) -> replies: the teacher behind ``config``, cached and resumable
     ask: Callable[[Any, list[list[dict[str, str]]], str], list[str | None]] | None = None
+    # base_answers(prompts, settings) -> answers: the base model's own answers, cached and resumable
+    # (webtune.dataset.base_answers); settings has max_new_tokens, temperature, top_p, batch_size, seed
+    base_answers: Callable[[list[list[dict[str, str]]], Any], list[str]] | None = None
 
 
 class Generator(Protocol):
@@ -108,11 +120,29 @@ def make_reject(step: str, reason: str, meta: dict[str, Any], source: SourceRef 
 def drop(cand: Candidate, step: str, reason: str, **kw: Any) -> Candidate:
     """Mark ``cand`` rejected (keeps its messages in the reject record for debugging)."""
     if "record" not in kw:
-        kw["record"] = {"meta": cand.meta, "messages": cand.messages} if cand.messages else None
+        kw["record"] = {"meta": cand.meta, "messages": cand.messages} if cand.messages else \
+            ({"meta": cand.meta, "preference": cand.preference} if cand.preference else None)
     cand.reject = make_reject(step, reason, cand.meta, cand.source, **kw)
     return cand
+
+
+def produces(generator: Any) -> str:
+    """What a generator makes: ``example`` (chat examples, the default) or ``preference``."""
+    return getattr(generator, "produces", "example") or "example"
 
 
 def lanes_of(generator: Any) -> tuple[str, ...]:
     """The extra lanes a generator declares (none for per-document generators)."""
     return tuple(getattr(generator, "lanes", ()) or ())
+
+
+def preference_candidate(meta: dict[str, Any], doc: Document | None, prompt: list[dict[str, str]], *,
+                         chosen: str | None = None, rejected: str | None = None, completion: str | None = None,
+                         desirable: bool | None = None, lane: str = "") -> Candidate:
+    """A candidate of kind ``preference`` holding a PreferenceExample's JSON (see the module docstring)."""
+    record = {"prompt": [dict(m) for m in prompt], "meta": meta}
+    for key, value in (("chosen", chosen), ("rejected", rejected), ("completion", completion),
+                       ("desirable", desirable)):
+        if value is not None:
+            record[key] = value
+    return Candidate(None, meta, doc, lane=lane, kind="preference", preference=record)

@@ -15,6 +15,13 @@ A restart finds jobs that were running: they are queued again and the trainer co
 the job's last checkpoint (same data and settings, so the same fingerprint), so a step is never
 trained twice; a job whose checkpoint cannot be used fails with that reason instead.
 
+Jobs of ``method.type: dpo`` take files in OpenAI's preference format (``input``,
+``preferred_output``, ``non_preferred_output``), validated as OpenAI does
+(`webtune.dataset.preference`, line and field named). Training them needs the local trainer's
+preference phase: `preference_train_config` maps such a job to the LocalTrainConfig fields
+(``supervised: false``, ``preference: {method: dpo, beta, ...}``); until this server can run
+that phase (`preference_training`), the job fails with OpenAI's error code ``unsupported``.
+
 A thread, not a process, runs the trainer: the tiny and small models fine-tuned here train in
 the server's process and cancelling is a flag the trainer checks between optimizer steps.
 """
@@ -176,9 +183,11 @@ def new_job(request: dict, owner: str, organization: str, seq: int) -> dict:
     """The state of a new job from a validated create request (see `routes.CreateJob`)."""
     hyper = dict(request.get("hyperparameters") or {})
     method = request.get("method") or {"type": "supervised"}
-    if method.get("supervised", {}).get("hyperparameters"):
-        hyper.update(method["supervised"]["hyperparameters"])
-    hyper = {k: hyper.get(k, "auto") for k in ("batch_size", "learning_rate_multiplier", "n_epochs")}
+    kind = method.get("type", "supervised")
+    if (method.get(kind) or {}).get("hyperparameters"):
+        hyper.update(method[kind]["hyperparameters"])
+    names = ("batch_size", "learning_rate_multiplier", "n_epochs") + (("beta",) if kind == "dpo" else ())
+    hyper = {k: hyper.get(k, "auto") for k in names}
     job = {"object": "fine_tuning.job", "id": f"ftjob-{uuid.uuid4().hex[:24]}", "created_at": int(time.time()),
            "error": None, "fine_tuned_model": None, "finished_at": None, "hyperparameters": hyper,
            "model": request["model"], "organization_id": organization, "result_files": [],
@@ -186,7 +195,7 @@ def new_job(request: dict, owner: str, organization: str, seq: int) -> dict:
            "status": "validating_files", "trained_tokens": None, "training_file": request["training_file"],
            "validation_file": request.get("validation_file"), "estimated_finish": None, "integrations": [],
            "metadata": request.get("metadata"), "user_provided_suffix": request.get("suffix"),
-           "method": {"type": "supervised", "supervised": {"hyperparameters": hyper}}}
+           "method": {"type": kind, kind: {"hyperparameters": hyper}}}
     return {"job": job, "owner": owner, "seq": seq}
 
 
@@ -206,6 +215,52 @@ def train_config(options: FineTuneOptions, hyper: dict, seed: int) -> dict:
     if hyper.get("learning_rate_multiplier") not in (None, "auto"):
         config["learning_rate"] = config.get("learning_rate", DEFAULT_LR) * float(hyper["learning_rate_multiplier"])
     return config
+
+
+DEFAULT_BETA = 0.1  # DPO's beta when a job leaves it to "auto" (TRL's and the DPO paper's usual value)
+
+
+def job_method(job: dict) -> str:
+    """``supervised`` or ``dpo``."""
+    return (job.get("method") or {}).get("type", "supervised")
+
+
+def preference_train_config(options: FineTuneOptions, hyper: dict, seed: int) -> dict:
+    """The LocalTrainConfig fields of a ``dpo`` job: no supervised phase, a DPO phase with its settings.
+
+    This is the hook between the API and the local preference trainer (``train.preference``):
+    the job's ``n_epochs``, ``batch_size`` and ``learning_rate_multiplier`` set that phase's.
+    """
+    base = train_config(options, {}, seed)
+    phase: dict[str, Any] = {"method": "dpo", "beta": DEFAULT_BETA if hyper.get("beta") in (None, "auto")
+                             else float(hyper["beta"])}
+    if hyper.get("n_epochs") not in (None, "auto"):
+        phase["epochs"] = hyper["n_epochs"]
+    if hyper.get("batch_size") not in (None, "auto"):
+        phase["batch_size"] = hyper["batch_size"]
+    if hyper.get("learning_rate_multiplier") not in (None, "auto"):
+        phase["learning_rate"] = base.get("learning_rate", DEFAULT_LR) * float(hyper["learning_rate_multiplier"])
+    return {**base, "supervised": False, "preference": phase}
+
+
+def preference_training(options: FineTuneOptions, hyper: dict, seed: int) -> Any:
+    """The validated LocalTrainConfig of a ``dpo`` job, or `JobFailed` (``unsupported``) while the
+    server cannot train preference jobs: its local trainer has no preference phase, or the job
+    runner does not drive that phase yet."""
+    from pydantic import ValidationError
+
+    from webtune.train.backends.local_config import LocalTrainConfig
+
+    try:
+        config = LocalTrainConfig.model_validate(preference_train_config(options, hyper, seed))
+    except ValidationError:
+        config = None
+    if config is None or not hasattr(config, "preference"):
+        raise JobFailed("unsupported", "method.type 'dpo' is not supported by this server yet: the training file "
+                        "is valid, but webtune's local trainer has no preference (DPO) phase here", "method")
+    # The local trainer knows DPO; running its preference phase from a job is not wired up yet.
+    raise JobFailed("unsupported", "method.type 'dpo' is not supported by this server yet: preference jobs are "
+                    "validated but not trained (see webtune.serve.finetune.jobs.preference_train_config)", "method")
 
 
 class JobRunner:
@@ -344,6 +399,8 @@ class JobRunner:
         tokenizer = load_tokenizer(base)
         train_path = self._validated(job, "training_file", tokenizer)
         val_path = self._validated(job, "validation_file", tokenizer) if job.get("validation_file") else None
+        if job_method(job) == "dpo":
+            preference_training(self.options, job["hyperparameters"], job["seed"])
         self._check(job_id, cancel)
         self.store.update(job_id, status="running")
         self.store.event(job_id, "Files validated, moving job to queued state")
@@ -370,6 +427,7 @@ class JobRunner:
 
     def _validated(self, job: dict, param: str, tokenizer: Any) -> Path:
         """The path of the job's ``param`` file once it passes OpenAI-style validation."""
+        from webtune.dataset.preference import validate_preference_file
         from webtune.dataset.validate import validate_file
 
         file_id = job[param]
@@ -379,7 +437,11 @@ class JobRunner:
                             param)
         try:
             # OpenAI asks for 10 training examples; a validation file may be smaller.
-            report = validate_file(path, tokenizer=tokenizer, min_examples=10 if param == "training_file" else 1)
+            minimum = 10 if param == "training_file" else 1
+            if job_method(job) == "dpo":  # OpenAI's preference format, nothing else
+                report = validate_preference_file(path, tokenizer=tokenizer, min_examples=minimum, openai_only=True)
+            else:
+                report = validate_file(path, tokenizer=tokenizer, min_examples=minimum)
         except WebtuneError as exc:
             raise JobFailed(f"invalid_{param}", f"{param} {file_id}: {exc}", param) from None
         if report.errors:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.requests import Request  # at module level: FastAPI resolves handler annotations here
 
 from webtune.serve.errors import RequestError
@@ -42,11 +42,31 @@ class Supervised(BaseModel):
     hyperparameters: Hyperparameters | None = None
 
 
-class Method(BaseModel):
+class DpoHyperparameters(Hyperparameters):
+    beta: Annotated[float, Field(gt=0, le=2)] | Literal["auto"] | None = None
+
+
+class Dpo(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["supervised"]
+    hyperparameters: DpoHyperparameters | None = None
+
+
+class Method(BaseModel):
+    """``{"type": "supervised" | "dpo", <type>: {"hyperparameters": {...}}}``, as OpenAI takes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["supervised", "dpo"]
     supervised: Supervised | None = None
+    dpo: Dpo | None = None
+
+    @model_validator(mode="after")
+    def _settings_of_its_type(self) -> "Method":
+        other = "dpo" if self.type == "supervised" else "supervised"
+        if getattr(self, other) is not None:
+            raise ValueError(f"method.{other} given for method.type {self.type!r}")
+        return self
 
 
 class CreateJob(BaseModel):

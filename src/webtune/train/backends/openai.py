@@ -1,5 +1,9 @@
 """The hosted trainer: fine-tune an OpenAI model on the dataset stage's splits.
 
+``method: supervised`` uploads the chat splits; ``method: dpo`` the preference splits in OpenAI's
+preference format and sends ``method: {type: dpo, dpo: {hyperparameters: {beta, n_epochs,
+batch_size, learning_rate_multiplier}}}``. Both go through the same never-twice job handling.
+
 validate (the dataset stage's validator) -> strip ``meta`` -> reattach or (estimate, confirm, upload once,
 create once) -> watch -> results. Resume state (uploaded file ids by content hash, the job id)
 lives in ``ctx.work_dir`` so a rerun never uploads or pays twice; see ``webtune.hosted``.
@@ -18,7 +22,7 @@ from webtune.train.backends.openai_config import OpenAITrainConfig
 
 @TRAINERS.register("openai")
 class OpenAITrainer(TrainerBackend):
-    """Hosted supervised fine-tuning through the official ``openai`` SDK."""
+    """Hosted supervised or preference (DPO) fine-tuning through the official ``openai`` SDK."""
 
     Config = OpenAITrainConfig
     needs = Needs("hosted", "openai")
@@ -35,8 +39,9 @@ class OpenAITrainer(TrainerBackend):
         config: OpenAITrainConfig = ctx.config
         dataset_dir = ctx.input("dataset")
         ctx.console.print(f"[bold]train[/bold] (openai): validating {dataset_dir}")
-        reports = validate_splits(dataset_dir, ctx.console)  # any error stops here, before a byte is uploaded
-        prepared = prepare_splits(dataset_dir, ctx.work_dir / "upload", reports)
+        # any error stops here, before a byte is uploaded
+        reports = validate_splits(dataset_dir, ctx.console, method=config.method)
+        prepared = prepare_splits(dataset_dir, ctx.work_dir / "upload", reports, method=config.method)
         request = self.request(ctx, prepared)
         client = client_for(config)
         warn_openai_dates(str(client.base_url), ctx.console)

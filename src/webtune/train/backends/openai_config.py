@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal, Union
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from webtune.configbase import StrictModel
 from webtune.hosted.sunset import DEFAULT_HOSTED_MODEL
@@ -18,15 +18,20 @@ class OpenAITrainConfig(StrictModel):
 
     The API key is read from the environment variable named by ``api_key_env`` (never from
     the file); ``base_url`` (or ``OPENAI_BASE_URL``) points at another OpenAI-compatible API.
+    ``method: dpo`` runs preference fine-tuning (Direct Preference Optimization) on the dataset
+    stage's ``preference_train.jsonl`` / ``preference_validation.jsonl`` (uploaded in OpenAI's
+    preference format), with ``beta`` as the DPO hyperparameter.
     """
 
     backend: Literal["openai"]
     model: str = DEFAULT_HOSTED_MODEL  # not one scheduled to shut down (webtune.hosted.sunset)
-    method: Literal["supervised"] = "supervised"
-    # The supervised method's hyperparameters; "auto" lets the API choose.
+    method: Literal["supervised", "dpo"] = "supervised"
+    # The method's hyperparameters; "auto" lets the API choose.
     epochs: Union[int, Auto] = Field(default="auto", description="n_epochs")
     batch_size: Union[int, Auto] = "auto"
     learning_rate_multiplier: Union[float, Auto] = "auto"
+    beta: Union[float, Auto] = Field(default="auto", description="dpo only: how far the tuned model may "
+                                     "move from the base model (lower: further)")
     suffix: str | None = Field(default=None, description="part of the ft: model name; default: pipeline name")
     seed: int | None = Field(default=None, description="default: the pipeline's seed")
     metadata: dict[str, str] = {}
@@ -49,7 +54,7 @@ class OpenAITrainConfig(StrictModel):
             raise ValueError("must be at least 1 or 'auto'")
         return value
 
-    @field_validator("learning_rate_multiplier")
+    @field_validator("learning_rate_multiplier", "beta")
     @classmethod
     def _positive_float(cls, value: float | str) -> float | str:
         if not isinstance(value, str) and value <= 0:
@@ -75,7 +80,16 @@ class OpenAITrainConfig(StrictModel):
                 raise ValueError(f"metadata '{key[:20]}': keys up to 64 and values up to 512 characters")
         return value
 
+    @model_validator(mode="after")
+    def _beta_is_dpo(self) -> "OpenAITrainConfig":
+        if self.method != "dpo" and self.beta != "auto":
+            raise ValueError("beta: only the dpo method takes beta")
+        return self
+
     def hyperparameters(self) -> dict[str, int | float | str]:
-        """The supervised method's hyperparameters as the API names them."""
-        return {"n_epochs": self.epochs, "batch_size": self.batch_size,
-                "learning_rate_multiplier": self.learning_rate_multiplier}
+        """The method's hyperparameters as the API names them (``beta`` too for dpo)."""
+        hyper: dict[str, int | float | str] = {"n_epochs": self.epochs, "batch_size": self.batch_size,
+                                               "learning_rate_multiplier": self.learning_rate_multiplier}
+        if self.method == "dpo":
+            hyper["beta"] = self.beta
+        return hyper
