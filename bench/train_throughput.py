@@ -65,15 +65,16 @@ def generated_messages(n: int, seed: int = 0) -> list[list[dict[str, str]]]:
             for _ in range(n)]
 
 
-def load_messages(data: str | None, n: int, demo_split: Path = DEMO_BUILD) -> tuple[list[list[dict[str, str]]], str]:
-    """The examples (``data``, else the demo's ``demo_split`` when built, else the demo snapshot
-    through the demo's template, else generated ones), and where they came from."""
+def load_messages(data: str | None, n: int, demo_split: Path = DEMO_BUILD,
+                  snapshot: Path = DEMO_SNAPSHOT) -> tuple[list[list[dict[str, str]]], str]:
+    """The examples (``data``, else the demo's ``demo_split`` when built, else the demo
+    ``snapshot`` through the demo's template, else generated ones), and where they came from."""
     if data or demo_split.is_file():
         path = Path(data) if data else demo_split
         rows = [json.loads(line)["messages"] for line in path.read_text().splitlines() if line.strip()]
         return rows, str(path)
-    if DEMO_SNAPSHOT.is_file():
-        return demo_messages_from_snapshot(DEMO_SNAPSHOT), f"{DEMO_SNAPSHOT} (demo template)"
+    if snapshot.is_file():
+        return demo_messages_from_snapshot(snapshot), f"{snapshot} (demo template)"
     return generated_messages(n), "generated"
 
 
