@@ -20,9 +20,13 @@ TRL gets the tokenized examples as ``input_ids`` + ``completion_mask`` and packs
 Printed per side: real (non-padding) tokens/s over the timed optimizer steps (the first
 ``--warmup`` steps are untimed), the tokens trained, and the validation loss after training,
 computed by one function (`heldout_loss`) on the same held-out examples for both; then the ratios
-webtune / TRL-best and webtune / TRL-defaults. By default each side runs in a fresh child process
-(no side inherits the other's allocator or library state), one after the other; ``--repeats 2``
-runs the order forward then backward, so load on a shared machine falls on both.
+webtune / TRL-best and webtune / TRL-defaults.
+
+Interleaved: each side runs in a fresh child process (no side inherits another's allocator or
+library state); all load, then they take turns, one optimizer step each, in the given order and
+in reverse on every other round (`Baton`), so no two compute at the same time and the load of
+other jobs on a shared machine falls on every side alike. ``--in-process`` runs the sides one
+after the other in this process instead (the tests use it).
 
     .venv/bin/python bench/train_vs_trl.py                        # 16 demo examples, rows of 1024
     .venv/bin/python bench/train_vs_trl.py --examples 48 --heldout 16 --repeats 2 --json out.json
@@ -137,6 +141,28 @@ def summarize(side: str, steps: list[dict[str, Any]], warmup: int, **extra: Any)
             "tokens_per_s": tokens / seconds if seconds else 0.0, "per_step": steps, **extra}
 
 
+class Baton:
+    """Turn-taking between the sides' processes, so that only one computes at a time.
+
+    A side says ``ready`` and waits for ``go`` before each optimizer step (and before its
+    held-out loss), and says ``done`` after it; the parent hands the turn round, one side after
+    the other, a step each. Without a parent (``--in-process``) it does nothing.
+    """
+
+    def __init__(self, fd: int | None = None) -> None:
+        self.out = os.fdopen(fd, "w", buffering=1) if fd is not None else None
+
+    def wait(self) -> None:
+        if self.out is not None:
+            self.out.write("ready\n")
+            if sys.stdin.readline().strip() != "go":
+                raise SystemExit("train_vs_trl: the parent went away")
+
+    def done(self) -> None:
+        if self.out is not None:
+            self.out.write("done\n")
+
+
 # ---------------------------------------------------------------------------- the sides
 
 
@@ -146,7 +172,7 @@ def _reset_accelerate() -> None:
     _reset_accelerate_state()
 
 
-def run_webtune(spec: dict[str, Any], tmp: Path) -> dict[str, Any]:
+def run_webtune(spec: dict[str, Any], tmp: Path, baton: Baton) -> dict[str, Any]:
     """Train with webtune's local trainer; time each optimizer step."""
     from webtune.train.data import save_tokenized
     from webtune.train.loop import Trainer, TrainJob
@@ -168,22 +194,26 @@ def run_webtune(spec: dict[str, Any], tmp: Path) -> dict[str, Any]:
     inner = trainer._train_step
 
     def timed_step(step: int) -> dict[str, float]:
+        baton.wait()
         start = time.perf_counter()
         figures = inner(step)
         steps.append({"seconds": time.perf_counter() - start, "tokens": figures["tokens"],
                       "trained": figures["label_tokens"], "loss": figures["loss"]})
+        baton.done()
         return figures
 
     trainer._train_step = timed_step  # type: ignore[method-assign]
     trainer.run()
     model = trainer.accelerator.unwrap_model(trainer.model)
+    baton.wait()
     loss = heldout_loss(model, _examples(spec["heldout"]), spec["pad_id"])
+    baton.done()
     _reset_accelerate()
     return summarize("webtune", steps, spec["warmup"], heldout_loss=loss, packed_rows=len(trainer.units),
                      precision="fp32", gradient_checkpointing=False)
 
 
-def run_trl(spec: dict[str, Any], tmp: Path, defaults: bool) -> dict[str, Any]:
+def run_trl(spec: dict[str, Any], tmp: Path, defaults: bool, baton: Baton) -> dict[str, Any]:
     """Train with TRL's SFTTrainer (BFD packing, padding-free, completion-only loss); time each step."""
     from datasets import Dataset
     from peft import LoraConfig
@@ -231,10 +261,12 @@ def run_trl(spec: dict[str, Any], tmp: Path, defaults: bool) -> dict[str, Any]:
             self.start = 0.0
 
         def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            baton.wait()
             self.start = time.perf_counter()
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.seconds.append(time.perf_counter() - self.start)
+            baton.done()
 
     clock = StepClock()
     trainer.add_callback(clock)
@@ -243,7 +275,9 @@ def run_trl(spec: dict[str, Any], tmp: Path, defaults: bool) -> dict[str, Any]:
     # The dataloader fetches one batch ahead: the batches of the steps are the first ones.
     steps = [{"seconds": s, "tokens": real, "trained": trained}
              for s, (real, trained) in zip(clock.seconds, batches)]
+    baton.wait()
     loss = heldout_loss(trainer.model, _examples(spec["heldout"]), spec["pad_id"])
+    baton.done()
     side = "trl-defaults" if defaults else "trl-best"
     result = summarize(side, steps, spec["warmup"], heldout_loss=loss, packed_rows=packed_rows,
                        precision="bf16 autocast" if config.bf16 else "fp32",
@@ -252,29 +286,63 @@ def run_trl(spec: dict[str, Any], tmp: Path, defaults: bool) -> dict[str, Any]:
     return result
 
 
-def run_side(side: str, spec: dict[str, Any], tmp: Path) -> dict[str, Any]:
+def run_side(side: str, spec: dict[str, Any], tmp: Path, baton: Baton | None = None) -> dict[str, Any]:
     """Run one side in this process, on ``spec['threads']`` threads, with the load around it."""
     import torch
 
     torch.set_num_threads(spec["threads"])
+    baton = baton or Baton()
     load_before = os.getloadavg()[0]
     if side == "webtune":
-        result = run_webtune(spec, tmp)
+        result = run_webtune(spec, tmp, baton)
     elif side in ("trl-best", "trl-defaults"):
-        result = run_trl(spec, tmp, defaults=side == "trl-defaults")
+        result = run_trl(spec, tmp, side == "trl-defaults", baton)
     else:
         raise ValueError(f"unknown side {side!r}; choose from {', '.join(SIDES)}")
     return {**result, "load_before": load_before, "load_after": os.getloadavg()[0]}
 
 
-def run_side_in_child(side: str, spec_path: Path, tmp: Path, threads: int) -> dict[str, Any]:
-    """Run one side in a fresh Python process (so no side inherits another's process state)."""
-    out = tmp / f"result-{side}-{time.monotonic_ns()}.json"
+def run_interleaved(sides: list[str], spec_path: Path, tmp: Path, threads: int) -> list[dict[str, Any]]:
+    """Run each side in its own fresh process, all at once, taking turns a step each (`Baton`).
+
+    Every side loads first; then the parent gives the turn to one side at a time, in the
+    order given and in reverse on every other round, and waits until that side has finished
+    its step and is ready for the next, so no two sides compute at the same time and load from
+    other jobs falls on all of them alike.
+    """
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
            "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", side, "--spec", str(spec_path),
-                    "--out", str(out)], check=True, env=env)
-    return json.loads(out.read_text())
+    procs, messages, outs = {}, {}, {}
+    for side in sides:
+        read_fd, write_fd = os.pipe()
+        outs[side] = tmp / f"result-{side}.json"
+        procs[side] = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--worker", side, "--spec", str(spec_path),
+             "--out", str(outs[side]), "--baton-fd", str(write_fd)],
+            env=env, stdin=subprocess.PIPE, text=True, pass_fds=(write_fd,))
+        os.close(write_fd)
+        messages[side] = os.fdopen(read_fd)
+    try:
+        pending = {side: messages[side].readline().strip() == "ready" for side in sides}  # all loaded
+        round_ = 0
+        while any(pending.values()):
+            for side in (sides if round_ % 2 == 0 else sides[::-1]):
+                if not pending[side]:
+                    continue
+                procs[side].stdin.write("go\n")
+                procs[side].stdin.flush()
+                if messages[side].readline().strip() != "done":
+                    raise SystemExit(f"train_vs_trl: {side} failed during its step")
+                pending[side] = messages[side].readline().strip() == "ready"  # "" when it has ended
+            round_ += 1
+        for side in sides:
+            if procs[side].wait() != 0:
+                raise SystemExit(f"train_vs_trl: {side} exited with status {procs[side].returncode}")
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+    return [json.loads(outs[side].read_text()) for side in sides]
 
 
 # ---------------------------------------------------------------------------- the report
@@ -343,11 +411,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--spec", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--baton-fd", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.worker:  # a child process: one side, its result as JSON
         spec = json.loads(args.spec.read_text())
-        result = run_side(args.worker, spec, args.spec.parent)
+        result = run_side(args.worker, spec, args.spec.parent, Baton(args.baton_fd))
         args.out.write_text(json.dumps(result))
         return 0
 
@@ -364,15 +433,20 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"model {spec['model']} · data {spec['data']} · {len(lengths)} training examples of "
                       f"{lengths[0]}-{lengths[-1]} tokens → {spec['packed_rows']} rows · {len(spec['heldout'])} "
                       f"held out · {spec['steps']} steps · {args.threads} thread(s) per side · "
-                      f"{'in-process' if args.in_process else 'one process per side'}")
+                      f"{'in-process' if args.in_process else 'one process per side, a step each in turn'}")
         runs = []
         for round_ in range(args.repeats):
-            for side in (order if round_ % 2 == 0 else order[::-1]):
-                console.print(f"round {round_ + 1}: {side} …")
-                runs.append(run_side(side, spec, tmp) if args.in_process
-                            else run_side_in_child(side, spec_path, tmp, args.threads))
-                console.print(f"  {runs[-1]['tokens_per_s']:.1f} real tokens/s, held-out loss "
-                              f"{runs[-1]['heldout_loss']:.4f} (load {runs[-1]['load_before']:.1f})")
+            turn = order if round_ % 2 == 0 else order[::-1]
+            if args.in_process:
+                for side in turn:
+                    console.print(f"round {round_ + 1}: {side} …")
+                    runs.append(run_side(side, spec, tmp))
+            else:
+                console.print(f"round {round_ + 1}: {', '.join(turn)}, a step each in turn …")
+                runs += run_interleaved(turn, spec_path, tmp, args.threads)
+            for run in runs[-len(turn):]:
+                console.print(f"  {run['side']}: {run['tokens_per_s']:.1f} real tokens/s, held-out loss "
+                              f"{run['heldout_loss']:.4f} (load {run['load_before']:.1f} → {run['load_after']:.1f})")
     sides = combine(runs)
     found = ratios(sides)
     print_report(spec, sides, found)

@@ -120,6 +120,10 @@ def load_for_training(base_path: Path, config: Any, device: str, precision: str,
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if config.method in ("lora", "qlora"):
         model = add_lora(model, config.lora)
+    if config.method == "lora" and device == "cpu" and half is None:
+        from webtune.train import fused_lora
+
+        fused_lora.install(model)  # one product per LoRA layer (see fused_lora)
     return model
 
 
