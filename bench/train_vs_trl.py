@@ -18,7 +18,8 @@ clipping at 1.0, one thread each. Sides:
 
 TRL gets the tokenized examples as ``input_ids`` + ``completion_mask`` and packs them itself.
 Printed per side: real (non-padding) tokens/s over the timed optimizer steps (the first
-``--warmup`` steps are untimed), the tokens trained, and the validation loss after training,
+``--warmup`` steps are untimed), also per second of the process's CPU time (steadier than wall
+time where other jobs share the cores), the tokens trained, and the validation loss after training,
 computed by one function (`heldout_loss`) on the same held-out examples for both; then the ratios
 webtune / TRL-best and webtune / TRL-defaults.
 
@@ -134,11 +135,13 @@ def summarize(side: str, steps: list[dict[str, Any]], warmup: int, **extra: Any)
     """A side's figures from its per-step records (seconds, real tokens, trained tokens)."""
     timed = steps[warmup:] if len(steps) > warmup else steps
     seconds = sum(s["seconds"] for s in timed)
+    cpu_seconds = sum(s["cpu_seconds"] for s in timed)
     tokens = sum(s["tokens"] for s in timed)
     return {"side": side, "steps": len(steps), "timed_steps": len(timed),
             "real_tokens": sum(s["tokens"] for s in steps), "trained_tokens": sum(s["trained"] for s in steps),
-            "timed_tokens": tokens, "timed_seconds": seconds,
-            "tokens_per_s": tokens / seconds if seconds else 0.0, "per_step": steps, **extra}
+            "timed_tokens": tokens, "timed_seconds": seconds, "timed_cpu_seconds": cpu_seconds,
+            "tokens_per_s": tokens / seconds if seconds else 0.0,
+            "tokens_per_cpu_s": tokens / cpu_seconds if cpu_seconds else 0.0, "per_step": steps, **extra}
 
 
 class Baton:
@@ -195,9 +198,10 @@ def run_webtune(spec: dict[str, Any], tmp: Path, baton: Baton) -> dict[str, Any]
 
     def timed_step(step: int) -> dict[str, float]:
         baton.wait()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         figures = inner(step)
-        steps.append({"seconds": time.perf_counter() - start, "tokens": figures["tokens"],
+        steps.append({"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,
+                      "tokens": figures["tokens"],
                       "trained": figures["label_tokens"], "loss": figures["loss"]})
         baton.done()
         return figures
@@ -257,15 +261,15 @@ def run_trl(spec: dict[str, Any], tmp: Path, defaults: bool, baton: Baton) -> di
         """Seconds from each optimizer step's start to its end (the batch is already collated)."""
 
         def __init__(self) -> None:
-            self.seconds: list[float] = []
-            self.start = 0.0
+            self.seconds: list[tuple[float, float]] = []
+            self.start = self.cpu = 0.0
 
         def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             baton.wait()
-            self.start = time.perf_counter()
+            self.start, self.cpu = time.perf_counter(), time.process_time()
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            self.seconds.append(time.perf_counter() - self.start)
+            self.seconds.append((time.perf_counter() - self.start, time.process_time() - self.cpu))
             baton.done()
 
     clock = StepClock()
@@ -273,8 +277,8 @@ def run_trl(spec: dict[str, Any], tmp: Path, defaults: bool, baton: Baton) -> di
     packed_rows = len(trainer.train_dataset)
     trainer.train()
     # The dataloader fetches one batch ahead: the batches of the steps are the first ones.
-    steps = [{"seconds": s, "tokens": real, "trained": trained}
-             for s, (real, trained) in zip(clock.seconds, batches)]
+    steps = [{"seconds": wall, "cpu_seconds": cpu, "tokens": real, "trained": trained}
+             for (wall, cpu), (real, trained) in zip(clock.seconds, batches)]
     baton.wait()
     loss = heldout_loss(trainer.model, _examples(spec["heldout"]), spec["pad_id"])
     baton.done()
@@ -352,43 +356,48 @@ def combine(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per side: tokens/s over all its timed steps (every repeat), and its figures."""
     sides: dict[str, dict[str, Any]] = {}
     for run in runs:
-        side = sides.setdefault(run["side"], {"runs": [], "timed_tokens": 0, "timed_seconds": 0.0})
+        side = sides.setdefault(run["side"], {"runs": [], "timed_tokens": 0, "timed_seconds": 0.0,
+                                              "timed_cpu_seconds": 0.0})
         side["runs"].append({k: v for k, v in run.items() if k != "per_step"})
-        side["timed_tokens"] += run["timed_tokens"]
-        side["timed_seconds"] += run["timed_seconds"]
+        for key in ("timed_tokens", "timed_seconds", "timed_cpu_seconds"):
+            side[key] += run[key]
     for side in sides.values():
         first = side["runs"][0]
         side["tokens_per_s"] = side["timed_tokens"] / side["timed_seconds"] if side["timed_seconds"] else 0.0
+        side["tokens_per_cpu_s"] = (side["timed_tokens"] / side["timed_cpu_seconds"]
+                                    if side["timed_cpu_seconds"] else 0.0)
         for key in ("steps", "real_tokens", "trained_tokens", "packed_rows", "precision", "gradient_checkpointing"):
             side[key] = first[key]
         side["heldout_loss"] = [r["heldout_loss"] for r in side["runs"]]
     return sides
 
 
-def ratios(sides: dict[str, dict[str, Any]]) -> dict[str, float]:
-    """webtune's tokens/s over each TRL side's."""
+def ratios(sides: dict[str, dict[str, Any]], key: str = "tokens_per_s") -> dict[str, float]:
+    """webtune's tokens/s (``key``: per second of wall time, or of CPU time) over each TRL side's."""
     out = {}
     for trl in ("trl-best", "trl-defaults"):
-        if "webtune" in sides and trl in sides and sides[trl]["tokens_per_s"]:
-            out[f"webtune/{trl}"] = sides["webtune"]["tokens_per_s"] / sides[trl]["tokens_per_s"]
+        if "webtune" in sides and trl in sides and sides[trl][key]:
+            out[f"webtune/{trl}"] = sides["webtune"][key] / sides[trl][key]
     return out
 
 
-def print_report(spec: dict[str, Any], sides: dict[str, dict[str, Any]], found: dict[str, float]) -> None:
+def print_report(spec: dict[str, Any], sides: dict[str, dict[str, Any]], wall: dict[str, float],
+                 cpu: dict[str, float]) -> None:
     table = Table(title=f"webtune vs TRL · LoRA r16 on {spec['model']} · {len(spec['train'])} examples → "
                         f"{spec['packed_rows']} rows of ≤{spec['rows']} · {spec['steps']} steps · "
                         f"{spec['threads']} thread(s)")
     for col in ("side", "precision", "grad. ckpt", "rows", "steps", "real tokens", "trained tokens",
-                "real tokens/s", "held-out loss"):
+                "real tokens/s", "per CPU-second", "held-out loss"):
         table.add_column(col, justify="left" if col == "side" else "right")
     for name, s in sides.items():
         table.add_row(name, s["precision"], "on" if s["gradient_checkpointing"] else "off", str(s["packed_rows"]),
                       str(s["steps"]), f"{s['real_tokens']:,}", f"{s['trained_tokens']:,}",
-                      f"{s['tokens_per_s']:,.1f}", " / ".join(f"{x:.4f}" for x in s["heldout_loss"]))
-    out = Console(width=max(Console().width, 150))
+                      f"{s['tokens_per_s']:,.1f}", f"{s['tokens_per_cpu_s']:,.1f}",
+                      " / ".join(f"{x:.4f}" for x in s["heldout_loss"]))
+    out = Console(width=max(Console().width, 160))
     out.print(table)
-    for name, value in found.items():
-        out.print(f"{name}: [bold]{value:.2f}x[/bold] real tokens/s")
+    for name, value in wall.items():
+        out.print(f"{name}: [bold]{value:.2f}x[/bold] real tokens/s ({cpu[name]:.2f}x per CPU-second)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -448,15 +457,15 @@ def main(argv: list[str] | None = None) -> int:
                 console.print(f"  {run['side']}: {run['tokens_per_s']:.1f} real tokens/s, held-out loss "
                               f"{run['heldout_loss']:.4f} (load {run['load_before']:.1f} → {run['load_after']:.1f})")
     sides = combine(runs)
-    found = ratios(sides)
-    print_report(spec, sides, found)
+    found, found_cpu = ratios(sides), ratios(sides, "tokens_per_cpu_s")
+    print_report(spec, sides, found, found_cpu)
     if args.json:
         machine = {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count()}
         args.json.write_text(json.dumps({
             "model": spec["model"], "data": spec["data"], "examples": len(spec["train"]),
             "heldout": len(spec["heldout"]), "rows": spec["rows"], "packed_rows": spec["packed_rows"],
             "steps": spec["steps"], "machine": machine, "args": {k: str(v) for k, v in vars(args).items()},
-            "sides": sides, "ratios": found, "runs": runs}, indent=2))
+            "sides": sides, "ratios": found, "cpu_ratios": found_cpu, "runs": runs}, indent=2))
     return 0
 
 

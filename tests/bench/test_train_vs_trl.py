@@ -47,3 +47,4 @@ def test_both_sides_train_the_same_tokens_and_the_report_has_the_ratios(tmp_path
         assert side["tokens_per_s"] > 0 and side["heldout_loss"][0] > 0
     expected = webtune["tokens_per_s"] / trl["tokens_per_s"]
     assert report["ratios"] == {"webtune/trl-best": pytest.approx(expected)}
+    assert set(report["cpu_ratios"]) == {"webtune/trl-best"} and report["cpu_ratios"]["webtune/trl-best"] > 0

@@ -55,7 +55,7 @@ def _merged_lora_function() -> Any:
                 merged = torch.addmm(weight, lora_b, lora_a, alpha=scaling)
                 grad_x = torch.mm(grad2, merged).view(x.shape)
             grad_a = torch.mm(torch.mm(grad2, lora_b).t(), x2).mul_(scaling)
-            grad_b = torch.mm(grad2.t(), h2).mul_(scaling)
+            grad_b = torch.mm(h2.t(), grad2).t().mul_(scaling)  # (h^T dy)^T: the faster order in MKL
             return grad_x, None, None, grad_a, grad_b, None
 
     return MergedLoraLinear
