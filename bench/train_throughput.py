@@ -118,9 +118,10 @@ def train_pass(model_dir: Path, batches: list[dict[str, Any]], args: argparse.Na
     if args.lora_dropout is not None:
         config = config.model_copy(update={"lora": config.lora.model_copy(update={"dropout": args.lora_dropout})})
     # bf16: frozen base weights in bf16 (adapters fp32); bf16-autocast: fp32 weights, bf16 matmuls.
-    # The naive loop is transformers' own SDPA; webtune's picks its attention per device.
+    # The naive loop is transformers' own SDPA and PEFT's own LoRA; webtune's picks its attention
+    # per device and computes each LoRA layer as one merged product (train/fused_lora.py).
     model = load_for_training(model_dir, config, "cpu", "bf16" if args.precision == "bf16" else "no",
-                              attention="sdpa" if naive else None)
+                              attention="sdpa" if naive else None, fused_lora=not naive)
     autocast = args.precision == "bf16-autocast"
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
