@@ -65,15 +65,16 @@ def generated_messages(n: int, seed: int = 0) -> list[list[dict[str, str]]]:
             for _ in range(n)]
 
 
-def load_messages(data: str | None, n: int, demo_split: Path = DEMO_BUILD) -> tuple[list[list[dict[str, str]]], str]:
-    """The examples (``data``, else the demo's ``demo_split`` when built, else the demo snapshot
-    through the demo's template, else generated ones), and where they came from."""
+def load_messages(data: str | None, n: int, demo_split: Path = DEMO_BUILD,
+                  snapshot: Path = DEMO_SNAPSHOT) -> tuple[list[list[dict[str, str]]], str]:
+    """The examples (``data``, else the demo's ``demo_split`` when built, else the demo
+    ``snapshot`` through the demo's template, else generated ones), and where they came from."""
     if data or demo_split.is_file():
         path = Path(data) if data else demo_split
         rows = [json.loads(line)["messages"] for line in path.read_text().splitlines() if line.strip()]
         return rows, str(path)
-    if DEMO_SNAPSHOT.is_file():
-        return demo_messages_from_snapshot(DEMO_SNAPSHOT), f"{DEMO_SNAPSHOT} (demo template)"
+    if snapshot.is_file():
+        return demo_messages_from_snapshot(snapshot), f"{snapshot} (demo template)"
     return generated_messages(n), "generated"
 
 
@@ -117,9 +118,10 @@ def train_pass(model_dir: Path, batches: list[dict[str, Any]], args: argparse.Na
     if args.lora_dropout is not None:
         config = config.model_copy(update={"lora": config.lora.model_copy(update={"dropout": args.lora_dropout})})
     # bf16: frozen base weights in bf16 (adapters fp32); bf16-autocast: fp32 weights, bf16 matmuls.
-    # The naive loop is transformers' own SDPA; webtune's picks its attention per device.
+    # The naive loop is transformers' own SDPA and PEFT's own LoRA; webtune's picks its attention
+    # per device and computes each LoRA layer as one merged product (train/fused_lora.py).
     model = load_for_training(model_dir, config, "cpu", "bf16" if args.precision == "bf16" else "no",
-                              attention="sdpa" if naive else None)
+                              attention="sdpa" if naive else None, fused_lora=not naive)
     autocast = args.precision == "bf16-autocast"
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)

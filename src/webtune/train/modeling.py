@@ -79,12 +79,13 @@ def attention_implementation(device: str, model_config: Any = None) -> str:
 
 
 def load_for_training(base_path: Path, config: Any, device: str, precision: str,
-                      device_index: int = 0, attention: str | None = None) -> Any:
+                      device_index: int = 0, attention: str | None = None, fused_lora: bool = True) -> Any:
     """The base model ready for ``config.method``: LoRA/QLoRA adapters added, or all weights trainable.
 
     ``precision`` is accelerate's mixed-precision mode; ``device_index`` the GPU of this process
     (QLoRA quantizes the weights straight onto it); ``attention`` a transformers attention
-    implementation instead of `attention_implementation`'s choice (the benchmark's baseline).
+    implementation instead of `attention_implementation`'s choice (the benchmark's baseline);
+    ``fused_lora`` False keeps PEFT's own LoRA forward (see `webtune.train.fused_lora`).
     """
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
@@ -121,6 +122,10 @@ def load_for_training(base_path: Path, config: Any, device: str, precision: str,
     if config.method in ("lora", "qlora"):
         init = getattr(config, "init_adapter", None)
         model = continue_adapter(model, Path(init)) if init else add_lora(model, config.lora)
+    if fused_lora and config.method == "lora" and device == "cpu" and half is None:
+        from webtune.train import fused_lora
+
+        fused_lora.install(model)  # one product per LoRA layer (see fused_lora)
     return model
 
 

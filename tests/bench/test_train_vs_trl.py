@@ -1,0 +1,50 @@
+"""bench/train_vs_trl.py trains both sides on the same tokens and reports what it says it does."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "train_vs_trl.py"
+pytest.importorskip("trl")
+
+
+def _load_bench():
+    spec = importlib.util.spec_from_file_location("train_vs_trl", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_both_sides_train_the_same_tokens_and_the_report_has_the_ratios(tmp_path):
+    import torch
+
+    bench = _load_bench()
+    data = tmp_path / "train.jsonl"
+    with data.open("w") as f:
+        for messages in bench.generated_messages(10, seed=1):
+            f.write(json.dumps({"messages": messages}) + "\n")
+    out = tmp_path / "out.json"
+    threads = torch.get_num_threads()
+    try:
+        assert bench.main(["--model", "tiny", "--data", str(data), "--examples", "3", "--heldout", "2",
+                           "--rows", "512", "--sides", "webtune,trl-best", "--in-process",
+                           "--json", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    report = json.loads(out.read_text())
+    webtune, trl = report["sides"]["webtune"], report["sides"]["trl-best"]
+    # The same rows, steps and tokens on both sides: BFD packing of the same examples, one pass.
+    assert webtune["packed_rows"] == trl["packed_rows"] == report["packed_rows"] >= 2
+    assert webtune["steps"] == trl["steps"] == report["packed_rows"]
+    assert webtune["real_tokens"] == trl["real_tokens"] > 0
+    assert webtune["trained_tokens"] == trl["trained_tokens"] > 0
+    assert trl["precision"] == "fp32" and trl["gradient_checkpointing"] is False
+    for side in (webtune, trl):
+        assert side["tokens_per_s"] > 0 and side["heldout_loss"][0] > 0
+    expected = webtune["tokens_per_s"] / trl["tokens_per_s"]
+    assert report["ratios"] == {"webtune/trl-best": pytest.approx(expected)}
+    assert set(report["cpu_ratios"]) == {"webtune/trl-best"} and report["cpu_ratios"]["webtune/trl-best"] > 0
