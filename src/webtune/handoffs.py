@@ -201,6 +201,8 @@ class TrainResult(Handoff):
     chat_template: str | None = None
     attached: bool = False  # a hosted job started elsewhere and followed by `webtune train attach`
     tracking: list[TrackingRun] = []  # the tracking runs training logged to (evaluate logs into MLflow's)
+    # What was optimized, in order: "sft", "dpo", "sft+dpo", ... (local trainer).
+    objective: str = "sft"
 
     @property
     def hosted(self) -> bool:

@@ -46,3 +46,41 @@ def run_train(pipeline, run_dir: Path, dataset: Path, force: bool = True) -> dic
     from webtune.pipeline import run_one_stage, stage_spec
 
     return run_one_stage(stage_spec("train"), pipeline, run_dir, inputs={"dataset": dataset}, force=force)
+
+
+GOOD = "answer question page model data clean".split()  # one token each in the tiny tokenizer
+BAD = "quick brown fox jumps over lazy".split()  # one token each too
+
+
+def make_pair(rng: random.Random, i: int, words: int = 6) -> dict:
+    """An easy preference pair: the chosen answer uses one set of words, the rejected another."""
+    prompt = [{"role": "system", "content": "You write."},
+              {"role": "user", "content": "Describe " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 8)))}]
+    return {"prompt": prompt,
+            "chosen": " ".join(rng.choice(GOOD) for _ in range(words)),
+            "rejected": " ".join(rng.choice(BAD) for _ in range(words)),
+            "meta": {"source_id": f"doc{i}"}}
+
+
+def write_preference(dataset: Path, n_train: int = 24, n_val: int = 8, seed: int = 0,
+                     unpaired: bool = False, extra_train: list[str] | None = None) -> Path:
+    """preference_train.jsonl and preference_validation.jsonl (the dataset stage's contract):
+    pairs, or (``unpaired``) single answers labelled desirable or not, for KTO."""
+    from webtune.records import PreferenceExample
+
+    rng = random.Random(seed)
+    dataset.mkdir(parents=True, exist_ok=True)
+
+    def record(i: int) -> dict:
+        pair = make_pair(rng, i)
+        if not unpaired:
+            return PreferenceExample.model_validate(pair).to_json()
+        desirable = i % 3 != 0  # two desirable answers to one undesirable
+        return PreferenceExample(prompt=pair["prompt"], completion=pair["chosen" if desirable else "rejected"],
+                                 desirable=desirable, meta=pair["meta"]).to_json()
+
+    lines = [json.dumps(record(i)) for i in range(n_train)] + list(extra_train or [])
+    (dataset / "preference_train.jsonl").write_text("".join(f"{line}\n" for line in lines))
+    (dataset / "preference_validation.jsonl").write_text(
+        "".join(json.dumps(record(1000 + i)) + "\n" for i in range(n_val)))
+    return dataset

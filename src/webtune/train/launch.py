@@ -2,7 +2,7 @@
 
 The stage process prepares the data and writes the job (``job.json``) into the work directory,
 then runs ``accelerate launch --config_file FILE -m webtune.train.launch job.json``. Every
-launched process runs the same `webtune.train.loop.run_training`; the main one writes
+launched process runs the same `webtune.train.run.run_training`; the main one writes
 ``result.json`` (or ``error.json`` for an expected error), which the stage reads back.
 """
 
@@ -59,7 +59,7 @@ def launch_accelerate(job: TrainJob, config_file: Path | None, console: Console 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of one launched process: ``python -m webtune.train.launch JOB.json``."""
-    from webtune.train.loop import run_training
+    from webtune.train.run import run_training
 
     args = sys.argv[1:] if argv is None else argv
     job_path = Path(args[0])

@@ -53,6 +53,11 @@ class TrainJob:
     tracking: dict[str, Any] | None = None
     # train.memory_check: refuse (or warn about) a run whose estimated peak will not fit.
     memory_check: str = "refuse"
+    # "sft" (supervised, this module) or a preference method ("dpo", "orpo", "kto":
+    # webtune.train.preference); each has its own data file format.
+    objective: str = "sft"
+    # An adapter (LoRA) or model (full) directory to start from instead of the bare base model.
+    init_adapter: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,6 +99,8 @@ class Trainer:
         self.launched = launched
         self.work_dir = Path(job.work_dir)
         self.output_dir = Path(job.output_dir)
+        # Figures of the last evaluation besides its loss, logged with it (preference metrics).
+        self.eval_figures: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ setup
 
@@ -115,7 +122,6 @@ class Trainer:
         import torch
         from transformers import get_scheduler
 
-        from webtune.train.data import load_tokenized
         from webtune.models import load_tokenizer
         from webtune.train.modeling import load_for_training
 
@@ -126,12 +132,7 @@ class Trainer:
             # Processes on one machine share its cores; oversubscribing them is much slower.
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // acc.num_processes))
         self.device = acc.device
-        self.train_ex, self.val_ex, self.pad_id = load_tokenized(Path(self.job.data_path))
-        lengths = [len(e) for e in self.train_ex]
-        self.row_len = row_length(cfg, lengths + [len(e) for e in self.val_ex])
-        self.units = (best_fit_decreasing(lengths, self.row_len) if cfg.packing
-                      else [[i] for i in range(len(lengths))])
-        self.val_units = best_fit_decreasing([len(e) for e in self.val_ex], self.row_len)
+        self._load_data()
         self.plan = StepPlan(self.units, cfg.batch_size, cfg.gradient_accumulation_steps,
                              acc.num_processes, self.job.seed, cfg.epochs, cfg.max_steps)
         total = self.plan.total_steps
@@ -144,7 +145,8 @@ class Trainer:
 
         set_seed(self.job.seed)
         model = load_for_training(Path(self.job.base_model_path), cfg, acc.device.type,
-                                  str(acc.mixed_precision), device_index=acc.local_process_index)
+                                  str(acc.mixed_precision), device_index=acc.local_process_index,
+                                  init=Path(self.job.init_adapter) if self.job.init_adapter else None)
         params = [p for p in model.parameters() if p.requires_grad]
         self.n_trainable = sum(p.numel() for p in params)
         self.n_params = sum(p.numel() for p in model.parameters())
@@ -176,12 +178,25 @@ class Trainer:
                                 self.plan, self.accelerator, self.console if self.is_main else None,
                                 self.job.memory_check)
 
+    def _load_data(self) -> None:
+        """The tokenized splits, the units the plan orders (packed rows or examples), the row length."""
+        from webtune.train.data import load_tokenized
+
+        cfg = self.config
+        self.train_ex, self.val_ex, self.pad_id = load_tokenized(Path(self.job.data_path))
+        lengths = [len(e) for e in self.train_ex]
+        self.row_len = row_length(cfg, lengths + [len(e) for e in self.val_ex])
+        self.units = (best_fit_decreasing(lengths, self.row_len) if cfg.packing
+                      else [[i] for i in range(len(lengths))])
+        self.val_units = best_fit_decreasing([len(e) for e in self.val_ex], self.row_len)
+
     # ------------------------------------------------------------------ state
 
     def _state(self) -> dict[str, Any]:
         return {"fingerprint": self.job.fingerprint, "world_size": self.accelerator.num_processes,
                 "best_val": self.best_val, "bad_evals": self.bad_evals, "tokens": self.tokens,
                 "train_seconds": self.train_seconds, "base_val": self.base_val,
+                "base_figures": self.base_figures,
                 # train_loss averages the last steps: a resumed run needs those before the kill.
                 "recent": [{"loss": r["loss"], "label_tokens": r["label_tokens"]} for r in self.recent]}
 
@@ -189,6 +204,7 @@ class Trainer:
         """Load the latest checkpoint when resuming; return the step to continue from."""
         self.best_val: float | None = None
         self.base_val: float | None = None
+        self.base_figures: dict[str, Any] = {}
         self.bad_evals, self.tokens, self.train_seconds = 0, 0, 0.0
         self.recent: list[dict[str, Any]] = []
         acc = self.accelerator
@@ -214,7 +230,7 @@ class Trainer:
             load_trainable_state(acc.unwrap_model(self.model), data["trainable"])
             self.optimizer.load_state_dict(data["optimizer"])
             self.scheduler.load_state_dict(data["scheduler"])
-        for key in ("best_val", "bad_evals", "tokens", "train_seconds", "base_val", "recent"):
+        for key in ("best_val", "bad_evals", "tokens", "train_seconds", "base_val", "base_figures", "recent"):
             setattr(self, key, state.get(key, getattr(self, key)))
         if self.is_main:
             self.console.print(f"resuming from {found.name} (step {state['step']} of "
@@ -373,8 +389,9 @@ class Trainer:
         with progress:
             if start == 0:
                 self.base_val = self.evaluate()
+                self.base_figures = dict(self.eval_figures)  # the starting model's other figures
                 last_eval = 0
-                self._log(log, {"step": 0, "val_loss": self.base_val, "epoch": 0.0})
+                self._log(log, {"step": 0, "val_loss": self.base_val, "epoch": 0.0, **self.eval_figures})
                 progress.val_loss = self.base_val
             for step in range(start, plan.total_steps):
                 with StepTimer() as timer:
@@ -390,12 +407,14 @@ class Trainer:
                     self._log(log, {"step": done, "epoch": round(plan.epoch_at(done), 4),
                                     "loss": figures["loss"], "lr": lr, "grad_norm": figures["grad_norm"],
                                     "tokens": figures["tokens"], "tokens_per_s": tps,
-                                    "padding_fraction": 1 - figures["tokens"] / max(figures["slots"], 1)})
+                                    "padding_fraction": 1 - figures["tokens"] / max(figures["slots"], 1),
+                                    **figures.get("extra", {})})
                 if self.eval_every and done % self.eval_every == 0 and done < plan.total_steps:
                     val = self.evaluate()
                     last_eval = done
                     progress.val_loss = val
-                    self._log(log, {"step": done, "epoch": round(plan.epoch_at(done), 4), "val_loss": val})
+                    self._log(log, {"step": done, "epoch": round(plan.epoch_at(done), 4), "val_loss": val,
+                                    **self.eval_figures})
                     if self._early_stop(val):
                         stopped_early = True
                         progress.note(f"early stopping at step {done}: validation loss has not "
@@ -410,7 +429,7 @@ class Trainer:
                 final_val = self.evaluate()
                 progress.set_val_loss(final_val)
                 self._log(log, {"step": final_step, "epoch": round(plan.epoch_at(final_step), 4),
-                                "val_loss": final_val})
+                                "val_loss": final_val, **self.eval_figures})
                 self._early_stop(final_val)
             else:
                 final_val = progress.val_loss
@@ -505,21 +524,6 @@ def row_length(config: LocalTrainConfig, lengths: list[int]) -> int:
     longest example."""
     base = config.pack_length if config.pack_length is not None else config.max_seq_len
     return max([base, *lengths])
-
-
-def run_training(job: TrainJob, console: Console | None = None, launched: bool = False) -> dict[str, Any]:
-    """Run one training process; the main process also writes ``result.json`` in the work dir."""
-    from webtune.jsonl import atomic_write_json
-
-    trainer = Trainer(job, console=console, launched=launched)
-    try:
-        result = trainer.run()
-        if trainer.accelerator.is_main_process:
-            atomic_write_json(Path(job.work_dir) / RESULT, result)
-        return result
-    finally:
-        if not launched:
-            _reset_accelerate_state()
 
 
 def _reset_accelerate_state() -> None:

@@ -79,14 +79,19 @@ def attention_implementation(device: str, model_config: Any = None) -> str:
 
 
 def load_for_training(base_path: Path, config: Any, device: str, precision: str,
-                      device_index: int = 0, attention: str | None = None, fused_lora: bool = True) -> Any:
+                      device_index: int = 0, attention: str | None = None, fused_lora: bool = True,
+                      init: Path | None = None) -> Any:
     """The base model ready for ``config.method``: LoRA/QLoRA adapters added, or all weights trainable.
 
     ``precision`` is accelerate's mixed-precision mode; ``device_index`` the GPU of this process
     (QLoRA quantizes the weights straight onto it); ``attention`` a transformers attention
     implementation instead of `attention_implementation`'s choice (the benchmark's baseline);
     ``fused_lora`` False keeps PEFT's own LoRA forward (see `webtune.train.fused_lora`).
+    ``init``: start from this adapter directory (LoRA/QLoRA: trained further, with its own
+    shape) or model directory (full: loaded instead of the base) rather than from scratch.
     """
+    if init is not None and config.method == "full":
+        base_path = init
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
@@ -120,8 +125,9 @@ def load_for_training(base_path: Path, config: Any, device: str, precision: str,
     elif config.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if config.method in ("lora", "qlora"):
-        init = getattr(config, "init_adapter", None)
-        model = continue_adapter(model, Path(init)) if init else add_lora(model, config.lora)
+        if init is None and getattr(config, "init_adapter", None):
+            init = Path(config.init_adapter)
+        model = continue_adapter(model, init) if init is not None else add_lora(model, config.lora)
     if fused_lora and config.method == "lora" and device == "cpu" and half is None:
         from webtune.train import fused_lora
 
@@ -130,7 +136,8 @@ def load_for_training(base_path: Path, config: Any, device: str, precision: str,
 
 
 def continue_adapter(model: Any, adapter_dir: Path) -> Any:
-    """Wrap ``model`` with the trainable LoRA adapter saved in ``adapter_dir`` (continued training)."""
+    """Wrap ``model`` with the trainable LoRA adapter saved in ``adapter_dir`` (continued training;
+    its r, alpha and target modules are the adapter's own)."""
     from peft import PeftModel
 
     if not (adapter_dir / "adapter_config.json").is_file():

@@ -27,12 +27,36 @@ class LoraConfig(StrictModel):
     target_modules: list[str] | None = None
 
 
+class PreferenceConfig(StrictModel):
+    """``train.preference``: preference tuning (DPO, ORPO or KTO) on the dataset stage's
+    ``preference_{train,validation}.jsonl``, after supervised fine-tuning (unless
+    ``train.supervised: false``) and starting from its adapter. Unset values take train's own."""
+
+    method: Literal["dpo", "orpo", "kto"] = "dpo"
+    # DPO/KTO: how far the policy may move from the reference (the model the phase starts
+    # from); ORPO: the weight of the odds-ratio term (TRL's beta, the paper's lambda).
+    beta: float = Field(0.1, gt=0, allow_inf_nan=False)
+    # KTO: weights of the desirable and undesirable answers' losses (raise the rarer one).
+    desirable_weight: float = Field(1.0, gt=0, allow_inf_nan=False)
+    undesirable_weight: float = Field(1.0, gt=0, allow_inf_nan=False)
+    epochs: float = Field(1, gt=0, le=1000, allow_inf_nan=False)
+    max_steps: int | None = Field(None, ge=1)
+    learning_rate: float | None = Field(None, gt=0)  # None: train.learning_rate
+    # Pairs (DPO/ORPO) or answers (KTO) per micro-batch and device; their sequences are packed.
+    batch_size: int = Field(4, ge=1)
+    warmup_ratio: float | None = Field(None, ge=0.0, lt=1.0)  # None: train.warmup_ratio
+
+
 class LocalTrainConfig(StrictModel):
     """How to fine-tune the base model locally."""
 
     backend: Literal["local"] = "local"
     method: Literal["lora", "qlora", "full"] = "lora"
     lora: LoraConfig = LoraConfig()
+    # Supervised fine-tuning on train.jsonl. false: only preference tuning (needs `preference`).
+    supervised: bool = True
+    # Then preference tuning, starting from the supervised adapter (see PreferenceConfig).
+    preference: PreferenceConfig | None = None
     # Finite and bounded: `.inf` passed once and crashed training after the data was built.
     epochs: float = Field(2, gt=0, le=1000, allow_inf_nan=False)
     # Stop after this many optimizer steps (overrides epochs when smaller).
@@ -106,4 +130,21 @@ class LocalTrainConfig(StrictModel):
     def _check_launcher(self) -> "LocalTrainConfig":
         if self.accelerate_config is not None and self.launcher != "accelerate":
             self.launcher = "accelerate"
+        if not self.supervised and self.preference is None:
+            raise ValueError("supervised: false leaves nothing to train; add a preference section "
+                             "(method: dpo | orpo | kto) or drop supervised: false")
         return self
+
+    @property
+    def objectives(self) -> list[str]:
+        """The phases this config trains, in order: ``sft`` and/or the preference method."""
+        return (["sft"] if self.supervised else []) + ([self.preference.method] if self.preference else [])
+
+    def preference_phase(self) -> "LocalTrainConfig":
+        """The settings the preference phase trains with (its own epochs, steps, rate, batch)."""
+        pref = self.preference
+        assert pref is not None
+        return self.model_copy(update={
+            "epochs": pref.epochs, "max_steps": pref.max_steps, "batch_size": pref.batch_size,
+            "learning_rate": pref.learning_rate or self.learning_rate,
+            "warmup_ratio": self.warmup_ratio if pref.warmup_ratio is None else pref.warmup_ratio})

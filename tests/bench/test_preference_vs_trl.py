@@ -1,0 +1,40 @@
+"""bench/preference_vs_trl.py runs webtune's DPO loop and TRL's DPOTrainer on the same pairs."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+from tests.train.helpers import write_preference
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "preference_vs_trl.py"
+
+
+def _load_bench():
+    sys.path.insert(0, str(BENCH.parent))
+    spec = importlib.util.spec_from_file_location("preference_vs_trl", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_times_both_trainers_on_the_same_steps(tmp_path):
+    import torch
+
+    data = write_preference(tmp_path / "dataset", n_train=4, n_val=1) / "preference_train.jsonl"
+    out = tmp_path / "out.json"
+    threads = torch.get_num_threads()
+    try:
+        assert _load_bench().main(["--model", "tiny", "--data", str(data), "--steps", "2", "--batch", "2",
+                                   "--max-len", "128", "--skip-precompute", "--threads", "1",
+                                   "--json", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    report = json.loads(out.read_text())
+    assert report["pairs"] == 4 and set(report["results"]) == {"webtune", "trl"}
+    for result in report["results"].values():
+        (run,) = result["runs"]
+        assert len(run["step_seconds"]) == 2  # the same number of optimizer steps each
+        assert result["pairs_per_s"] == 2 / run["step_seconds"][1]  # the first step is not timed
