@@ -203,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--skip-precompute", action="store_true", help="leave out (c)")
+    parser.add_argument("--only", default=None, help="comma-separated variants to run, in this order "
+                        "(webtune, trl, trl_precompute)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
 
@@ -227,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
                 "trl": lambda: run_trl(model_dir, pairs, args, precompute=False)}
     if not args.skip_precompute:
         variants["trl_precompute"] = lambda: run_trl(model_dir, pairs, args, precompute=True)
+    if args.only:
+        variants = {name: variants[name] for name in args.only.split(",")}
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
     for repeat in range(args.repeats):
         for name, fn in variants.items():
@@ -234,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             runs[name].append(fn())
             console.print(f"  steps: {', '.join(f'{s:.2f}s' for s in runs[name][-1]['step_seconds'])}")
     results = {name: summarize(r, pairs, tokens_per_pair, args) for name, r in runs.items()}
-    base = results["webtune"]
+    base = results.get("webtune") or next(iter(results.values()))
     table = Table(title=f"DPO throughput · LoRA on {label} · {args.steps} steps × {args.batch} pairs")
     for col in ("variant", "pairs/s", "tokens/s", "webtune ÷ this", "median-step pairs/s",
                 "webtune ÷ this (median)", "train() wall s"):
