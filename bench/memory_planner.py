@@ -222,7 +222,9 @@ def probe(setting: dict[str, Any], work: Path, steps: int = 3, first: bool = Tru
     try:
         from rich.console import Console
 
-        loop.run_training(job, console=Console(file=open(os.devnull, "w")))
+        from webtune.train.run import run_training
+
+        run_training(job, console=Console(file=open(os.devnull, "w")))
     finally:
         modeling.load_for_training, loop.Trainer._train_step = load, step
         loop.Trainer._plan_memory = plan_memory
