@@ -22,16 +22,33 @@ def jsonl(rows: list[dict]) -> bytes:
     return "".join(json.dumps(r) + "\n" for r in rows).encode()
 
 
-def test_a_valid_dpo_job_fails_as_unsupported_with_openais_error_shape(client):  # noqa: F811
+def test_a_dpo_job_trains_with_webtunes_dpo_loop_and_its_model_answers(client):  # noqa: F811
+    import math
+
     uploaded = client.files.create(file=("pref.jsonl", io.BytesIO(jsonl([pref_line(i) for i in range(12)]))),
                                    purpose="fine-tune")
-    job = client.fine_tuning.jobs.create(training_file=uploaded.id, model=ALIAS,
-                                         method={"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.2}}})
+    validation = client.files.create(file=("val.jsonl", io.BytesIO(jsonl([pref_line(i) for i in range(20, 26)]))),
+                                     purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(training_file=uploaded.id, validation_file=validation.id, model=ALIAS,
+                                         suffix="dpo", method={"type": "dpo", "dpo": {"hyperparameters": {
+                                             "beta": 0.2, "n_epochs": 3}}})
     assert job.method.type == "dpo" and job.method.dpo.hyperparameters.beta == 0.2
     done = wait_for(client, job.id, ("failed", "succeeded"))
-    assert done.status == "failed"
-    assert done.error.code == "unsupported" and done.error.param == "method"
-    assert "method.type 'dpo' is not supported by this server yet" in done.error.message
+    assert done.status == "succeeded", done.error
+    assert done.fine_tuned_model.startswith(f"ft:{ALIAS}:dpo::") and done.trained_tokens > 0
+    events = client.fine_tuning.jobs.list_events(job.id, limit=100).data
+    steps = [e for e in events if e.type == "metrics"]
+    from webtune.train.backends.local_config import PreferenceConfig
+
+    per_step = PreferenceConfig.model_fields["batch_size"].default  # "auto" batch: the phase's default
+    assert steps and steps[0].data["total_steps"] == 3 * 12 // per_step  # 3 epochs of 12 pairs
+    rows = client.files.content(done.result_files[0]).text.splitlines()[1:]
+    valid = [float(r.split(",")[3]) for r in rows if r.split(",")[3]]
+    # DPO's validation loss starts at log 2 (the policy is its own reference) and falls
+    assert valid[0] == pytest.approx(math.log(2), abs=1e-4) and valid[-1] < valid[0]
+    answer = client.chat.completions.create(model=done.fine_tuned_model, max_tokens=6,
+                                            messages=pref_line(1)["input"]["messages"])
+    assert answer.model == done.fine_tuned_model and answer.choices[0].message.content is not None
 
 
 def test_a_dpo_job_with_a_chat_file_fails_validation_naming_line_and_field(client):  # noqa: F811

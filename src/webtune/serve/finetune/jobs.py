@@ -19,8 +19,9 @@ Jobs of ``method.type: dpo`` take files in OpenAI's preference format (``input``
 ``preferred_output``, ``non_preferred_output``), validated as OpenAI does
 (`webtune.dataset.preference`, line and field named). Training them needs the local trainer's
 preference phase: `preference_train_config` maps such a job to the LocalTrainConfig fields
-(``supervised: false``, ``preference: {method: dpo, beta, ...}``); until this server can run
-that phase (`preference_training`), the job fails with OpenAI's error code ``unsupported``.
+(``supervised: false``, ``preference: {method: dpo, beta, ...}``) and the job trains with the
+local trainer's DPO loop (`webtune.train.preference`), from the base model, with its checkpoints,
+events and resume like a supervised job.
 
 A thread, not a process, runs the trainer: the tiny and small models fine-tuned here train in
 the server's process and cancelling is a flag the trainer checks between optimizer steps.
@@ -244,23 +245,19 @@ def preference_train_config(options: FineTuneOptions, hyper: dict, seed: int) ->
 
 
 def preference_training(options: FineTuneOptions, hyper: dict, seed: int) -> Any:
-    """The validated LocalTrainConfig of a ``dpo`` job, or `JobFailed` (``unsupported``) while the
-    server cannot train preference jobs: its local trainer has no preference phase, or the job
-    runner does not drive that phase yet."""
+    """The validated LocalTrainConfig of a ``dpo`` job; `JobFailed` naming the setting when the
+    server's ``train`` settings and the job's hyperparameters do not make a valid one."""
     from pydantic import ValidationError
 
     from webtune.train.backends.local_config import LocalTrainConfig
 
     try:
-        config = LocalTrainConfig.model_validate(preference_train_config(options, hyper, seed))
-    except ValidationError:
-        config = None
-    if config is None or not hasattr(config, "preference"):
-        raise JobFailed("unsupported", "method.type 'dpo' is not supported by this server yet: the training file "
-                        "is valid, but webtune's local trainer has no preference (DPO) phase here", "method")
-    # The local trainer knows DPO; running its preference phase from a job is not wired up yet.
-    raise JobFailed("unsupported", "method.type 'dpo' is not supported by this server yet: preference jobs are "
-                    "validated but not trained (see webtune.serve.finetune.jobs.preference_train_config)", "method")
+        return LocalTrainConfig.model_validate(preference_train_config(options, hyper, seed))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise JobFailed("invalid_hyperparameters", f"hyperparameters: {where}: {first['msg']}",
+                        "hyperparameters") from None
 
 
 class JobRunner:
@@ -399,15 +396,17 @@ class JobRunner:
         tokenizer = load_tokenizer(base)
         train_path = self._validated(job, "training_file", tokenizer)
         val_path = self._validated(job, "validation_file", tokenizer) if job.get("validation_file") else None
-        if job_method(job) == "dpo":
-            preference_training(self.options, job["hyperparameters"], job["seed"])
+        dpo = preference_training(self.options, job["hyperparameters"], job["seed"]) \
+            if job_method(job) == "dpo" else None
         self._check(job_id, cancel)
         self.store.update(job_id, status="running")
         self.store.event(job_id, "Files validated, moving job to queued state")
         self.store.event(job_id, "Fine-tuning job started")
-        result = self._train(state, base, tokenizer, train_path, val_path, cancel)
+        result = self._train(state, base, tokenizer, train_path, val_path, cancel, dpo)
         self._check(job_id, cancel)
-        evaluation = self._evaluate(state, base, result, val_path) if val_path else None
+        # A preference validation file holds pairs, not chat examples: its figures are the
+        # trainer's (validation DPO loss, reward margin, preference accuracy).
+        evaluation = self._evaluate(state, base, result, val_path) if val_path and dpo is None else None
         self._check(job_id, cancel)
         version = self._register(state, base, result, evaluation)
         name = ft_model_name(job, self.options.organization)
@@ -452,7 +451,7 @@ class JobRunner:
         return path
 
     def _train(self, state: dict, base: Path, tokenizer: Any, train_path: Path, val_path: Path | None,
-               cancel: threading.Event) -> dict:
+               cancel: threading.Event, dpo: Any = None) -> dict:
         import hashlib
 
         from webtune.records import canonical_json
@@ -466,15 +465,21 @@ class JobRunner:
         work, out = folder / "work", folder / "out"
         work.mkdir(exist_ok=True)
         out.mkdir(exist_ok=True)
-        config = LocalTrainConfig.model_validate(train_config(self.options, job["hyperparameters"], job["seed"]))
-        train = tokenize_split(train_path, tokenizer, config.max_seq_len, config.chat_template)
-        val = tokenize_split(val_path, tokenizer, config.max_seq_len, config.chat_template) if val_path else None
-        if not train.examples:
-            raise JobFailed("invalid_training_file", f"training_file {job['training_file']}: no usable examples",
-                            "training_file")
-        data = work / "data.json"
-        save_tokenized(data, train.examples, val.examples if val else [], tokenizer.pad_token_id)
-        setup = {"config": config.model_dump(mode="json"), "data": sha256_file(data), "base": str(base)}
+        if dpo is not None:
+            config, objective = dpo.preference_phase(), "dpo"
+            data = self._preference_data(job, tokenizer, config, train_path, val_path, work)
+        else:
+            config, objective = LocalTrainConfig.model_validate(
+                train_config(self.options, job["hyperparameters"], job["seed"])), "sft"
+            train = tokenize_split(train_path, tokenizer, config.max_seq_len, config.chat_template)
+            val = tokenize_split(val_path, tokenizer, config.max_seq_len, config.chat_template) if val_path else None
+            if not train.examples:
+                raise JobFailed("invalid_training_file", f"training_file {job['training_file']}: no usable "
+                                "examples", "training_file")
+            data = work / "data.json"
+            save_tokenized(data, train.examples, val.examples if val else [], tokenizer.pad_token_id)
+        setup = {"config": config.model_dump(mode="json"), "data": sha256_file(data), "base": str(base),
+                 "objective": objective}
         # After a restart, a job that had saved a checkpoint must continue from it (resume=True makes
         # the trainer refuse one it cannot use, and the job fails with that reason) rather than train
         # those steps again; one that had not simply starts.
@@ -483,11 +488,36 @@ class JobRunner:
             self._check_resumable(job["id"], work)
         train_job = TrainJob(config=config.model_dump(mode="json"), base_model=str(base), base_model_path=str(base),
                              data_path=str(data), output_dir=str(out), work_dir=str(work), seed=job["seed"],
-                             resume=resume, fingerprint=hashlib.sha256(canonical_json(setup).encode()).hexdigest()[:16])
+                             resume=resume, objective=objective,
+                             fingerprint=hashlib.sha256(canonical_json(setup).encode()).hexdigest()[:16])
         try:
             return run_job_training(train_job, self, job["id"], cancel, self._pause[job["id"]])
         except WebtuneError as exc:  # e.g. a checkpoint made with other settings: never silently retrained
             raise JobFailed("resume_failed" if resume else "training_failed", f"training failed: {exc}") from None
+
+    def _preference_data(self, job: dict, tokenizer: Any, config: Any, train_path: Path, val_path: Path | None,
+                         work: Path) -> Path:
+        """OpenAI preference files as webtune's records, tokenized for DPO (``preference_data.json``)."""
+        from webtune.dataset.preference import read_record
+        from webtune.jsonl import iter_jsonl_lines, write_jsonl
+        from webtune.train.preference_data import save_preference, tokenize_preference_split
+
+        splits = []
+        for name, path in (("train", train_path), ("validation", val_path)):
+            if path is None:
+                splits.append([])
+                continue
+            ours = work / f"preference_{name}.jsonl"  # validated already: every line reads
+            write_jsonl(ours, (read_record(obj, openai_only=True).to_json()
+                               for _, obj, error in iter_jsonl_lines(path) if error is None))
+            split = tokenize_preference_split(ours, tokenizer, config.max_seq_len, "dpo", config.chat_template)
+            splits.append(split.items)
+        if not splits[0]:
+            raise JobFailed("invalid_training_file", f"training_file {job['training_file']}: no pair fits in "
+                            f"{config.max_seq_len} tokens", "training_file")
+        data = work / "preference_data.json"
+        save_preference(data, "dpo", splits[0], splits[1], tokenizer.pad_token_id)
+        return data
 
     def _check_resumable(self, job_id: str, work: Path) -> None:
         """Fail the job, with the reason, when the checkpoint it must continue from is gone."""
@@ -635,9 +665,10 @@ def run_job_training(train_job: Any, runner: JobRunner, job_id: str, cancel: thr
     """
     from rich.console import Console
 
-    from webtune.train.loop import RESULT, Trainer, _reset_accelerate_state
+    from webtune.train.loop import RESULT, _reset_accelerate_state
+    from webtune.train.run import trainer_class
 
-    class JobTrainer(Trainer):
+    class JobTrainer(trainer_class(train_job.objective)):  # type: ignore[misc]
         last_loss: float | None = None
 
         def _train_step(self, step: int) -> dict:
