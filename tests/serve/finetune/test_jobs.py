@@ -46,3 +46,28 @@ def test_finished_jobs_stay_finished_and_cancel_is_final(tmp_path, tiny_model_di
     with pytest.raises(JobCancelled):
         runner.store.update(job_id, status="running")  # the worker lost the race: it stops
     assert runner.store.load(job_id)["job"]["status"] == "cancelled"
+
+
+def test_a_job_on_a_hub_model_downloads_it_in_the_worker_and_trains(tmp_path, tiny_model_dir, monkeypatch):
+    """A script may name any Hub id: accepted at creation (nothing cached yet), downloaded by the
+    worker from the Hub (the local stand-in), trained; a repo the Hub does not have fails the job."""
+    from tests.fakes.hub import FakeHub, point_at
+    from webtune.serve.finetune.jobs import resolve_base
+
+    with FakeHub() as hub:
+        point_at(hub, monkeypatch, tmp_path)
+        commit = hub.add_repo("org/tiny-chat", tiny_model_dir)
+        assert resolve_base("org/tiny-chat", {}) is None  # not cached: the worker will fetch it
+        runner, job_id = make_runner(tmp_path, tiny_model_dir, "queued", checkpoint_step=None)
+        runner.store.update(job_id, model="org/tiny-chat")
+        runner._run(runner.store.load(job_id))
+        job = runner.store.load(job_id)["job"]
+        assert job["status"] == "succeeded", job["error"]
+        assert any(path.endswith("config.json") for path in hub.downloads())
+        assert resolve_base("org/tiny-chat", {}).name == commit  # now in the cache, at the Hub's commit
+        missing_id = make_runner(tmp_path / "b", tiny_model_dir, "queued", checkpoint_step=None)
+        runner2, job2 = missing_id
+        runner2.store.update(job2, model="org/no-such-model")
+        runner2._run(runner2.store.load(job2))
+        failed = runner2.store.load(job2)["job"]
+        assert failed["status"] == "failed" and failed["error"]["code"] == "model_not_available"

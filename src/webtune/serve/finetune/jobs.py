@@ -86,14 +86,22 @@ class FineTuneOptions:
     evaluate: dict[str, Any] = field(default_factory=lambda: {"max_examples": 32, "max_new_tokens": 64})
 
 
-def resolve_base(model: str, aliases: dict[str, str]) -> Path:
-    """The base model directory a job's ``model`` names; `JobFailed` (model_not_available) if none."""
+def resolve_base(model: str, aliases: dict[str, str], download: bool = False) -> Path | None:
+    """The base model directory a job's ``model`` names; `JobFailed` (model_not_available) if none.
+
+    A Hugging Face Hub id (``org/repo[@revision]``) not in the cache yet is accepted without
+    ``download`` (None: the job's worker downloads it, where a slow download blocks no request)
+    and fetched with it.
+    """
     from webtune.models import resolve_model
+    from webtune.models.hub import hub_offline, parse_hub_ref
 
     target = aliases.get(model, model)
     try:
-        return resolve_model(target, auto_prepare=False)
+        return resolve_model(target, auto_prepare=download)
     except WebtuneError as exc:
+        if not download and not hub_offline() and parse_hub_ref(target) is not None:
+            return None  # not cached yet: the worker downloads it (and fails the job if it cannot)
         known = ", ".join(sorted(aliases)) or "none configured"
         raise JobFailed("model_not_available", f"Model {model!r} is not available for fine-tuning here: {exc} "
                         f"(OpenAI names mapped by model_aliases: {known})", "model") from None
@@ -390,7 +398,8 @@ class JobRunner:
     def _run_stages(self, state: dict, cancel: threading.Event) -> None:
         job = state["job"]
         job_id = job["id"]
-        base = resolve_base(job["model"], self.options.model_aliases)
+        base = resolve_base(job["model"], self.options.model_aliases, download=True)
+        assert base is not None
         from webtune.models import load_tokenizer
 
         tokenizer = load_tokenizer(base)
