@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "train_vs_trl.py"
-pytest.importorskip("trl")
 
 
 def _load_bench():
