@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, TypeVar
 
 from pydantic import ValidationError
 
@@ -19,6 +19,8 @@ from webtune.errors import InputError
 from webtune.jsonl import iter_jsonl_lines
 from webtune.records import Example, Reject, SourceRef, content_id
 from webtune.train.packing import Encoded
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -39,11 +41,12 @@ class SplitData:
         return sum(sum(1 for x in e.labels[1:] if x != IGNORE_INDEX) for e in self.examples)
 
 
-def _reject(path: Path, line: int, reason: str, obj: Any, value: Any = None,
-            threshold: Any = None) -> Reject:
+def split_reject(path: Path, line: int, reason: str, obj: Any, value: Any = None,
+                 threshold: Any = None, step: str = "tokenize") -> Reject:
+    """A training split's line dropped by ``step``, named by its source id (or content id) and line."""
     meta = obj.get("meta", {}) if isinstance(obj, dict) else {}
     ident = meta.get("source_id") if isinstance(meta, dict) else None
-    return Reject(stage="train", step="tokenize", reason=reason,
+    return Reject(stage="train", step=step, reason=reason,
                   id=ident or (content_id(obj) if obj is not None else None), value=value,
                   threshold=threshold, source=SourceRef(kind="file", uri=str(path), line=line),
                   record=obj)
@@ -58,25 +61,37 @@ def tokenize_split(path: Path, tokenizer: Any, max_len: int, chat_template: str 
         if required:
             raise InputError(f"{path}: file not found (run `webtune dataset` first)")
         return out
+    for line_no, obj, example in validated_lines(path, Example, "invalid_example", out):
+        enc = encode_chat(tokenizer, example.messages, chat_template=chat_template)
+        _keep_or_reject(out, enc, path, line_no, obj, max_len)
+    return out
+
+
+def validated_lines(path: Path, model: type[T], invalid_reason: str, out: Any,
+                    step: str = "tokenize") -> Iterator[tuple[int, Any, T]]:
+    """(line, raw object, record) for each line of a JSONL split that is valid ``model`` JSON.
+
+    Every line counts in ``out.seen``; one that is not JSON, or not a valid ``model``, goes to
+    ``out.rejects`` (``invalid_json`` / ``invalid_reason``, naming the field). A file that is not
+    UTF-8 is an InputError naming it.
+    """
     try:
         for line_no, obj, error in iter_jsonl_lines(path):
             out.seen += 1
             if error:
-                out.rejects.append(_reject(path, line_no, "invalid_json", None, value=error))
+                out.rejects.append(split_reject(path, line_no, "invalid_json", None, value=error, step=step))
                 continue
             try:
-                example = Example.model_validate(obj)
+                record = model.model_validate(obj)
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first["loc"])
-                out.rejects.append(_reject(path, line_no, "invalid_example", obj,
-                                           value=f"{where}: {first['msg']}"))
+                out.rejects.append(split_reject(path, line_no, invalid_reason, obj,
+                                                value=f"{where}: {first['msg']}", step=step))
                 continue
-            enc = encode_chat(tokenizer, example.messages, chat_template=chat_template)
-            _keep_or_reject(out, enc, path, line_no, obj, max_len)
+            yield line_no, obj, record
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    return out
 
 
 def _keep_or_reject(out: SplitData, enc: dict[str, list[int]], path: Path, line_no: int,
@@ -84,12 +99,12 @@ def _keep_or_reject(out: SplitData, enc: dict[str, list[int]], path: Path, line_
     """Keep the encoded example (cut to ``max_len``) or record why not."""
     labels = enc["labels"]
     if all(x == IGNORE_INDEX for x in labels[1:]):
-        out.rejects.append(_reject(path, line_no, "no_assistant_tokens", obj, value=0))
+        out.rejects.append(split_reject(path, line_no, "no_assistant_tokens", obj, value=0))
         return
     n = len(enc["input_ids"])
     if n > max_len:
         if all(x == IGNORE_INDEX for x in labels[1:max_len]):
-            out.rejects.append(_reject(path, line_no, "too_long", obj, value=n, threshold=max_len))
+            out.rejects.append(split_reject(path, line_no, "too_long", obj, value=n, threshold=max_len))
             return
         out.truncated += 1
     out.examples.append(Encoded(enc["input_ids"][:max_len], labels[:max_len]))

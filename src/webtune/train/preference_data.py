@@ -23,17 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from webtune.chat_format import IGNORE_INDEX, encode_chat
 from webtune.errors import InputError
-from webtune.jsonl import iter_jsonl_lines
-from webtune.records import Message, PreferenceExample, Reject, SourceRef, content_id
+from webtune.records import Message, PreferenceExample, Reject
+from webtune.train.data import split_reject, validated_lines
 from webtune.train.packing import Encoded
 
 SPLIT_FILES = {"train": "preference_train.jsonl", "validation": "preference_validation.jsonl",
                "test": "preference_test.jsonl"}
 PAIRED = ("dpo", "orpo")
+STEP = "tokenize_preference"  # the step that rejects of preference splits name
 
 
 @dataclass(frozen=True)
@@ -61,12 +60,7 @@ class PrefSplit:
 
 def _reject(path: Path, line: int, reason: str, obj: Any, value: Any = None,
             threshold: Any = None) -> Reject:
-    meta = obj.get("meta", {}) if isinstance(obj, dict) else {}
-    ident = meta.get("source_id") if isinstance(meta, dict) else None
-    return Reject(stage="train", step="tokenize_preference", reason=reason,
-                  id=ident or (content_id(obj) if obj is not None else None), value=value,
-                  threshold=threshold, source=SourceRef(kind="file", uri=str(path), line=line),
-                  record=obj)
+    return split_reject(path, line, reason, obj, value, threshold, step=STEP)
 
 
 def encode_answer(tokenizer: Any, prompt: list[Message], answer: str, max_len: int,
@@ -107,37 +101,23 @@ def tokenize_preference_split(path: Path, tokenizer: Any, max_len: int, objectiv
                              "preference generator; see docs/pipeline.md)")
         return out
     kto: list[tuple[list[Message], Encoded, bool, str]] = []
-    try:
-        for line_no, obj, error in iter_jsonl_lines(path):
-            out.seen += 1
-            if error:
-                out.rejects.append(_reject(path, line_no, "invalid_json", None, value=error))
-                continue
-            try:
-                example = PreferenceExample.model_validate(obj)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"])
-                out.rejects.append(_reject(path, line_no, "invalid_preference_example", obj,
-                                           value=f"{where}: {first['msg']}"))
-                continue
-            answers = _answers(example, objective)
-            if isinstance(answers, str):
-                out.rejects.append(_reject(path, line_no, answers, obj))
-                continue
-            encoded = [encode_answer(tokenizer, example.prompt, text, max_len, chat_template)
-                       for text, _ in answers]
-            if any(enc is None for enc, _ in encoded):
-                out.rejects.append(_reject(path, line_no, "too_long", obj, threshold=max_len))
-                continue
-            out.truncated += sum(1 for _, cut in encoded if cut)
-            if objective in PAIRED:
-                out.items.append(PrefItem(tuple(enc for enc, _ in encoded)))  # type: ignore[misc]
-            else:
-                kto += [(example.prompt, enc, bool(desirable), text)  # type: ignore[misc]
-                        for (enc, _), (text, desirable) in zip(encoded, answers)]
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    for line_no, obj, example in validated_lines(path, PreferenceExample, "invalid_preference_example", out,
+                                                 step=STEP):
+        answers = _answers(example, objective)
+        if isinstance(answers, str):
+            out.rejects.append(_reject(path, line_no, answers, obj))
+            continue
+        encoded = [encode_answer(tokenizer, example.prompt, text, max_len, chat_template)
+                   for text, _ in answers]
+        if any(enc is None for enc, _ in encoded):
+            out.rejects.append(_reject(path, line_no, "too_long", obj, threshold=max_len))
+            continue
+        out.truncated += sum(1 for _, cut in encoded if cut)
+        if objective in PAIRED:
+            out.items.append(PrefItem(tuple(enc for enc, _ in encoded)))  # type: ignore[misc]
+        else:
+            kto += [(example.prompt, enc, bool(desirable), text)  # type: ignore[misc]
+                    for (enc, _), (text, desirable) in zip(encoded, answers)]
     if kto:
         out.items = _with_kl_partners(kto, tokenizer, max_len, chat_template)
     return out
