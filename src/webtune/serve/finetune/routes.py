@@ -199,28 +199,25 @@ def mount(app: Any, table: Any, options: FineTuneOptions, keys_on: bool) -> JobR
     def get_job(job_id: str, request: Request) -> dict:
         return _public(own_job(job_id, owner_of(request, keys_on))["job"])
 
+    def job_in(job_id: str, request: Request, allowed: tuple[str, ...], refusal: str) -> None:
+        """The caller's job, in one of the ``allowed`` states, else a 400 ``invalid_state``."""
+        status = own_job(job_id, owner_of(request, keys_on))["job"]["status"]
+        if status not in allowed:
+            raise RequestError(400, f"Job {job_id} " + refusal.format(status=status), None, "invalid_state")
+
     @app.post("/v1/fine_tuning/jobs/{job_id}/cancel")
     def cancel_job(job_id: str, request: Request) -> dict:
-        state = own_job(job_id, owner_of(request, keys_on))
-        if state["job"]["status"] not in (*ACTIVE, "paused"):
-            raise RequestError(400, f"Job {job_id} has already {state['job']['status']}; it cannot be cancelled",
-                               None, "invalid_state")
+        job_in(job_id, request, (*ACTIVE, "paused"), "has already {status}; it cannot be cancelled")
         return _public(runner.cancel(job_id))
 
     @app.post("/v1/fine_tuning/jobs/{job_id}/pause")
     def pause_job(job_id: str, request: Request) -> dict:
-        state = own_job(job_id, owner_of(request, keys_on))
-        if state["job"]["status"] != "running":
-            raise RequestError(400, f"Job {job_id} is {state['job']['status']}; only a running job can be paused",
-                               None, "invalid_state")
+        job_in(job_id, request, ("running",), "is {status}; only a running job can be paused")
         return _public(runner.pause(job_id))
 
     @app.post("/v1/fine_tuning/jobs/{job_id}/resume")
     def resume_job(job_id: str, request: Request) -> dict:
-        state = own_job(job_id, owner_of(request, keys_on))
-        if state["job"]["status"] != "paused":
-            raise RequestError(400, f"Job {job_id} is {state['job']['status']}; only a paused job can be resumed",
-                               None, "invalid_state")
+        job_in(job_id, request, ("paused",), "is {status}; only a paused job can be resumed")
         return _public(runner.resume(job_id))
 
     @app.get("/v1/fine_tuning/jobs/{job_id}/events")
