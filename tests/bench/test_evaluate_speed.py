@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "evaluate_speed.py"
-
-
-def _load_bench():
-    sys.path.insert(0, str(BENCH.parent))
-    spec = importlib.util.spec_from_file_location("evaluate_speed", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.bench.helpers import load_bench
 
 
 def test_bench_times_both_modes_on_the_same_prompts_with_identical_outputs(tmp_path):
     import torch
 
-    bench = _load_bench()
+    bench = load_bench("evaluate_speed")
     data = tmp_path / "test.jsonl"
     data.write_text("".join(json.dumps({"messages": m}) + "\n" for m in bench.generated_messages(4, seed=2)))
     out = tmp_path / "out.json"
@@ -39,7 +27,7 @@ def test_bench_times_both_modes_on_the_same_prompts_with_identical_outputs(tmp_p
 def test_a_difference_between_the_modes_is_reported():
     from webtune.generation import Generated
 
-    bench = _load_bench()
+    bench = load_bench("evaluate_speed")
     same = [Generated([1, 2, 3], 5, "stop")]
     assert bench.first_difference(same, same) is None
     assert bench.first_difference(same, [Generated([1, 9, 3], 5, "stop")]) == \

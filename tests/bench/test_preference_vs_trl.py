@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 from tests.train.helpers import write_preference
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "preference_vs_trl.py"
-
-
-def _load_bench():
-    sys.path.insert(0, str(BENCH.parent))
-    spec = importlib.util.spec_from_file_location("preference_vs_trl", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.bench.helpers import load_bench
 
 
 def test_bench_times_both_trainers_on_the_same_steps(tmp_path):
@@ -27,7 +15,7 @@ def test_bench_times_both_trainers_on_the_same_steps(tmp_path):
     out = tmp_path / "out.json"
     threads = torch.get_num_threads()
     try:
-        assert _load_bench().main(["--model", "tiny", "--data", str(data), "--steps", "2", "--batch", "2",
+        assert load_bench("preference_vs_trl").main(["--model", "tiny", "--data", str(data), "--steps", "2", "--batch", "2",
                                    "--max-len", "128", "--skip-precompute", "--threads", "1",
                                    "--json", str(out)]) == 0
     finally:

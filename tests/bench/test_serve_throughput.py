@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "serve_throughput.py"
+from tests.bench.helpers import load_bench
 
 
 def test_bench_sends_the_same_requests_both_ways(tmp_path, tiny_model_dir, capsys):
-    spec = importlib.util.spec_from_file_location("serve_throughput", BENCH)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_bench("serve_throughput")
     out = tmp_path / "out.json"
     bench.main(["--model", str(tiny_model_dir), "--requests", "4", "--clients", "4", "--max-tokens", "8",
                 "--json", str(out)])

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "train_throughput.py"
-
-
-def _load_bench():
-    spec = importlib.util.spec_from_file_location("train_throughput", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.bench.helpers import load_bench
 
 
 def test_bench_compares_padded_and_packed_on_the_same_examples(tmp_path):
     import torch
 
     data = tmp_path / "train.jsonl"
-    bench = _load_bench()
+    bench = load_bench("train_throughput")
     with data.open("w") as f:
         for messages in bench.generated_messages(12, seed=1):
             f.write(json.dumps({"messages": messages}) + "\n")

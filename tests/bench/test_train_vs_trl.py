@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "train_vs_trl.py"
-
-
-def _load_bench():
-    spec = importlib.util.spec_from_file_location("train_vs_trl", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.bench.helpers import load_bench
 
 
 def test_both_sides_train_the_same_tokens_and_the_report_has_the_ratios(tmp_path):
     import torch
 
-    bench = _load_bench()
+    bench = load_bench("train_vs_trl")
     data = tmp_path / "train.jsonl"
     with data.open("w") as f:
         for messages in bench.generated_messages(10, seed=1):

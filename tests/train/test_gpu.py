@@ -8,15 +8,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-from pathlib import Path
 
 import pytest
 
+from tests.bench.helpers import load_bench
 from tests.train.helpers import pipeline_for, run_train
 
 pytestmark = pytest.mark.gpu
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "memory_planner.py"
 
 
 def test_bf16_lora_training_on_the_gpu(tmp_path, tiny_model_dir, dataset_dir):
@@ -55,9 +53,7 @@ SHAPE = {"hidden": 512, "intermediate": 1536, "layers": 8, "heads": 8, "kv_heads
      "checkpointing": True},
 ], ids=lambda s: s["name"])
 def test_planner_within_15_percent_of_max_memory_allocated(tmp_path, setting):
-    spec = importlib.util.spec_from_file_location("memory_planner", BENCH)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_bench("memory_planner")
     row = bench.probe({**setting, "device": "cuda", "precision": "bf16"}, tmp_path, steps=3)
     print(json.dumps(row))
     assert row["measured"]["training"] > 50 * 2 ** 20

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
@@ -16,8 +14,7 @@ from tests.train.helpers import pipeline_for, run_train, write_dataset
 from webtune.errors import WebtuneError
 from webtune.train import memory
 from webtune.train.packing import IGNORE_INDEX, Encoded, collate_packed, collate_padded
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "memory_planner.py"
+from tests.bench.helpers import load_bench
 
 
 def _configs():
@@ -200,10 +197,7 @@ def test_train_plan_prints_the_plan_and_trains_nothing(tmp_path, tiny_model_dir,
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("memory_planner", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("memory_planner")
 
 
 SHAPE = {"hidden": 256, "intermediate": 768, "layers": 4, "heads": 8, "kv_heads": 4, "vocab": 16384}
