@@ -28,6 +28,21 @@ class Completion:
     finish_reason: str = "stop"
 
 
+def stop_ids(tokenizer: Any, configured_eos: Any = None) -> list[int]:
+    """Token ids that end an answer: the generation config's eos (an id or a list of them), the
+    tokenizer's eos, and ``<|im_end|>`` when the vocabulary has it."""
+    ids: set[int] = set()
+    for value in (configured_eos, tokenizer.eos_token_id):
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, (list, tuple)):
+            ids.update(v for v in value if isinstance(v, int))
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    if isinstance(im_end, int) and im_end != tokenizer.unk_token_id:
+        ids.add(im_end)
+    return sorted(ids)
+
+
 class LocalChatModel:
     """A transformers causal LM and its chat tokenizer, answering chat conversations."""
 
@@ -44,17 +59,7 @@ class LocalChatModel:
     # ------------------------------------------------------------------ helpers
     def stop_ids(self) -> list[int]:
         """Token ids that end an answer: the model's and tokenizer's eos, and ``<|im_end|>``."""
-        ids: set[int] = set()
-        configured = getattr(self.model.generation_config, "eos_token_id", None)
-        for value in (configured, self.tokenizer.eos_token_id):
-            if isinstance(value, int):
-                ids.add(value)
-            elif isinstance(value, (list, tuple)):
-                ids.update(v for v in value if isinstance(v, int))
-        im_end = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
-        if isinstance(im_end, int) and im_end != self.tokenizer.unk_token_id:
-            ids.add(im_end)
-        return sorted(ids)
+        return stop_ids(self.tokenizer, getattr(self.model.generation_config, "eos_token_id", None))
 
     def render(self, messages: Messages) -> str:
         """The prompt text of a conversation, ending where the assistant's answer starts."""

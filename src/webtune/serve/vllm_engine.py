@@ -31,7 +31,7 @@ from typing import Any
 
 from webtune.errors import WebtuneError
 from webtune.serve.engine import BatcherStats, GenRequest, hold_back
-from webtune.serve.models import Completion, Messages
+from webtune.serve.models import Completion, Messages, stop_ids
 
 ENGINES = ("transformers", "vllm")
 
@@ -58,19 +58,11 @@ def gpu_present() -> bool:
 
 
 def stop_token_ids(model_dir: Path, tokenizer: Any) -> list[int]:
-    """The ids that end an answer: generation_config's eos, the tokenizer's eos and ``<|im_end|>``."""
-    ids: set[int] = set()
+    """The ids that end an answer (`webtune.serve.models.stop_ids`), the eos from the model
+    directory's ``generation_config.json`` (vLLM's model is not loaded here)."""
     path = Path(model_dir) / "generation_config.json"
     configured = json.loads(path.read_text(encoding="utf-8")).get("eos_token_id") if path.is_file() else None
-    for value in (configured, tokenizer.eos_token_id):
-        if isinstance(value, int):
-            ids.add(value)
-        elif isinstance(value, (list, tuple)):
-            ids.update(v for v in value if isinstance(v, int))
-    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    if isinstance(im_end, int) and im_end != tokenizer.unk_token_id:
-        ids.add(im_end)
-    return sorted(ids)
+    return stop_ids(tokenizer, configured)
 
 
 class VllmChatModel:
