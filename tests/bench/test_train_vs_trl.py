@@ -9,7 +9,8 @@ import pytest
 from tests.bench.helpers import load_bench
 
 
-def test_both_sides_train_the_same_tokens_and_the_report_has_the_ratios(tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_both_sides_train_the_same_tokens_and_the_report_has_the_ratios(tmp_path, precision):
     import torch
 
     bench = load_bench("train_vs_trl")
@@ -21,7 +22,7 @@ def test_both_sides_train_the_same_tokens_and_the_report_has_the_ratios(tmp_path
     threads = torch.get_num_threads()
     try:
         assert bench.main(["--model", "tiny", "--data", str(data), "--examples", "3", "--heldout", "2",
-                           "--rows", "512", "--sides", "webtune,trl-best", "--in-process",
+                           "--rows", "512", "--sides", "webtune,trl-best", "--in-process", "--precision", precision,
                            "--json", str(out)]) == 0
     finally:
         torch.set_num_threads(threads)
@@ -32,7 +33,9 @@ def test_both_sides_train_the_same_tokens_and_the_report_has_the_ratios(tmp_path
     assert webtune["steps"] == trl["steps"] == report["packed_rows"]
     assert webtune["real_tokens"] == trl["real_tokens"] > 0
     assert webtune["trained_tokens"] == trl["trained_tokens"] > 0
-    assert trl["precision"] == "fp32" and trl["gradient_checkpointing"] is False
+    # TRL's fastest setting: webtune's precision (bf16: autocast), no activation checkpointing
+    assert webtune["precision"] == precision and trl["precision"].split()[0] == precision
+    assert trl["gradient_checkpointing"] is False
     for side in (webtune, trl):
         assert side["tokens_per_s"] > 0 and side["heldout_loss"][0] > 0
     expected = webtune["tokens_per_s"] / trl["tokens_per_s"]

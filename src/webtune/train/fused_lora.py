@@ -16,9 +16,18 @@ formed again in the backward pass rather than kept):
 
 which is PEFT's LoRA exactly, in exact arithmetic (``tests/train/test_fused_lora.py`` compares
 outputs, gradients and the losses of the first training steps); float rounding differs slightly.
+
+With a bf16 base (``train.precision: bf16`` on a CPU with AVX512-BF16 or AMX, where bf16 products
+run several times faster than fp32 ones) the merged weight would lose the update: a rank-16 change
+far below a bf16 weight's rounding step is rounded away. There the layer keeps the two products
+apart but adds the thin one into the base output in place (``y.addmm_(h, B^T)``: one matrix
+kernel with beta 1, no extra pass over the output), and likewise ``dx = dy W + s (dy B) A`` in the
+backward pass; the products run in bf16 (as under PEFT with autocast) and the adapter's gradients
+are returned in the adapter's own fp32.
+
 It applies only where that holds and pays: a plain ``nn.Linear`` base layer, one active adapter,
-no dropout, no DoRA or other variant, not merged, fp32 on CPU without autocast. Everything else
-(GPU, bf16, QLoRA, several adapters) takes PEFT's own forward unchanged.
+no dropout, no DoRA or other variant, not merged, on CPU, fp32 without autocast or a bf16 base.
+Everything else (GPU, fp16, QLoRA, several adapters) takes PEFT's own forward unchanged.
 """
 
 from __future__ import annotations
@@ -61,14 +70,67 @@ def _merged_lora_function() -> Any:
     return MergedLoraLinear
 
 
-_FUNCTION: Any = None
+def _half_lora_function() -> Any:
+    import torch
+    import torch.nn.functional as F
+
+    class HalfLoraLinear(torch.autograd.Function):
+        """``x W^T + bias + s (x A^T) B^T`` for a half-precision base, the thin product added in
+        place; gradients for x, A and B (A and B may be fp32: their gradients come back so)."""
+
+        @staticmethod
+        def forward(ctx: Any, x: Any, weight: Any, bias: Any, lora_a: Any, lora_b: Any, scaling: float) -> Any:
+            a, b = lora_a.to(x.dtype), lora_b.to(x.dtype)
+            x2 = x.reshape(-1, x.shape[-1])
+            h = torch.mm(x2, a.t())
+            y = F.linear(x2, weight, bias).addmm_(h, b.t(), alpha=scaling)
+            ctx.save_for_backward(x2, h, weight, a, b)
+            ctx.scaling, ctx.shape = scaling, x.shape
+            ctx.dtypes = (lora_a.dtype, lora_b.dtype)
+            return y.view(*x.shape[:-1], y.shape[-1])
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> Any:
+            x2, h, weight, a, b = ctx.saved_tensors
+            scaling = ctx.scaling
+            grad2 = grad.reshape(-1, grad.shape[-1]).to(x2.dtype)
+            gb = torch.mm(grad2, b)  # tokens x r
+            grad_x = None
+            if ctx.needs_input_grad[0]:
+                grad_x = torch.mm(grad2, weight).addmm_(gb, a, alpha=scaling).view(ctx.shape)
+            grad_a = torch.mm(gb.t(), x2).to(ctx.dtypes[0]).mul_(scaling)
+            grad_b = torch.mm(h.t(), grad2).t().to(ctx.dtypes[1]).mul_(scaling)
+            return grad_x, None, None, grad_a, grad_b, None
+
+    return HalfLoraLinear
 
 
-def _function() -> Any:
-    global _FUNCTION
-    if _FUNCTION is None:
-        _FUNCTION = _merged_lora_function()
-    return _FUNCTION
+_FUNCTIONS: dict[str, Any] = {}
+
+
+def _function(kind: str = "fp32") -> Any:
+    if kind not in _FUNCTIONS:
+        _FUNCTIONS[kind] = _merged_lora_function() if kind == "fp32" else _half_lora_function()
+    return _FUNCTIONS[kind]
+
+
+def kind_of(layer: Any, x: Any) -> str | None:
+    """Which fused product fits ``layer(x)``'s precisions: "fp32" (merged weight), "bf16" (a bf16
+    base, the thin product added in place), or None (PEFT's forward)."""
+    import torch
+
+    weight = layer.base_layer.weight
+    adapters = (layer.lora_A[layer.active_adapters[0]].weight, layer.lora_B[layer.active_adapters[0]].weight)
+    if torch.is_autocast_enabled("cpu"):
+        # autocast would compute a float32 input in bf16; only an input already in the base's
+        # bf16 is computed the same way here
+        return "bf16" if x.dtype == weight.dtype == torch.bfloat16 else None
+    if x.dtype == weight.dtype == adapters[0].dtype == adapters[1].dtype == torch.float32:
+        return "fp32"
+    if x.dtype == weight.dtype == torch.bfloat16 and all(a.dtype in (torch.float32, torch.bfloat16)
+                                                           for a in adapters):
+        return "bf16"
+    return None
 
 
 def fusable(layer: Any, x: Any, kwargs: dict[str, Any]) -> str | None:
@@ -92,10 +154,7 @@ def fusable(layer: Any, x: Any, kwargs: dict[str, Any]) -> str | None:
         return None
     if lora_a.bias is not None or lora_b.bias is not None:
         return None
-    if torch.is_autocast_enabled("cpu") or not (x.dtype == base.weight.dtype == lora_a.weight.dtype
-                                                == lora_b.weight.dtype == torch.float32):
-        return None
-    return name
+    return name if kind_of(layer, x) else None
 
 
 def _fused_forward(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -104,8 +163,8 @@ def _fused_forward(original: Callable[..., Any]) -> Callable[..., Any]:
         if name is None:
             return original(x, *args, **kwargs)
         base = self.base_layer
-        return _function().apply(x, base.weight, base.bias, self.lora_A[name].weight,
-                                 self.lora_B[name].weight, float(self.scaling[name]))
+        return _function(kind_of(self, x)).apply(x, base.weight, base.bias, self.lora_A[name].weight,
+                                                 self.lora_B[name].weight, float(self.scaling[name]))
 
     return forward
 

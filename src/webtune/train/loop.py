@@ -139,6 +139,7 @@ class Trainer:
         self.eval_every = cfg.eval_steps if cfg.eval_steps is not None else max(1, round(total / 5))
         self.save_every = cfg.save_steps if cfg.save_steps is not None else max(1, round(total / 10))
         self.memory_plan = self._plan_memory()  # before the model takes the memory
+        self._suggest_precision()
         self.tokenizer = load_tokenizer(Path(self.job.base_model_path))
         # LoRA's initial weights are random: seed them, so reruns and resumes start alike.
         from transformers import set_seed
@@ -177,6 +178,13 @@ class Trainer:
         return memory.check_run(self.config, Path(self.job.base_model_path), self.units, self.train_ex,
                                 self.plan, self.accelerator, self.console if self.is_main else None,
                                 self.job.memory_check)
+
+    def _suggest_precision(self) -> None:
+        from webtune.train.modeling import precision_tip
+
+        tip = precision_tip(self.config.precision, self.device.type, self.config.method)
+        if tip and self.is_main:
+            self.console.print(f"[dim]{tip}[/dim]")
 
     def _load_data(self) -> None:
         """The tokenized splits, the units the plan orders (packed rows or examples), the row length."""
