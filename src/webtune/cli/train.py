@@ -62,6 +62,11 @@ def show_memory_plan(pipeline_path: Path | None, run_dir: Path | None, input_dir
     plan, source = memory.plan_run(config, resolve_model(pipeline.base_model), seed, input_dir)
     console.print(memory.render(plan, title=f"memory plan: {config.method} on {pipeline.base_model}"))
     console.print(f"batch sizes from {source}")
+    from webtune.train.modeling import precision_tip
+
+    tip = precision_tip(config.precision, plan.setup.device, config.method)
+    if tip:
+        console.print(f"[dim]{tip}[/dim]")
     if not plan.fits:
         raise WebtuneError(memory.refusal(plan, config))
 
