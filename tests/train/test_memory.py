@@ -212,21 +212,26 @@ MEASURED = [
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="peaks are read from Linux's /proc")
-def test_estimate_is_within_25_percent_of_the_measured_peak():
+def test_estimate_is_within_15_percent_of_the_measured_peak():
     """The settings train 2 steps each, one after another in a fresh process
     (bench/memory_planner.py's probe); the resident peak over the steps, counted from before
-    the model was loaded, is the measure.
+    the model was loaded, is the measure, with every page of the loaded shared libraries mapped
+    before each baseline.
 
-    The issue's bound is 15%, and the development install meets it (errors -8%..+2%). A fresh
-    install of the same package versions (CI's) measured LoRA with checkpointing at rows of 512
-    15-19% above the estimate, with the same code and machine: resident memory on CPU depends on
-    more than the tensors the planner counts. 25% is what holds on both installs; the 15% claim
-    stays open in issue 16 until the gap is explained (bench/RESULTS.md)."""
+    Without that mapping the measure depended on the install: a library's code pages become
+    resident as they are first touched, and one touch maps the whole cached folio around it,
+    large for a file pip has just written. One touch per MiB of libtorch_cpu.so mapped 702 kB in
+    a fresh install (CI's clone) and 156 kB in the older development venv, so LoRA with
+    checkpointing at rows of 512 measured 7 MiB more in the fresh one (-15% there, -8% here).
+    Those pages are clean, shared and reclaimable, and the planner does not count them; with
+    them mapped first both installs measure the same to 0.6 MiB (bench/RESULTS.md)."""
     rows = _bench().measure(MEASURED, steps=2, timeout=600)
     assert [row["name"] for row in rows] == [s["name"] for s in MEASURED]
+    if not all(row["libraries_mapped"] for row in rows):
+        pytest.skip("madvise(MADV_POPULATE_READ) needs Linux 5.14+: library pages would be measured")
     for row in rows:
         assert row["measured"]["training"] > 30 * 2 ** 20, row  # well above the noise
-        assert abs(row["error"]) <= 0.25, (row["name"], row["estimate"], row["measured"])
+        assert abs(row["error"]) <= 0.15, (row["name"], row["estimate"], row["measured"])
 
 
 def test_cpu_memory_is_read_and_the_allocator_bound_warns(capsys):

@@ -51,8 +51,10 @@ NF4_BYTES = 0.5 + 1 / 64 + 4 / (64 * 256)
 # and the gradient of the logits, alive together in log-softmax's backward.
 LOGIT_BYTES = 12
 # What a training process holds besides tensors once it has run a step: kernel and thread-pool
-# buffers, the tokenizer, accelerate's state (bench/memory_planner.py measured 18 MiB on CPU).
-RUNTIME_BYTES = 20 * 2 ** 20
+# buffers, the tokenizer, accelerate's state (bench/memory_planner.py measured 9-11 MiB on CPU,
+# the first training of a process against a second one; shared libraries' code pages, whose
+# resident share depends on the page cache and not on the run, left out).
+RUNTIME_BYTES = 10 * 2 ** 20
 # On CPU, glibc's heap keeps freed blocks (up to 32 MiB each) resident for reuse, so the resident
 # peak exceeds the live tensors: the training part was 1.21-2.18x the estimate in
 # bench/memory_planner.py --glibc-default (1.72x for SmolLM2-135M). The plan shows that bound
