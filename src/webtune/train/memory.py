@@ -24,7 +24,9 @@ The peak is not the plain sum: gradients are allocated while backward frees acti
 it is ``runtime + weights + optimizer + max(saved activations + max(logits, one layer's backward
 work), gradients + the optimizer step's temporaries)`` (``runtime``: a CPU process's own
 buffers). bench/memory_planner.py compares it with measured peaks (bench/RESULTS.md): within
-7 % on CPU for LoRA and full fine-tuning, two row lengths, checkpointing on and off.
+5 % on CPU for LoRA and full fine-tuning, two row lengths, checkpointing on and off, the same
+on a fresh install as on an old one. Not counted: the shared libraries' code pages, which are
+clean, shared and reclaimed under pressure, and whose resident share depends on the page cache.
 
 Written here rather than taken from a library: accelerate's ``estimate-memory`` counts only
 weights (and a fixed multiple for Adam), and has no activations, LoRA, QLoRA or packed rows.
