@@ -58,9 +58,10 @@ LOGIT_BYTES = 12
 # resident share depends on the page cache and not on the run, left out).
 RUNTIME_BYTES = 10 * 2 ** 20
 # On CPU, glibc's heap keeps freed blocks (up to 32 MiB each) resident for reuse, so the resident
-# peak exceeds the live tensors: the training part was 1.21-2.18x the estimate in
-# bench/memory_planner.py --glibc-default (1.72x for SmolLM2-135M). The plan shows that bound
-# and warns when it does not fit.
+# peak exceeds the live tensors: the training part was 1.17-1.75x the estimate in
+# bench/memory_planner.py --glibc-default (1.32x for SmolLM2-135M; up to 2.18x in an earlier run
+# that counted library pages too), varying from run to run. The plan shows that bound and warns
+# when it does not fit.
 CPU_RETENTION = 2.2
 
 
