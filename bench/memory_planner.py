@@ -55,6 +55,10 @@ SETTINGS: list[dict[str, Any]] = [
     {"name": "lora, deep, 2 rows of 512", "shape": DEEP, "method": "lora", "row": 512, "batch": 2},
     {"name": "full, deep, padded batch of 2", "shape": DEEP, "method": "full", "row": 512, "batch": 2,
      "packing": False},
+    {"name": "lora, bf16, rows 512", "shape": SMALL, "method": "lora", "row": 512, "precision": "bf16"},
+    {"name": "lora, bf16, rows 1024, checkpointing", "shape": SMALL, "method": "lora", "row": 1024,
+     "checkpointing": True, "precision": "bf16"},
+    {"name": "full, bf16, rows 512", "shape": SMALL, "method": "full", "row": 512, "precision": "bf16"},
 ]
 SMOLLM = {"name": "SmolLM2-135M, lora, rows 1024", "model": "smollm2-135m-instruct", "method": "lora",
           "row": 1024}

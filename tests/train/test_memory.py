@@ -208,6 +208,8 @@ MEASURED = [
     {"name": "full, rows 256, checkpointing", "shape": SHAPE, "method": "full", "row": 256,
      "checkpointing": True},
     {"name": "full, rows 512", "shape": SHAPE, "method": "full", "row": 512},
+    # train.precision: bf16 on CPU: a bf16 base, fp32 adapters, autocast
+    {"name": "lora, bf16, rows 512", "shape": SHAPE, "method": "lora", "row": 512, "precision": "bf16"},
 ]
 
 

@@ -52,6 +52,9 @@ NF4_BYTES = 0.5 + 1 / 64 + 4 / (64 * 256)
 # Bytes per position x vocabulary entry for the loss: fp32 log-softmax (saved), its gradient
 # and the gradient of the logits, alive together in log-softmax's backward.
 LOGIT_BYTES = 12
+# Under bf16/fp16 autocast the LM head writes half-precision logits that the loss upcasts
+# (`loop.batch_nll`): their gradient comes back in half precision next to the fp32 ones.
+HALF_LOGIT_BYTES = 2
 # What a training process holds besides tensors once it has run a step: kernel and thread-pool
 # buffers, the tokenizer, accelerate's state (bench/memory_planner.py measured 9-11 MiB on CPU,
 # the first training of a process against a second one; shared libraries' code pages, whose
@@ -292,7 +295,8 @@ def estimate(shape: ModelShape, setup: Setup, available: int | None = None,
     optimizer = 8 * trainable
     gradients = 4 * trainable
     saved, transient = activation_bytes(shape, setup)
-    logits = LOGIT_BYTES * setup.logit_positions * shape.vocab
+    half = setup.precision in ("bf16", "fp16")
+    logits = (LOGIT_BYTES + (HALF_LOGIT_BYTES if half else 0)) * setup.logit_positions * shape.vocab
     head_grad = 4 * shape.vocab * shape.hidden if setup.method == "full" else 0
     # Backward starts at the loss (the logits' buffers, then the LM head's gradient) and frees
     # them before it reaches the layers, whose work comes on top of what is still saved.
