@@ -237,3 +237,20 @@ def test_a_custom_chat_template_is_saved_with_the_adapter_and_the_merged_model(t
               tmp_path / "run", dataset_dir)
     for folder in ("adapter", "model"):
         assert load_tokenizer(tmp_path / "run" / "train" / folder).chat_template == custom, folder
+
+
+def test_bf16_on_cpu_trains_and_saves_an_fp32_adapter(tmp_path, tiny_model_dir):
+    """`train.precision: bf16` on CPU end to end: the stage trains (a bf16 base, fp32 adapter),
+    records its precision, learns, and saves an fp32 adapter that loads on the fp32 base."""
+    import torch
+
+    dataset = write_dataset(tmp_path / "dataset", n_train=24)
+    pipeline = pipeline_for(tiny_model_dir, epochs=2, learning_rate=3e-2, precision="bf16", device="cpu",
+                            lora={"r": 4, "alpha": 8, "dropout": 0.0})
+    manifest = run_train(pipeline, tmp_path / "run", dataset)
+    stats = manifest.stats
+    assert stats["mixed_precision"] == "bf16"
+    assert stats["val_loss"] < stats["base_val_loss"] - 0.05
+    weights = adapter_weights(tmp_path / "run" / "train")
+    assert weights and all(w.dtype == torch.float32 for w in weights.values())
+    assert max(float(w.abs().max()) for name, w in weights.items() if "lora_B" in name) > 1e-3
