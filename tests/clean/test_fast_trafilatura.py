@@ -194,3 +194,14 @@ def test_a_changed_rule_upstream_keeps_trafilaturas_own(monkeypatch):
             assert xpaths.TEASER_DISCARD_XPATH[0] is changed
     finally:
         xpaths.TEASER_DISCARD_XPATH[0] = original
+
+
+def test_html_to_text_loads_trafilatura_before_workers_fork(monkeypatch):
+    from trafilatura import external
+
+    from tests.clean.helpers import step
+
+    monkeypatch.setattr(ft, "_SWAPS", None)
+    monkeypatch.setattr(external, "JT_STOPLIST", None)
+    step({"step": "html_to_text"}).prepare()
+    assert ft._SWAPS and external.JT_STOPLIST  # forked workers inherit them instead of building their own

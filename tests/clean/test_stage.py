@@ -76,12 +76,24 @@ def test_process_pool_output_identical_to_one_process(tmp_path):
     assert (tmp_path / "one" / "rejects.jsonl").read_bytes() == (tmp_path / "many" / "rejects.jsonl").read_bytes()
     assert one.stats["steps"] == many.stats["steps"]
     assert 0 < len(kept1) < len(docs) and {r["step"] for r in rej1} >= {"c4", "dedup"}
+    # batches of 64 shrink to 20 here (four per worker): the same output
+    run(tmp_path, docs, steps, workers=2, batch_size=64, out="balanced")
+    assert (tmp_path / "one" / "documents.jsonl").read_bytes() == (tmp_path / "balanced" / "documents.jsonl").read_bytes()
     # The same fingerprint: how many workers ran it changes nothing, so it is not a reason to rerun.
     assert one.fingerprint == many.fingerprint
     again = run_stage("clean", run_clean, run_dir=tmp_path, inputs={"collect": tmp_path / "collect"},
                       config=CleanConfig.model_validate({"steps": steps, "workers": 3, "batch_size": 10}),
                       output_dir=tmp_path / "many")
     assert again.skipped
+
+
+def test_batches_shrink_so_every_worker_gets_four():
+    from webtune.clean.stage import batch_size_for
+
+    assert batch_size_for(64, 2, 200) == 25  # was 64, 64, 64, 8: one worker did 128 documents, the other 72
+    assert batch_size_for(64, 2, 10_000) == 64
+    assert batch_size_for(64, 1, 200) == 64  # one process: batches only bound memory
+    assert batch_size_for(64, 8, 5) == 1
 
 
 def test_missing_input_and_bad_encoding(tmp_path):
