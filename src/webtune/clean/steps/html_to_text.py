@@ -46,12 +46,13 @@ class HtmlToText(TextStep):
         the workers fork: otherwise every worker of every run pays for them (0.25 s CPU each)."""
         if self.config.target_names() is not None:
             return
-        from trafilatura.external import jt_stoplist_init
+        from trafilatura import external
 
         from webtune.clean import fast_trafilatura
 
         fast_trafilatura.swaps()
-        jt_stoplist_init()  # what trafilatura's jusText fallback loads on its first use
+        if external.JT_STOPLIST is None:
+            external.jt_stoplist_init()  # what trafilatura's jusText fallback loads on its first use
 
     def apply(self, doc: Document, stats: dict[str, Any]) -> Drop | None:
         if self.config.target_names() is not None:
