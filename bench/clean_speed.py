@@ -18,7 +18,9 @@ Pages: ``--pages-kind realistic`` (default) are `webtune.clean.synthetic.realist
 30-40 KB each with navigation, tables, comment threads, styles and scripts;
 ``--pages-kind small`` the 2 KB pages of `html_pages`. The systems run interleaved
 (webtune, datatrove best, datatrove defaults, then again ``--repeats`` times), so load from
-other jobs on a shared machine hits all alike; the best time of each is reported.
+other jobs on a shared machine hits all alike; the best time of each is reported, with the CPU
+seconds each run used (its processes and their workers), which other jobs hardly change, and
+the load average before and after.
 ``--profile`` runs each once in this process under cProfile and prints where the time goes.
 
     .venv/bin/python bench/clean_speed.py --pages 300 --workers 2 --repeats 2
@@ -178,6 +180,13 @@ def patch_xxhash() -> None:
     dt_xxhash.xxhash32 = lambda data: xxhash.xxh32_intdigest(data.encode("utf-8") if isinstance(data, str) else data)
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the workers of a run, once it ends):
+    unlike wall time, other jobs on a shared machine hardly change it."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def profile(label: str, fn, top: int = 14) -> None:
     """Run ``fn`` under cProfile and print the functions with the most time of their own."""
     profiler = cProfile.Profile()
@@ -214,17 +223,21 @@ def main() -> None:
         console.print("[yellow]spacy missing: datatrove defaults skipped (pass --site DIR)[/yellow]")
         systems.pop("datatrove defaults")
     times: dict[str, list[float]] = {name: [] for name in systems}
+    cpu: dict[str, list[float]] = {name: [] for name in systems}
     kept: dict[str, set[str]] = {}
+    load_before = os.getloadavg()
     try:
         collect, dt_in = write_inputs(root, pages, shards=args.workers)
         for _ in range(args.repeats):
             for name, language in systems.items():
+                start_cpu = cpu_seconds()
                 if language is None:
                     elapsed, kept[name] = run_webtune(root, collect, args.workers)
                 else:
                     lang = regex_tokenizer() if language == "best" else language
                     elapsed, kept[name] = run_datatrove(root / "dt", dt_in, args.workers, lang)
                 times[name].append(elapsed)
+                cpu[name].append(cpu_seconds() - start_cpu)
         if args.profile:
             profile("webtune (1 worker)", lambda: run_webtune(root, collect, 1))
             profile("datatrove best (1 worker)", lambda: run_datatrove(root / "dt", dt_in, 1, regex_tokenizer()))
@@ -232,20 +245,25 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
     table = Table(title=f"clean: {args.pages} {args.pages_kind} pages (mean {mean_kb:.1f} KB), "
                         f"{args.workers} worker(s), best of {args.repeats} interleaved runs")
-    for col in ("system", "seconds (each run)", "docs/s", "MB/s", "kept", "webtune's speed vs this",
-                "kept-set overlap with webtune"):
+    for col in ("system", "seconds (each run)", "CPU seconds (each run)", "docs/s", "docs per CPU-s", "kept",
+                "webtune's speed vs this", "per CPU-second", "kept-set overlap with webtune"):
         table.add_column(col, justify="right" if col != "system" else "left")
-    total_mb = mean_kb * len(pages) / 1024
     best = {name: min(t) for name, t in times.items()}
+    best_cpu = {name: min(t) for name, t in cpu.items()}
     for name, t in times.items():
         overlap = len(kept[name] & kept["webtune"]) / max(1, len(kept[name] | kept["webtune"]))
         table.add_row(name, f"{best[name]:.2f} ({', '.join(f'{x:.1f}' for x in t)})",
-                      f"{args.pages / best[name]:.1f}", f"{total_mb / best[name]:.2f}", str(len(kept[name])),
-                      f"{best[name] / best['webtune']:.2f}x", f"{overlap:.3f}")
+                      f"{best_cpu[name]:.2f} ({', '.join(f'{x:.1f}' for x in cpu[name])})",
+                      f"{args.pages / best[name]:.1f}", f"{args.pages / best_cpu[name]:.1f}", str(len(kept[name])),
+                      f"{best[name] / best['webtune']:.2f}x", f"{best_cpu[name] / best_cpu['webtune']:.2f}x",
+                      f"{overlap:.3f}")
     console.print(table)
+    console.print(f"load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; "
+                  f"after: {', '.join(f'{x:.2f}' for x in os.getloadavg())} (on {os.cpu_count()} cores)")
     for name in best:
         if name != "webtune":
-            console.print(f"webtune is [bold]{best[name] / best['webtune']:.2f}x[/bold] the speed of {name}")
+            console.print(f"webtune is [bold]{best[name] / best['webtune']:.2f}x[/bold] the speed of {name} "
+                          f"({best_cpu[name] / best_cpu['webtune']:.2f}x per CPU-second)")
 
 
 if __name__ == "__main__":

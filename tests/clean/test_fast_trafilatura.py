@@ -166,6 +166,7 @@ def test_trafilatura_keeps_its_own_xpaths_outside_the_call():
     ft.bare_extraction(PAGE, **PRECISION)
     for name, index in ft.RULES:
         assert isinstance(getattr(xpaths, name)[index], XPath)
+    assert not isinstance(importlib.import_module("trafilatura.external").JT_STOPLIST, ft.StopWords)
     with ft.fast_rules():
         with ft.fast_rules():  # nested: restored only when the outer one ends
             pass
@@ -202,6 +203,19 @@ def test_html_to_text_loads_trafilatura_before_workers_fork(monkeypatch):
     from tests.clean.helpers import step
 
     monkeypatch.setattr(ft, "_SWAPS", None)
+    monkeypatch.setattr(ft, "_STOP_WORDS", {})
     monkeypatch.setattr(external, "JT_STOPLIST", None)
     step({"step": "html_to_text"}).prepare()
-    assert ft._SWAPS and external.JT_STOPLIST  # forked workers inherit them instead of building their own
+    # forked workers inherit them instead of building their own
+    assert ft._SWAPS and external.JT_STOPLIST and ft._STOP_WORDS["words"] == external.JT_STOPLIST
+
+
+def test_stop_words_hash_once_and_only_inside_the_call():
+    from trafilatura import external
+
+    words = ft.stop_words()
+    assert words == tuple(words) and hash(words) == hash(tuple(words))  # the same key for jusText's cache
+    before = external.JT_STOPLIST
+    with ft.fast_rules():
+        assert external.JT_STOPLIST is words
+    assert external.JT_STOPLIST is before

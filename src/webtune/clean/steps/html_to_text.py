@@ -50,8 +50,9 @@ class HtmlToText(TextStep):
 
         from webtune.clean import fast_trafilatura
 
-        fast_trafilatura.swaps()
-        if external.JT_STOPLIST is None:
+        if fast_trafilatura.swaps():
+            fast_trafilatura.stop_words()
+        elif external.JT_STOPLIST is None:
             external.jt_stoplist_init()  # what trafilatura's jusText fallback loads on its first use
 
     def apply(self, doc: Document, stats: dict[str, Any]) -> Drop | None:
