@@ -81,6 +81,36 @@ def test_gopher_repetition():
     assert reason({"step": "gopher_repetition"}, doc(spam)).startswith(("top_", "duplicated_"))
 
 
+def test_duplicate_ngram_chars_equals_gophers_scan_on_random_texts():
+    """The set check that returns 0 early and the scan over prebuilt n-grams give the original
+    scan's count (the n-grams inside a repeat are skipped, not remembered)."""
+    import random
+
+    from webtune.clean.steps.gopher_repetition import duplicate_ngram_chars
+
+    def reference(words, n):
+        seen, chars, i = set(), 0, 0
+        while i < len(words) - n + 1:
+            gram = tuple(words[i:i + n])
+            if gram in seen:
+                chars += sum(map(len, gram))
+                i += n
+            else:
+                seen.add(gram)
+                i += 1
+        return chars
+
+    rng = random.Random(3)
+    counts = []
+    for _ in range(400):
+        vocab = [f"w{k}" * rng.randint(1, 3) for k in range(rng.randint(1, 12))]
+        words = [rng.choice(vocab) for _ in range(rng.randint(0, 60))]
+        for n in (1, 2, 5, 7):
+            counts.append(duplicate_ngram_chars(words, n))
+            assert counts[-1] == reference(words, n), (words, n)
+    assert any(counts) and not all(counts)
+
+
 def test_c4_rules_and_line_removal():
     text = GOOD + "\nMenu\nThis site uses cookies to improve your experience.\nEnable JavaScript to see comments."
     d = doc(text)

@@ -64,13 +64,16 @@ def top_ngram_chars(words: list[str], n: int, sep: str = " ") -> int:
 
 def duplicate_ngram_chars(words: list[str], n: int) -> int:
     """Characters in n-grams that repeat an earlier n-gram (non-overlapping, as in Gopher)."""
+    grams = list(zip(*(words[k:] for k in range(n))))
+    if len(set(grams)) == len(grams):
+        return 0  # no n-gram occurs twice: the scan below would find nothing (most pages, at C speed)
     seen: set[tuple[str, ...]] = set()
     chars = i = 0
-    while i < len(words) - n + 1:
-        gram = tuple(words[i:i + n])
+    while i < len(grams):
+        gram = grams[i]
         if gram in seen:
             chars += sum(map(len, gram))
-            i += n
+            i += n  # the n-grams inside a repeat are skipped, not remembered
         else:
             seen.add(gram)
             i += 1
