@@ -60,11 +60,13 @@ class _Test:
         return self.on_empty if not value else self.search(value) is not None
 
 
-def _first(el: Any, a: str, b: str) -> str:
-    """XPath's string value of ``@a|@b``: the one of the two that comes first in the source."""
-    va, vb = el.get(a), el.get(b)
-    if va is None or vb is None:
-        return va if va is not None else (vb or "")
+def _first(el: Any, a: str, va: str | None, b: str, vb: str | None) -> str | None:
+    """XPath's string value of ``@a|@b`` (their values ``va``, ``vb``): the one of the two that
+    comes first in the source; None when neither is there."""
+    if va is None:
+        return vb
+    if vb is None:
+        return va
     for key in el.keys():
         if key == a:
             return va
@@ -122,11 +124,11 @@ def _overall_discard_0(root: Any, t: list[_Test]) -> list[Any]:
     out = []
     for el in root.iterdescendants(*_BLOCKS):
         get = el.get
-        role = get("role")
+        i, c, role = get("id"), get("class"), get("role")
         if (get("data-lp-replacement-content") is not None
                 or (role is not None and "nav" in role.replace("N", "n"))
                 or _has(get("data-component"), "MostPopularStories")
-                or t[0](_first(el, "id", "class")) or t[1](get("id")) or t[2](get("class"))):
+                or t[0](_first(el, "id", i, "class", c)) or t[1](i) or t[2](c)):
             out.append(el)
     return out
 
@@ -137,18 +139,21 @@ def _overall_discard_1(root: Any, t: list[_Test]) -> list[Any]:
     #     re:test(@class, CLASSES) or @aria-hidden='true']
     from lxml.etree import Element
 
-    # every clause needs an attribute unless a pattern matches the empty string
-    skip_bare = not any(test.on_empty for test in t)
+    # without id, class and style, only @aria-hidden (or a pattern matching "") can match
+    bare_match = any(test.on_empty for test in t)
     out = []
     for el in root.iterdescendants(Element):
-        if skip_bare and not el.keys():
-            continue
         get = el.get
-        c, style = get("class"), get("style")
-        if (c == "comments-title" or _first(el, "id", "class").startswith("reply-")
-                or t[0](_first(el, "id", "style"))
+        i, c, style = get("id"), get("class"), get("style")
+        if i is None and c is None and style is None:
+            if bare_match or get("aria-hidden") == "true":
+                out.append(el)
+            continue
+        first = _first(el, "id", i, "class", c)
+        if (c == "comments-title" or (first is not None and first.startswith("reply-"))
+                or t[0](_first(el, "id", i, "style", style))
                 or (style is not None and ("display:none" in style or "display: none" in style))
-                or t[1](get("id")) or t[2](c) or get("aria-hidden") == "true"):
+                or t[1](i) or t[2](c) or get("aria-hidden") == "true"):
             out.append(el)
     return out
 
@@ -167,7 +172,7 @@ def _precision_discard_1(root: Any, t: list[_Test]) -> list[Any]:
     # .//*[blocks][re:test(@id|@class, BOTTOM) or re:test(@id|@class, LINK) or contains(@style, 'border')]
     out = []
     for el in root.iterdescendants(*_BLOCKS):
-        first = _first(el, "id", "class")
+        first = _first(el, "id", el.get("id"), "class", el.get("class"))
         if t[0](first) or t[1](first) or _has(el.get("style"), "border"):
             out.append(el)
     return out
