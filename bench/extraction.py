@@ -19,6 +19,9 @@ The compared trafilatura call is the benchmark's own canonical one:
 ``extract(html, include_comments=False, include_tables=True)`` (its defaults otherwise,
 fallbacks on); ``--defaults`` adds a bare ``extract(html)``.
 
+``--identity`` checks instead that webtune's `webtune.clean.fast_trafilatura` path gives plain
+trafilatura's output on every page, in four modes, and what CPU each takes.
+
 ``--scrapinghub DIR`` runs the same comparison on the Scrapinghub article-extraction-benchmark
 instead (181 news and blog pages, ``html/*.html.gz`` and ``ground-truth.json`` in DIR; MIT),
 the lead's held-back check: nothing is tuned on it. Its metric, as that benchmark defines it:
@@ -150,6 +153,45 @@ def webtune_extractor(config: dict[str, Any]) -> Callable[[str, bytes], str | No
     return run
 
 
+IDENTITY_CONFIGS = {
+    "precision (webtune clean)": {"fast": False, "favor_precision": True, "include_comments": False},
+    "balanced": {"fast": False, "include_comments": False},
+    "recall, comments, formatting, links": {"fast": False, "favor_recall": True, "include_comments": True,
+                                            "include_formatting": True, "include_links": True},
+    "markdown, no tables": {"fast": False, "output_format": "markdown", "include_tables": False},
+}
+
+
+def identity(pages: list[bytes]) -> dict[str, tuple[int, int, float, float]]:
+    """Per mode of `IDENTITY_CONFIGS`: (pages, pages whose output differs, CPU seconds of plain
+    ``trafilatura.extract``, CPU seconds of webtune's `fast_trafilatura` path), page by page."""
+    import trafilatura
+
+    from webtune.clean import fast_trafilatura
+
+    out = {}
+    for mode, config in IDENTITY_CONFIGS.items():
+        differ, cpu_plain, cpu_fast = 0, 0.0, 0.0
+        for html in pages:
+            started = time.process_time()
+            plain = trafilatura.extract(html, **config)
+            cpu_plain += time.process_time() - started
+            started = time.process_time()
+            with fast_trafilatura.fast_rules():
+                fast = trafilatura.extract(html, **config)
+            cpu_fast += time.process_time() - started
+            differ += plain != fast
+        out[mode] = (len(pages), differ, cpu_plain, cpu_fast)
+    return out
+
+
+def print_identity(pages: list[bytes]) -> None:
+    """`identity` as a table."""
+    print(f"{'mode':38s} {'pages':>6s} {'differ':>6s} {'plain CPU s':>11s} {'fast CPU s':>10s} {'ratio':>6s}")
+    for mode, (n, differ, plain, fast) in identity(pages).items():
+        print(f"{mode:38s} {n:6d} {differ:6d} {plain:11.2f} {fast:10.2f} {fast / plain:5.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="trafilatura's tests folder (evaldata.json, eval/, cache/)")
@@ -158,10 +200,18 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N pages")
     parser.add_argument("--defaults", action="store_true", help="also run trafilatura.extract(html) with its bare defaults")
     parser.add_argument("--markdown", action="store_true", help="also run html_to_text with output: markdown")
+    parser.add_argument("--identity", action="store_true",
+                        help="instead: check that webtune's fast trafilatura path gives plain trafilatura's output")
     args = parser.parse_args()
     if (args.data is None) == (args.scrapinghub is None):
         parser.error("give --data (trafilatura's set) or --scrapinghub (the Scrapinghub benchmark)")
     import trafilatura
+
+    if args.identity:
+        pages = load_scrapinghub(args.scrapinghub, args.limit) if args.scrapinghub else load(args.data, args.limit)
+        print(f"{len(pages)} pages from {args.data or args.scrapinghub}")
+        print_identity([html for _, html, _ in pages])
+        return
 
     if args.scrapinghub is not None:
         pages = load_scrapinghub(args.scrapinghub, args.limit)
