@@ -178,6 +178,11 @@ def test_another_trafilatura_version_runs_plain_trafilatura(monkeypatch):
     monkeypatch.setattr(ft, "_SWAPS", None)
     monkeypatch.setattr(trafilatura, "__version__", "9.9.9")
     assert ft.swaps() == []
+    from trafilatura import external
+
+    before = external.JT_STOPLIST
+    with ft.fast_rules():  # changes nothing in an unverified trafilatura
+        assert external.JT_STOPLIST is before and isinstance(xpaths.OVERALL_DISCARD_XPATH[1], XPath)
     result = ft.bare_extraction(PAGE, **PRECISION)
     assert result.text == trafilatura.bare_extraction(PAGE, **PRECISION).text
 

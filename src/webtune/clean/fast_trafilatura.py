@@ -293,8 +293,9 @@ def fast_rules() -> Iterator[None]:
         if _ACTIVE == 0:
             for rules, index, _, fast in swaps():
                 rules[index] = fast
-            _STOP_WORDS["saved"] = external.JT_STOPLIST
-            external.JT_STOPLIST = stop_words()
+            if swaps():  # a verified trafilatura: its stop words are where 2.3.1 keeps them
+                _STOP_WORDS["saved"] = external.JT_STOPLIST
+                external.JT_STOPLIST = stop_words()
         _ACTIVE += 1
     try:
         yield
@@ -304,7 +305,8 @@ def fast_rules() -> Iterator[None]:
             if _ACTIVE == 0:
                 for rules, index, xpath, _ in swaps():
                     rules[index] = xpath
-                external.JT_STOPLIST = _STOP_WORDS.pop("saved")
+                if "saved" in _STOP_WORDS:
+                    external.JT_STOPLIST = _STOP_WORDS.pop("saved")
 
 
 def bare_extraction(html: Any, **options: Any) -> Any:
