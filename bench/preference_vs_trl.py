@@ -104,7 +104,7 @@ def run_webtune(model_dir: Path, pairs: list[dict[str, Any]], args: argparse.Nam
     split = tokenize_preference_split(work / "pairs.jsonl", tokenizer, args.max_len, "dpo")
     save_preference(work / "data.json", "dpo", split.items, [], tokenizer.pad_token_id)
     config = LocalTrainConfig(
-        device="cpu", precision="fp32", learning_rate=LR, max_seq_len=args.max_len, eval_steps=0,
+        device="cpu", precision=args.precision, learning_rate=LR, max_seq_len=args.max_len, eval_steps=0,
         save_steps=10_000, log_steps=1, lora={"r": 16, "alpha": 32, "dropout": 0.0}, supervised=False,
         preference={"method": "dpo", "beta": 0.1, "batch_size": args.batch, "max_steps": args.steps,
                     "epochs": 1000}).preference_phase()
@@ -163,7 +163,7 @@ def run_trl(model_dir: Path, pairs: list[dict[str, Any]], args: argparse.Namespa
                        learning_rate=LR, lr_scheduler_type="cosine", max_steps=args.steps,
                        warmup_steps=math.ceil(0.1 * args.steps),  # webtune: ceil(warmup_ratio × steps)
                        beta=0.1, max_length=args.max_len, logging_steps=1, save_strategy="no", report_to=[],
-                       use_cpu=True, bf16=False, seed=0, dataloader_num_workers=0,
+                       use_cpu=True, bf16=args.precision == "bf16", seed=0, dataloader_num_workers=0,
                        precompute_ref_log_probs=precompute, disable_tqdm=True)
     peft_config = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM",
                              target_modules=default_target_modules(model.config.model_type))
@@ -201,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1, help="untimed first steps")
     parser.add_argument("--max-len", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="both sides: webtune's train.precision and TRL's bf16 autocast")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--skip-precompute", action="store_true", help="leave out (c)")
     parser.add_argument("--only", default=None, help="comma-separated variants to run, in this order "

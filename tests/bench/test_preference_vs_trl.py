@@ -8,7 +8,11 @@ from tests.train.helpers import write_preference
 from tests.bench.helpers import load_bench
 
 
-def test_bench_times_both_trainers_on_the_same_steps(tmp_path):
+import pytest
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_bench_times_both_trainers_on_the_same_steps(tmp_path, precision):
     import torch
 
     data = write_preference(tmp_path / "dataset", n_train=4, n_val=1) / "preference_train.jsonl"
@@ -17,11 +21,12 @@ def test_bench_times_both_trainers_on_the_same_steps(tmp_path):
     try:
         assert load_bench("preference_vs_trl").main(["--model", "tiny", "--data", str(data), "--steps", "2", "--batch", "2",
                                    "--max-len", "128", "--skip-precompute", "--threads", "1",
-                                   "--json", str(out)]) == 0
+                                   "--precision", precision, "--json", str(out)]) == 0
     finally:
         torch.set_num_threads(threads)
     report = json.loads(out.read_text())
     assert report["pairs"] == 4 and set(report["results"]) == {"webtune", "trl"}
+    assert report["args"]["precision"] == precision  # both sides: webtune's precision and TRL's bf16
     for result in report["results"].values():
         (run,) = result["runs"]
         assert len(run["step_seconds"]) == 2  # the same number of optimizer steps each

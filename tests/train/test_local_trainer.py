@@ -254,3 +254,15 @@ def test_bf16_on_cpu_trains_and_saves_an_fp32_adapter(tmp_path, tiny_model_dir):
     weights = adapter_weights(tmp_path / "run" / "train")
     assert weights and all(w.dtype == torch.float32 for w in weights.values())
     assert max(float(w.abs().max()) for name, w in weights.items() if "lora_B" in name) > 1e-3
+
+
+def test_an_earlier_accelerator_in_the_process_does_not_block_another_precision(tmp_path, tiny_model_dir):
+    """Another library's trainer (TRL's, in the same notebook) leaves accelerate's process-wide
+    state at its precision; webtune's run starts from its own settings anyway."""
+    from accelerate import Accelerator
+
+    Accelerator(cpu=True, mixed_precision="no")  # as TRL's Trainer leaves it
+    dataset = write_dataset(tmp_path / "dataset", n_train=8)
+    pipeline = pipeline_for(tiny_model_dir, max_steps=2, precision="bf16", device="cpu")
+    manifest = run_train(pipeline, tmp_path / "run", dataset)
+    assert manifest.stats["mixed_precision"] == "bf16"

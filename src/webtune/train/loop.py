@@ -115,6 +115,9 @@ class Trainer:
             # accelerate launch's config file decides the precision (through the environment);
             # its use_cpu does not reach the processes, so the device is chosen here as well.
             return Accelerator(cpu=device == "cpu")
+        # An earlier Accelerator in this process (another library's trainer, say TRL's in the
+        # same notebook) leaves a process-wide state that refuses a different precision.
+        _reset_accelerate_state()
         return Accelerator(cpu=device == "cpu",
                            mixed_precision=pick_precision(self.config.precision, device))
 
