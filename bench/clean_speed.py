@@ -10,9 +10,12 @@ datatrove is run twice:
 * defaults: its English word tokenizer (spaCy), which each filter and the MinHash
   signature call on their own;
 * best: the same filters and thresholds, with a regex word tokenizer
-  (`RegexWordTokenizer`: words and punctuation runs, sentences split after . ! ?) passed
-  through each filter's and the signature's ``language`` parameter, which datatrove takes
-  as a tokenizer instance. It is the fastest configuration we found that keeps the steps.
+  (`RegexWordTokenizer`: webtune's own English units, words and punctuation runs, so both sides
+  count the same words; sentences split after . ! ?) passed through each filter's and the
+  signature's ``language`` parameter, which datatrove takes as a tokenizer instance, and
+  trafilatura called with webtune's options (``deduplicate`` off: datatrove's default asks
+  trafilatura to drop text it saw on earlier pages, webtune does not). It is the fastest
+  configuration we found that keeps the steps, and it takes the same decisions as webtune.
 
 Pages: ``--pages-kind realistic`` (default) are `webtune.clean.synthetic.realistic_pages`,
 30-40 KB each with navigation, tables, comment threads, styles and scripts;
@@ -94,16 +97,18 @@ def run_webtune(root: Path, collect: Path, workers: int) -> tuple[float, set[str
 
 
 def regex_tokenizer():
-    """datatrove's fastest word tokenizer for these steps: a regex (see the module docstring)."""
+    """datatrove's fastest word tokenizer for these steps: a regex, the one webtune's English
+    units use (`webtune.text_units.tokens`: words with inner apostrophes and hyphens, and runs of
+    punctuation), so that both sides count the same words and take the same decisions."""
     from datatrove.utils.word_tokenizers import WordTokenizer, simple_span_tokenize
 
-    # numbers with a decimal point, "don't" and hyphenated words stay one token, as in spaCy
-    words = re.compile(r"\w+(?:[.,'’-]\w+)*|[^\w\s]+")
+    from webtune import text_units
+
     sentences = re.compile(r"(?<=[.!?])\s+")
 
     class RegexWordTokenizer(WordTokenizer):
         def word_tokenize(self, text: str) -> list[str]:
-            return words.findall(text)
+            return list(text_units.tokens(text))
 
         def sent_tokenize(self, text: str) -> list[str]:
             return [s.strip() for s in sentences.split(text) if s.strip()]
@@ -114,7 +119,7 @@ def regex_tokenizer():
     return RegexWordTokenizer("en")
 
 
-def datatrove_stages(root: Path, dt_in: Path, workers: int, language) -> list[tuple[str, list, int]]:
+def datatrove_stages(root: Path, dt_in: Path, workers: int, language, best: bool = False) -> list[tuple[str, list, int]]:
     """datatrove's pipeline, stage by stage: (name, steps, tasks)."""
     from datatrove.pipeline.dedup import MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature
     from datatrove.pipeline.dedup.minhash import MinhashConfig
@@ -128,7 +133,9 @@ def datatrove_stages(root: Path, dt_in: Path, workers: int, language) -> list[tu
     return [
         # timeout: datatrove skips a page whose extraction takes over 1 s (its default); on a
         # shared, loaded machine that dropped 30 KB pages, so both datatrove runs allow 30 s.
-        ("filter", [JsonlReader(str(dt_in)), Trafilatura(favour_precision=True, timeout=30),
+        # best: trafilatura called with webtune's options (deduplicate off: webtune does not ask
+        # trafilatura to drop text seen on earlier pages; datatrove's default does).
+        ("filter", [JsonlReader(str(dt_in)), Trafilatura(favour_precision=True, timeout=30, deduplicate=not best),
                     GopherRepetitionFilter(language=language), GopherQualityFilter(language=language),
                     C4QualityFilter(language=language), FineWebQualityFilter(language=language),
                     JsonlWriter(str(root / "filtered"), compression=None)], workers),
@@ -151,7 +158,8 @@ def run_datatrove(root: Path, dt_in: Path, workers: int, language="eng") -> tupl
     quiet_datatrove()
     shutil.rmtree(root, ignore_errors=True)
     start = time.perf_counter()
-    for name, pipeline, tasks in datatrove_stages(root, dt_in, workers, language):
+    best = not isinstance(language, str)  # the regex tokenizer: datatrove's best configuration
+    for name, pipeline, tasks in datatrove_stages(root, dt_in, workers, language, best=best):
         # fork (not datatrove's default forkserver): faster start, and it carries the patch below
         LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=min(workers, tasks), start_method="fork",
                               logging_dir=f"{root}/logs/{name}", skip_completed=False).run()
