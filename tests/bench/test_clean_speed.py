@@ -21,3 +21,20 @@ def test_cpu_seconds_count_finished_workers():
     worker.start()
     worker.join()
     assert bench.cpu_seconds() - start >= 0.25  # the worker's time, though this process slept
+
+
+def test_datatrove_best_counts_webtunes_words_and_extracts_with_its_options(tmp_path):
+    """datatrove's best configuration takes the same decisions as webtune: its word tokenizer
+    gives webtune's English units (a decimal number is three units on both sides), and
+    trafilatura runs without datatrove's cross-page deduplication, as webtune calls it."""
+    from webtune import text_units
+
+    bench = load_bench("clean_speed")
+    text = "The A4 binder costs 436.19 dollars; it's a well-known brand. Buy now!"
+    tokenizer = bench.regex_tokenizer()
+    assert tokenizer.word_tokenize(text) == list(text_units.tokens(text))
+    assert "436.19" not in tokenizer.word_tokenize(text)
+
+    extractor = bench.datatrove_stages(tmp_path, tmp_path, 1, tokenizer, best=True)[0][1][1]
+    assert type(extractor).__name__ == "Trafilatura" and extractor.deduplicate is False
+    assert extractor.favour_precision is True
