@@ -96,19 +96,32 @@ def run_webtune(root: Path, collect: Path, workers: int) -> tuple[float, set[str
     return elapsed, kept
 
 
-def regex_tokenizer():
-    """datatrove's fastest word tokenizer for these steps: a regex, the one webtune's English
-    units use (`webtune.text_units.tokens`: words with inner apostrophes and hyphens, and runs of
+def best_word_units(text: str) -> list[str]:
+    """The words datatrove's best configuration counts: webtune's own English units
+    (`webtune.text_units.tokens`: words with inner apostrophes and hyphens, and runs of
     punctuation), so that both sides count the same words and take the same decisions."""
-    from datatrove.utils.word_tokenizers import WordTokenizer, simple_span_tokenize
-
     from webtune import text_units
+
+    return list(text_units.tokens(text))
+
+
+def trafilatura_options(best: bool) -> dict:
+    """datatrove's Trafilatura step: favour precision like webtune's clean; at its best also with
+    webtune's ``deduplicate`` off (datatrove's default asks trafilatura to drop text it saw on
+    earlier pages; webtune does not). timeout: datatrove skips a page whose extraction takes over
+    1 s (its default); on a shared, loaded machine that dropped 30 KB pages, so both runs allow 30 s."""
+    return {"favour_precision": True, "timeout": 30, "deduplicate": not best}
+
+
+def regex_tokenizer():
+    """datatrove's fastest word tokenizer for these steps: a regex (`best_word_units`)."""
+    from datatrove.utils.word_tokenizers import WordTokenizer, simple_span_tokenize
 
     sentences = re.compile(r"(?<=[.!?])\s+")
 
     class RegexWordTokenizer(WordTokenizer):
         def word_tokenize(self, text: str) -> list[str]:
-            return list(text_units.tokens(text))
+            return best_word_units(text)
 
         def sent_tokenize(self, text: str) -> list[str]:
             return [s.strip() for s in sentences.split(text) if s.strip()]
@@ -131,11 +144,7 @@ def datatrove_stages(root: Path, dt_in: Path, workers: int, language, best: bool
 
     mh = MinhashConfig()  # 5-grams, 14 buckets x 8 hashes: FineWeb's setting
     return [
-        # timeout: datatrove skips a page whose extraction takes over 1 s (its default); on a
-        # shared, loaded machine that dropped 30 KB pages, so both datatrove runs allow 30 s.
-        # best: trafilatura called with webtune's options (deduplicate off: webtune does not ask
-        # trafilatura to drop text seen on earlier pages; datatrove's default does).
-        ("filter", [JsonlReader(str(dt_in)), Trafilatura(favour_precision=True, timeout=30, deduplicate=not best),
+        ("filter", [JsonlReader(str(dt_in)), Trafilatura(**trafilatura_options(best)),
                     GopherRepetitionFilter(language=language), GopherQualityFilter(language=language),
                     C4QualityFilter(language=language), FineWebQualityFilter(language=language),
                     JsonlWriter(str(root / "filtered"), compression=None)], workers),

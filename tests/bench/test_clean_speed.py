@@ -23,7 +23,8 @@ def test_cpu_seconds_count_finished_workers():
     assert bench.cpu_seconds() - start >= 0.25  # the worker's time, though this process slept
 
 
-def test_datatrove_best_counts_webtunes_words_and_extracts_with_its_options(tmp_path):
+
+def test_datatrove_best_counts_webtunes_words_and_extracts_with_its_options():
     """datatrove's best configuration takes the same decisions as webtune: its word tokenizer
     gives webtune's English units (a decimal number is three units on both sides), and
     trafilatura runs without datatrove's cross-page deduplication, as webtune calls it."""
@@ -31,10 +32,7 @@ def test_datatrove_best_counts_webtunes_words_and_extracts_with_its_options(tmp_
 
     bench = load_bench("clean_speed")
     text = "The A4 binder costs 436.19 dollars; it's a well-known brand. Buy now!"
-    tokenizer = bench.regex_tokenizer()
-    assert tokenizer.word_tokenize(text) == list(text_units.tokens(text))
-    assert "436.19" not in tokenizer.word_tokenize(text)
-
-    extractor = bench.datatrove_stages(tmp_path, tmp_path, 1, tokenizer, best=True)[0][1][1]
-    assert type(extractor).__name__ == "Trafilatura" and extractor.deduplicate is False
-    assert extractor.favour_precision is True
+    assert bench.best_word_units(text) == list(text_units.tokens(text))
+    assert "436.19" not in bench.best_word_units(text) and "it's" in bench.best_word_units(text)
+    assert bench.trafilatura_options(best=True) == {"favour_precision": True, "timeout": 30, "deduplicate": False}
+    assert bench.trafilatura_options(best=False)["deduplicate"] is True  # datatrove's default
