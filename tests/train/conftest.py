@@ -20,6 +20,16 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture()
+def server(monkeypatch):
+    """The local stand-in of OpenAI's API, its key in the environment (the hosted trainer's tests)."""
+    from tests.fakes.openai_server import FakeOpenAI
+
+    with FakeOpenAI() as fake:
+        monkeypatch.setenv("OPENAI_API_KEY", fake.api_key)
+        yield fake
+
+
 @pytest.fixture
 def dataset_dir(tmp_path) -> Path:
     """A dataset-stage directory of 40 training and 8 validation examples."""

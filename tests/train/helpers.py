@@ -41,6 +41,18 @@ def pipeline_for(model_dir: Path, **train) -> "object":
     return validate_pipeline({"name": "t", "base_model": str(model_dir), "seed": 3, "train": settings})
 
 
+def run_logged(pipe, run_dir: Path, **kwargs) -> tuple:
+    """Run the train stage on ``run_dir/dataset``; its manifest and what it printed."""
+    from rich.console import Console
+
+    from webtune.pipeline import run_one_stage, stage_spec
+
+    console = Console(record=True, width=120)
+    manifest = run_one_stage(stage_spec("train"), pipe, run_dir, inputs={"dataset": run_dir / "dataset"},
+                             console=console, **kwargs)
+    return manifest, console.export_text()
+
+
 def run_train(pipeline, run_dir: Path, dataset: Path, force: bool = True) -> dict:
     """Run the train stage (in-process) and return its manifest."""
     from webtune.pipeline import run_one_stage, stage_spec

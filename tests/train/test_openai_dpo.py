@@ -5,19 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from rich.console import Console
 
-from tests.fakes.openai_server import FakeOpenAI
 from tests.hosted.helpers import all_text_under, pipeline, write_dataset
+from tests.train.helpers import run_logged
 from webtune.errors import WebtuneError
-from webtune.pipeline import run_one_stage, stage_spec
-
-
-@pytest.fixture()
-def server(monkeypatch):
-    with FakeOpenAI() as fake:
-        monkeypatch.setenv("OPENAI_API_KEY", fake.api_key)
-        yield fake
 
 
 def pair(i: int) -> dict:
@@ -34,17 +25,10 @@ def write_preferences(dataset_dir, n_train=12, n_valid=2, extra=()):
         (dataset_dir / f"preference_{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-def run_train(pipe, run_dir, **kwargs):
-    console = Console(record=True, width=120)
-    manifest = run_one_stage(stage_spec("train"), pipe, run_dir, inputs={"dataset": run_dir / "dataset"},
-                             console=console, **kwargs)
-    return manifest, console.export_text()
-
-
 def test_dpo_job_gets_the_preference_files_and_the_dpo_method(server, tmp_path):
     run_dir = tmp_path / "run"
     write_preferences(run_dir / "dataset")
-    manifest, out = run_train(pipeline(server, tmp_path, method="dpo", beta=0.2), run_dir)
+    manifest, out = run_logged(pipeline(server, tmp_path, method="dpo", beta=0.2), run_dir)
     job = next(iter(server.jobs.values())).data
     assert job["method"] == {"type": "dpo", "dpo": {"hyperparameters": {
         "n_epochs": 2, "batch_size": 1, "learning_rate_multiplier": 0.5, "beta": 0.2}}}
@@ -66,11 +50,11 @@ def test_a_dpo_rerun_reattaches_and_uploads_nothing_twice(server, tmp_path):
     run_dir = tmp_path / "run"
     write_preferences(run_dir / "dataset")
     pipe = pipeline(server, tmp_path, method="dpo")
-    run_train(pipe, run_dir)
-    run_train(pipe, run_dir, force=True)
+    run_logged(pipe, run_dir)
+    run_logged(pipe, run_dir, force=True)
     assert server.counts["jobs.create"] == 1 and server.counts["files.create"] == 2
     # the supervised job of the same run is another request: a new job, on the chat files
-    run_train(pipeline(server, tmp_path), run_dir, force=True)
+    run_logged(pipeline(server, tmp_path), run_dir, force=True)
     assert server.counts["jobs.create"] == 2
     assert sorted(j.data["method"]["type"] for j in server.jobs.values()) == ["dpo", "supervised"]
 
@@ -81,7 +65,7 @@ def test_a_bad_or_unpaired_preference_file_uploads_nothing(server, tmp_path):
     kto = {"prompt": [{"role": "user", "content": "q"}], "completion": "a", "desirable": True}
     write_preferences(run_dir / "dataset", extra=[same, kto])
     with pytest.raises(WebtuneError) as caught:
-        run_train(pipeline(server, tmp_path, method="dpo"), run_dir)
+        run_logged(pipeline(server, tmp_path, method="dpo"), run_dir)
     message = str(caught.value)
     assert "preference_train.jsonl:13: rejected: chosen and rejected are the same answer" in message
     assert "1 records without a chosen/rejected pair (KTO)" in message
@@ -92,7 +76,7 @@ def test_dpo_without_preference_splits_names_the_missing_file(server, tmp_path):
     run_dir = tmp_path / "run"
     write_dataset(run_dir / "dataset")
     with pytest.raises(WebtuneError, match="preference_train.jsonl: training file not found.*preference generator"):
-        run_train(pipeline(server, tmp_path, method="dpo"), run_dir)
+        run_logged(pipeline(server, tmp_path, method="dpo"), run_dir)
 
 
 def test_beta_belongs_to_dpo(server, tmp_path):

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import random
+from typing import Callable
 
 _SYLLABLES = ["ka", "lo", "mi", "ra", "te", "son", "vel", "dor", "pa", "ni", "qu", "est", "ar", "in",
               "ton", "se", "lu", "ber", "ca", "fi", "mo", "ren", "tu", "gal", "ho", "ve", "di", "an"]
@@ -182,18 +183,24 @@ def html_page(rng: random.Random, vocab: list[str], kind: str) -> str:
             f"<article>{body}</article><footer>{_FOOTER}</footer></body></html>")
 
 
-def html_pages(n: int = 1000, seed: int = 0, duplicate_rate: float = 0.1) -> list[str]:
-    """``n`` pages: mostly articles, some junk, and ``duplicate_rate`` near-copies of earlier pages."""
+def _pages(n: int, seed: int, duplicate_rate: float, kinds: list[str],
+           page: Callable[[random.Random, list[str], str], str]) -> list[str]:
+    """``n`` pages made by ``page`` of a kind drawn from ``kinds``, and ``duplicate_rate``
+    near-copies of earlier pages."""
     rng = random.Random(seed)
     vocab = _vocabulary(rng)
-    kinds = ["article"] * 14 + ["short", "repetitive", "lorem", "links"]
     pages: list[str] = []
     for _ in range(n):
         if pages and rng.random() < duplicate_rate:
             pages.append(_edit(rng, rng.choice(pages), vocab, 0.01))
         else:
-            pages.append(html_page(rng, vocab, rng.choice(kinds)))
+            pages.append(page(rng, vocab, rng.choice(kinds)))
     return pages
+
+
+def html_pages(n: int = 1000, seed: int = 0, duplicate_rate: float = 0.1) -> list[str]:
+    """``n`` pages: mostly articles, some junk, and ``duplicate_rate`` near-copies of earlier pages."""
+    return _pages(n, seed, duplicate_rate, ["article"] * 14 + ["short", "repetitive", "lorem", "links"], html_page)
 
 
 def _edited_pair(rng: random.Random, vocab: list[str]) -> tuple[str, str, str]:
@@ -307,13 +314,4 @@ def realistic_page(rng: random.Random, vocab: list[str], kind: str = "article") 
 def realistic_pages(n: int = 500, seed: int = 0, duplicate_rate: float = 0.1) -> list[str]:
     """``n`` pages of `realistic_page` (about 30-60 KB): mostly articles, some junk, and
     ``duplicate_rate`` near-copies of earlier pages."""
-    rng = random.Random(seed)
-    vocab = _vocabulary(rng)
-    kinds = ["article"] * 16 + ["links", "short"]
-    pages: list[str] = []
-    for _ in range(n):
-        if pages and rng.random() < duplicate_rate:
-            pages.append(_edit(rng, rng.choice(pages), vocab, 0.01))
-        else:
-            pages.append(realistic_page(rng, vocab, rng.choice(kinds)))
-    return pages
+    return _pages(n, seed, duplicate_rate, ["article"] * 16 + ["links", "short"], realistic_page)
