@@ -66,3 +66,15 @@ def test_distributed_dedup_matches_local(tmp_path, local_ray, keep):
     dedup = distributed.stats["steps"]["dedup"]
     assert dedup["clusters_with_duplicates"] == local.stats["steps"]["dedup"]["clusters_with_duplicates"]
     assert dedup["label_rounds"] >= 1
+
+
+def test_dedup_against_refresh_history_decides_in_the_driver():
+    """A refresh run's dedup reads and saves history signatures in `Dedup.decide`; Ray's
+    distributed decide has no history, so such a step stays with the local decide."""
+    from webtune.clean import ray_dedup
+    from webtune.clean.steps.dedup import Dedup
+
+    step = Dedup(Dedup.Config())
+    assert ray_dedup.handles(step)
+    step.history = object()  # what attach_history sets in a refresh run
+    assert not ray_dedup.handles(step)

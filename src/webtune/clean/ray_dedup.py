@@ -44,8 +44,10 @@ _MAX_LENGTH = (1 << 31) - 1
 
 
 def handles(step: Any) -> bool:
-    """Whether `decide` can decide for this global step (dedup; corpus boilerplate stays local)."""
-    return isinstance(step, Dedup)
+    """Whether `decide` can decide for this global step: dedup, unless it also compares against
+    a refresh run's history (that reading and saving lives in `Dedup.decide`, which then runs in
+    the driver); corpus boilerplate stays local."""
+    return isinstance(step, Dedup) and step.history is None
 
 
 def order_key(position: int, length: int, keep: str) -> int:
