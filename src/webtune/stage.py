@@ -126,6 +126,23 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def tree_sha256(folder: Path) -> str:
+    """One sha256 over every file under ``folder``: each relative path and its content, in path order.
+
+    Two folders with the same digest hold the same files (weights, adapter config); a renamed
+    file changes it too. The registry's ``weights_sha256``; the train stage's fingerprint of a
+    starting adapter or model.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode("utf-8") + b"\0")
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
 def describe_files(root: Path, relative_to: Path | None = None) -> list[dict[str, Any]]:
     """Path, size and SHA-256 of ``root`` (a file) or of every file under it (a directory)."""
     root = Path(root)

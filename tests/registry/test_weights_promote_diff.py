@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 from webtune.cli.main import app
 from webtune.errors import InputError
 from webtune.handoffs import ExportRecord, RegistryVersion
-from webtune.registry.store import ModelRegistry, weights_sha256
+from webtune.registry.store import ModelRegistry
+from webtune.stage import tree_sha256 as weights_sha256
 
 runner = CliRunner()
 

@@ -38,6 +38,7 @@ from webtune.handoffs import ExportRecord, RegistryVersion, validation_summary
 from webtune.jsonl import atomic_write_json
 from webtune.records import utc_now
 from webtune.registry.config import NAME_PATTERN
+from webtune.stage import tree_sha256
 
 VERSION_FILE = RegistryVersion.FILE
 STATE_FILE = "state.json"
@@ -59,22 +60,6 @@ def parse_reference(text: str) -> tuple[str, str | None]:
     if not re.match(NAME_PATTERN, name):
         raise ConfigError(f"{text!r}: expected NAME or NAME@VERSION (e.g. copywriter@3)")
     return name, (selector or None)
-
-
-def weights_sha256(folder: Path) -> str:
-    """One sha256 over every file under ``folder``: each relative path and its content, in path order.
-
-    Two versions with the same digest hold the same weights (and adapter config); a renamed
-    file changes it too.
-    """
-    digest = hashlib.sha256()
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
-        digest.update(path.relative_to(folder).as_posix().encode("utf-8") + b"\0")
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        digest.update(b"\0")
-    return digest.hexdigest()
 
 
 class ModelRegistry:
@@ -200,7 +185,7 @@ class ModelRegistry:
         try:
             if artifact is not None:
                 shutil.copytree(artifact, tmp / ARTIFACT, symlinks=False, copy_function=_copy_file)
-                draft = draft.model_copy(update={"weights_sha256": weights_sha256(tmp / ARTIFACT)})
+                draft = draft.model_copy(update={"weights_sha256": tree_sha256(tmp / ARTIFACT)})
             with self.lock(name):
                 # A concurrent register of the same identity may have finished meanwhile.
                 number = self._settle_existing(name, identity)

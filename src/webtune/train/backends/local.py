@@ -21,8 +21,9 @@ from typing import Any
 from webtune.errors import InputError
 from webtune.extras import Needs
 from webtune.handoffs import TrainResult
+from webtune.jsonl import write_jsonl
 from webtune.records import canonical_json
-from webtune.stage import Counts, StageContext, StageResult, sha256_file
+from webtune.stage import Counts, StageContext, StageResult, sha256_file, tree_sha256
 from webtune.train.backends import TRAINERS, TrainerBackend
 from webtune.train.backends.local_config import LocalTrainConfig
 
@@ -66,21 +67,6 @@ def resolve_init(config: LocalTrainConfig, base_path: Path) -> Path:
         raise InputError(f"train.init_adapter: {config.init_adapter} was trained on {ref.model_path}, "
                          f"not on this pipeline's base model {base_path}")
     return ref.adapter_path
-
-
-def tree_digest(path: Path) -> str:
-    """SHA-256 over the names and contents of the files under ``path`` (an adapter or model)."""
-    digest = hashlib.sha256()
-    for file in sorted(p for p in Path(path).rglob("*") if p.is_file()):
-        digest.update(f"{file.relative_to(path).as_posix()}:{sha256_file(file)}\n".encode())
-    return digest.hexdigest()
-
-
-def write_jsonl_rows(path: Path, rows: list[dict[str, Any]]) -> None:
-    """``rows`` as JSON lines, atomically."""
-    from webtune.jsonl import atomic_write_text
-
-    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
 @TRAINERS.register("local")
@@ -198,7 +184,7 @@ class LocalTrainer(TrainerBackend):
         if objective != "sft":
             setup["objective"] = objective
         if init is not None:
-            setup["init"] = tree_digest(init)
+            setup["init"] = tree_sha256(init)
         work_dir = work_dir or ctx.work_dir
         work_dir.mkdir(parents=True, exist_ok=True)
         return TrainJob(config=config.model_dump(mode="json"), base_model=base_model,
@@ -286,7 +272,7 @@ class LocalTrainer(TrainerBackend):
                 for r in rows if "phase" in r]
         else:
             plot_rows = rows
-        write_jsonl_rows(out / METRICS, rows)
+        write_jsonl(out / METRICS, rows)
         objective = "+".join(config.objectives)
         plot_loss(plot_rows, columns, out / "loss.png", title=f"{objective} ({config.method}) on {base_model}")
         runs = read_runs(ctx.work_dir) + read_runs(ctx.work_dir / PREFERENCE)
