@@ -178,9 +178,14 @@ class Trainer:
         """Estimate, print and check this run's peak memory (`webtune.train.memory.check_run`)."""
         from webtune.train import memory
 
-        return memory.check_run(self.config, Path(self.job.base_model_path), self.units, self.train_ex,
+        units, examples = self._memory_units()
+        return memory.check_run(self.config, Path(self.job.base_model_path), units, examples,
                                 self.plan, self.accelerator, self.console if self.is_main else None,
                                 self.job.memory_check)
+
+    def _memory_units(self) -> tuple[list[list[int]], list[Any]]:
+        """The step plan's units and the examples they index, as the memory check sizes them."""
+        return self.units, self.train_ex
 
     def _suggest_precision(self) -> None:
         from webtune.train.modeling import precision_tip
@@ -197,8 +202,7 @@ class Trainer:
         self.train_ex, self.val_ex, self.pad_id = load_tokenized(Path(self.job.data_path))
         lengths = [len(e) for e in self.train_ex]
         self.row_len = row_length(cfg, lengths + [len(e) for e in self.val_ex])
-        self.units = (best_fit_decreasing(lengths, self.row_len) if cfg.packing
-                      else [[i] for i in range(len(lengths))])
+        self.units = training_units(cfg, lengths, self.row_len)
         self.val_units = best_fit_decreasing([len(e) for e in self.val_ex], self.row_len)
 
     # ------------------------------------------------------------------ state
@@ -535,6 +539,11 @@ def row_length(config: LocalTrainConfig, lengths: list[int]) -> int:
     longest example."""
     base = config.pack_length if config.pack_length is not None else config.max_seq_len
     return max([base, *lengths])
+
+
+def training_units(config: LocalTrainConfig, lengths: list[int], row: int) -> list[list[int]]:
+    """The units a step plan orders: examples packed into rows of ``row`` tokens, or one each."""
+    return best_fit_decreasing(lengths, row) if config.packing else [[i] for i in range(len(lengths))]
 
 
 def _reset_accelerate_state() -> None:

@@ -402,12 +402,12 @@ def step_batches(units: Sequence[Sequence[int]], examples: Sequence[Any], plan: 
 def run_extent(config: Any, examples: Sequence[Any], seed: int) -> tuple[int, int, int]:
     """(tokens, logit positions, rows) of a one-process run of ``config`` on ``examples``,
     packed and ordered as the trainer does (`webtune.train.loop`)."""
-    from webtune.train.packing import best_fit_decreasing
+    from webtune.train.loop import row_length, training_units
     from webtune.train.plan import StepPlan
 
     lengths = [len(e) for e in examples]
-    row = max([config.pack_length or config.max_seq_len, *lengths])
-    units = best_fit_decreasing(lengths, row) if config.packing else [[i] for i in range(len(lengths))]
+    # train lengths only: the validation rows do not change the training's batches
+    units = training_units(config, lengths, row_length(config, lengths))
     plan = StepPlan(units, config.batch_size, config.gradient_accumulation_steps, 1, seed,
                     config.epochs, config.max_steps)
     return micro_batch_extent(step_batches(units, examples, plan))

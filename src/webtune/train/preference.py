@@ -146,19 +146,15 @@ class PreferenceTrainer(Trainer):
                           for i in range(0, len(self.val_items), size)]
         self.train_ex = []  # the supervised loop's examples: none here
 
-    def _plan_memory(self) -> Any:
-        """The memory check of the supervised loop, with each item's sequences as one unit (the
-        micro-batch's sequences are packed into rows the same way)."""
-        from webtune.train import memory
-
+    def _memory_units(self) -> tuple[list[list[int]], list[Any]]:
+        """Each item's sequences as one unit (the micro-batch's sequences are packed into rows
+        the same way)."""
         flat: list[Encoded] = []
         units = []
         for item in self.train_items:
             units.append(list(range(len(flat), len(flat) + len(item.sequences))))
             flat.extend(item.sequences)
-        return memory.check_run(self.config, Path(self.job.base_model_path), units, flat, self.plan,
-                                self.accelerator, self.console if self.is_main else None,
-                                self.job.memory_check)
+        return units, flat
 
     def _setup(self) -> None:
         super()._setup()
