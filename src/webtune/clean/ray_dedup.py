@@ -305,9 +305,7 @@ def _plan_rows(step: Dedup, table: pa.Table) -> pa.Table:
     for m in members:
         reason = value = None
         if m is not keeper:
-            exact = m["exact"] == keeper["exact"]
-            reason = "exact_duplicate" if exact else "near_duplicate"
-            value = 1.0 if exact else round(step.similarity(pickle.loads(m["sig"]), keeper_sig), 4)
+            reason, value = step.member_verdict(pickle.loads(m["sig"]), keeper_sig)
         out.append({"position": position_of(m["node"]), "keeper": position_of(keeper["node"]),
                     "keeper_id": keeper["id"], "size": len(members), "reason": reason, "value": value})
     return _table("plan", out)

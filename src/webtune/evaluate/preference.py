@@ -23,9 +23,9 @@ from typing import Any, Literal
 from pydantic import Field
 
 from webtune.configbase import StrictModel
+from webtune.evaluate.scoring import IGNORE
 from webtune.handoffs import PreferenceAccuracy, TrainResult
 
-IGNORE = -100
 TEST_FILE = "preference_test.jsonl"
 
 
@@ -72,13 +72,12 @@ def last_answer_only(labels: list[int]) -> list[int]:
 def encode_pairs(tokenizer: Any, pairs: list[Any], max_len: int | None) -> tuple[list[dict[str, list[int]]], list[int]]:
     """Encodings of prompt+chosen and prompt+rejected for each pair that keeps answer tokens in both;
     returns the encodings (chosen, rejected, chosen, ...) and the indices of the pairs kept."""
+    from webtune.dataset.preference import conversations
     from webtune.evaluate.scoring import encode_examples
 
     encoded, kept = [], []
     for n, pair in enumerate(pairs):
-        prompt = [m.model_dump() for m in pair.prompt]
-        both = encode_examples(tokenizer, [prompt + [{"role": "assistant", "content": pair.chosen}],
-                                           prompt + [{"role": "assistant", "content": pair.rejected}]], max_len)
+        both = encode_examples(tokenizer, conversations(pair), max_len)  # prompt + chosen, prompt + rejected
         for item in both:
             item["labels"] = last_answer_only(item["labels"])
         if all(any(label != IGNORE for label in item["labels"]) for item in both):

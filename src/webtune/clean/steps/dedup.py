@@ -195,6 +195,13 @@ class Dedup(GlobalStep):
                 scores.append(inter / min(len(sa), len(sb)))
         return sum(scores) / len(scores) if scores else 0.0
 
+    def member_verdict(self, sig: Signature, keeper: Signature) -> tuple[str, float]:
+        """Why a cluster member goes, and its similarity to the keeper (1.0 for an exact copy).
+        The local and the Ray decide (`webtune.clean.ray_dedup`) both take it from here."""
+        if sig.exact == keeper.exact:
+            return "exact_duplicate", 1.0
+        return "near_duplicate", round(self.similarity(sig, keeper), 4)
+
     def decide(self, signatures: list[Any], stats: dict[str, Any]) -> dict[int, Member]:
         past_sigs, past_ids = self.history.past(self) if self.history is not None else ([], [])
         sigs = past_sigs + [s for s, _ in signatures]
@@ -253,8 +260,7 @@ class Dedup(GlobalStep):
                 keeper = earlier[0]
                 for i in members:
                     if i >= past:
-                        similarity = 1.0 if sigs[i].exact == sigs[keeper].exact else round(
-                            self.similarity(sigs[i], sigs[keeper]), 4)
+                        _, similarity = self.member_verdict(sigs[i], sigs[keeper])
                         plan[i - past] = Member(keeper, ids[keeper], len(members), "seen_before", similarity)
                 continue
             if self.config.keep == "longest":
@@ -264,9 +270,7 @@ class Dedup(GlobalStep):
             for i in members:
                 member = Member(keeper, ids[keeper], len(members))
                 if i != keeper:
-                    exact = sigs[i].exact == sigs[keeper].exact
-                    member.reason = "exact_duplicate" if exact else "near_duplicate"
-                    member.value = 1.0 if exact else round(self.similarity(sigs[i], sigs[keeper]), 4)
+                    member.reason, member.value = self.member_verdict(sigs[i], sigs[keeper])
                 plan[i - past] = member
         stats["clusters_with_duplicates"] = sum(1 for m in clusters.values()
                                                 if len(m) > 1 and not any(i < past for i in m))

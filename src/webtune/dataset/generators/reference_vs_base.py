@@ -19,7 +19,7 @@ rejected by the stage's check (``chosen_equals_rejected``).
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 from pydantic import Field
 
@@ -53,6 +53,18 @@ def reference_examples(batch: Batch, templates: list[str]) -> list[Candidate]:
             and (not templates or c.meta.get("template") in templates) and c.messages[-1]["role"] == "assistant"]
 
 
+def reference_items(batch: Batch, templates: list[str], generator: str,
+                    **extra: Any) -> list[tuple[Candidate, list[dict[str, str]], dict[str, Any]]]:
+    """Per reference example: the example, its prompt (the conversation before the answer) and the
+    meta of the pair it becomes (the example's, less tokens and split, naming ``generator``)."""
+    items = []
+    for cand in reference_examples(batch, templates):
+        meta = {**{k: v for k, v in cand.meta.items() if k not in ("tokens", "split")},
+                "generator": generator, **extra}
+        items.append((cand, [dict(m) for m in cand.messages[:-1]], meta))
+    return items
+
+
 def base_answers(env: GeneratorEnv, prompts: list[list[dict[str, str]]], settings: BaseSampling) -> list[str]:
     """The base model's answers through the stage's cache (an error when the stage gives none)."""
     if env.base_answers is None:
@@ -73,10 +85,7 @@ class ReferenceVsBaseGenerator:
 
     def generate(self, batch: Batch, env: GeneratorEnv) -> Iterable[Candidate]:
         """One preference candidate per reference example, in document order."""
-        refs = reference_examples(batch, self.config.templates)
-        prompts = [[dict(m) for m in c.messages[:-1]] for c in refs]
-        answers = base_answers(env, prompts, self.config)
-        for cand, prompt, answer in zip(refs, prompts, answers):
-            meta = {**{k: v for k, v in cand.meta.items() if k not in ("tokens", "split")},
-                    "generator": "reference_vs_base"}
+        items = reference_items(batch, self.config.templates, "reference_vs_base")
+        answers = base_answers(env, [prompt for _, prompt, _ in items], self.config)
+        for (cand, prompt, meta), answer in zip(items, answers):
             yield preference_candidate(meta, cand.doc, prompt, chosen=cand.messages[-1]["content"], rejected=answer)

@@ -26,7 +26,7 @@ from pydantic import Field, field_validator
 from webtune.dataset.config import TeacherEndpoint
 from webtune.dataset.generators import GENERATORS
 from webtune.dataset.generators.base import Batch, Candidate, GeneratorEnv, drop, preference_candidate
-from webtune.dataset.generators.reference_vs_base import BaseSampling, base_answers, reference_examples
+from webtune.dataset.generators.reference_vs_base import BaseSampling, base_answers, reference_items
 from webtune.dataset.teacher import PairReply, TeacherReplyError, parse_reply
 from webtune.dataset.templates import compile_template, render
 from webtune.extras import Needs
@@ -73,13 +73,10 @@ class TeacherPairsGenerator:
 
     def generate(self, batch: Batch, env: GeneratorEnv) -> Iterable[Candidate]:
         """Preference candidates (or rejects) in document order."""
-        refs = reference_examples(batch, self.config.templates)
-        prompts = [[dict(m) for m in c.messages[:-1]] for c in refs]
-        drafts = base_answers(env, prompts, self.config.base)
+        items = reference_items(batch, self.config.templates, "teacher_pairs", teacher=self.config.model)
+        drafts = base_answers(env, [prompt for _, prompt, _ in items], self.config.base)
         jobs, out = [], []
-        for cand, prompt, draft in zip(refs, prompts, drafts):
-            meta = {**{k: v for k, v in cand.meta.items() if k not in ("tokens", "split")},
-                    "generator": "teacher_pairs", "teacher": self.config.model}
+        for (cand, prompt, meta), draft in zip(items, drafts):
             reference = cand.messages[-1]["content"]
             if draft.strip() == reference.strip():
                 out.append(drop(Candidate(None, meta, cand.doc, kind="preference"), "teacher", "identical_drafts"))
