@@ -38,15 +38,13 @@ def run_champion(settings: dict[str, Any], sets: dict[str, list[EvalItem]], trai
                  train_result: TrainResult, base_model: str, config: Any, console: Console) -> ChampionReport:
     """Losses of the champion (``settings``: its label and artifact) and the challenger (the model
     just trained) on each set, and the paired comparison."""
-    from webtune.models import load_causal_lm, load_tokenizer, pick_device, resolve_model
-    from webtune.evaluate.scoring import example_losses
-    from webtune.serve.loader import ModelRef, load_weights, tokenizer_dir
+    from webtune.evaluate.scoring import example_losses, tuned_tokenizer
+    from webtune.models import pick_device, resolve_model
+    from webtune.serve.loader import load_weights
 
     base_path = resolve_model(base_model)
     adapter, full = train_result.local_dirs(train_dir)
-    tokenizer = load_tokenizer(tokenizer_dir(ModelRef("tuned", model_path=full or base_path, adapter_path=adapter)))
-    if train_result.chat_template:
-        tokenizer.chat_template = train_result.chat_template
+    tokenizer = tuned_tokenizer(train_dir, train_result, base_path, train_result.chat_template)
     device = pick_device(config.device, "evaluate.device")
     max_len = config.max_len or train_result.max_seq_len
     encoded = {name: _encode_items(items, tokenizer, max_len) for name, items in sets.items()}

@@ -114,16 +114,14 @@ def score_general(general: GeneralSet, train_dir: Path, train_result: TrainResul
                   eval_config: Any, answer: bool = False) -> tuple[dict[str, list[float]], dict[str, list[int]],
                                                                   dict[str, list[str]]]:
     """Per-example summed loss and token counts for base and tuned (and greedy answers when ``answer``)."""
-    from webtune.evaluate.scoring import encode_examples, example_losses
-    from webtune.models import load_causal_lm, load_tokenizer, pick_device, resolve_model
-    from webtune.serve.loader import ModelRef, load_weights, tokenizer_dir
+    from webtune.evaluate.scoring import encode_examples, example_losses, tuned_tokenizer
+    from webtune.models import load_causal_lm, pick_device, resolve_model
+    from webtune.serve.loader import load_weights
     from webtune.serve.models import LocalChatModel
 
     base_path = resolve_model(base_model)
     adapter, full = train_result.local_dirs(train_dir)
-    tokenizer = load_tokenizer(tokenizer_dir(ModelRef("tuned", model_path=full or base_path, adapter_path=adapter)))
-    if train_result.chat_template:
-        tokenizer.chat_template = train_result.chat_template
+    tokenizer = tuned_tokenizer(train_dir, train_result, base_path, train_result.chat_template)
     encoded = encode_examples(tokenizer, general.conversations,
                               max_len=eval_config.max_len or train_result.max_seq_len)
     device = pick_device(eval_config.device, "evaluate.device")

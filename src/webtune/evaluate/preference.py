@@ -165,14 +165,10 @@ def run_preference(config: PreferenceEvalConfig, dataset_dir: Path, train_dir: P
     if not pairs:
         return PreferenceAccuracy(source=str(path), note=f"preference accuracy skipped: no chosen/rejected pair in "
                                   f"{path.name}")
-    from webtune.models import load_tokenizer, resolve_model
-    from webtune.serve.loader import ModelRef, tokenizer_dir
+    from webtune.evaluate.scoring import tuned_tokenizer
+    from webtune.models import resolve_model
 
-    adapter, full = train_result.local_dirs(train_dir)
-    tokenizer = load_tokenizer(tokenizer_dir(ModelRef("tuned", model_path=full or resolve_model(base_model),
-                                                      adapter_path=adapter)))
-    if train_result.chat_template:
-        tokenizer.chat_template = train_result.chat_template
+    tokenizer = tuned_tokenizer(train_dir, train_result, resolve_model(base_model), train_result.chat_template)
     encoded, kept = encode_pairs(tokenizer, pairs, eval_config.max_len or train_result.max_seq_len)
     if not kept:
         return PreferenceAccuracy(source=str(path), unscored=len(pairs),

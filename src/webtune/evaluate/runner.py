@@ -68,8 +68,9 @@ def run_local(items: list[EvalItem], train_dir: Path, train_result: TrainResult,
 
     The base weights are loaded once: after the base run the LoRA adapter is merged into them.
     """
-    from webtune.models import load_tokenizer, pick_device, resolve_model
-    from webtune.serve.loader import LOCAL_MODEL_MODULES, ModelRef, tokenizer_dir
+    from webtune.evaluate.scoring import tuned_tokenizer
+    from webtune.models import pick_device, resolve_model
+    from webtune.serve.loader import LOCAL_MODEL_MODULES
 
     require("evaluate of a local model", "train", *LOCAL_MODEL_MODULES)
 
@@ -79,10 +80,8 @@ def run_local(items: list[EvalItem], train_dir: Path, train_result: TrainResult,
                          f"{trained_on!r}, but the pipeline's base_model is {base_model!r}")
     base_path = resolve_model(base_model)
     adapter, full = train_result.local_dirs(train_dir)
-    tokenizer = load_tokenizer(tokenizer_dir(ModelRef("tuned", model_path=full or base_path,
-                                                      adapter_path=adapter)))
-    if chat_template:  # the template training rendered with, for the loss and the prompts alike
-        tokenizer.chat_template = chat_template
+    # the template training rendered with, for the loss and the prompts alike
+    tokenizer = tuned_tokenizer(train_dir, train_result, base_path, chat_template)
     loss_items, encoded, rejects = _encode_items(items, tokenizer, config.max_len)
     tuned_name = (f"{base_model} + LoRA adapter {train_dir.name}/{adapter.name}" if adapter
                   else f"{train_dir.name}/{full.name}")

@@ -89,3 +89,16 @@ def _logits(model: Any, ids: Any, mask: Any, keep: int) -> Any:
     except TypeError:  # a model without ``logits_to_keep``
         out = model(input_ids=ids, attention_mask=mask)
     return out.logits[:, -keep:].float()
+
+
+def tuned_tokenizer(train_dir: Any, train_result: Any, base_path: Any, chat_template: str | None) -> Any:
+    """The tokenizer of the model the train stage wrote (its adapter's, else the model's or the
+    base's), rendering with ``chat_template`` when given (the template training rendered with)."""
+    from webtune.models import load_tokenizer
+    from webtune.serve.loader import ModelRef, tokenizer_dir
+
+    adapter, full = train_result.local_dirs(train_dir)
+    tokenizer = load_tokenizer(tokenizer_dir(ModelRef("tuned", model_path=full or base_path, adapter_path=adapter)))
+    if chat_template:
+        tokenizer.chat_template = chat_template
+    return tokenizer

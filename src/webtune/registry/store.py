@@ -19,7 +19,6 @@ register) is swept by the next register.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
