@@ -29,24 +29,14 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[Server, str]:
-    """Start ``handler`` on 127.0.0.1 at a random port in a thread; return (server, base URL)."""
-    server = Server(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
+from tests.fakes.http import Server, serve  # noqa: F401 - the collect tests import them from here
 
 
 def as_csv(records: list[dict[str, Any]]) -> bytes:

@@ -11,11 +11,12 @@ A wrong key is a 401, an unknown zone a 400, like the real API.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.http import Server, serve
 
 
 @dataclass
@@ -83,14 +84,7 @@ class FakeBrightDataRequest:
         return Handler
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-def start(fake: FakeBrightDataRequest) -> _Server:
+def start(fake: FakeBrightDataRequest) -> Server:
     """Serve ``fake`` on 127.0.0.1 at a free port in a thread (sets ``fake.base_url``)."""
-    server = _Server(("127.0.0.1", 0), fake.handler())
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    server, fake.base_url = serve(fake.handler())
     return server

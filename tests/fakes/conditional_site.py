@@ -9,12 +9,13 @@ read ``requests`` (path, the conditional headers sent, the status answered).
 from __future__ import annotations
 
 import hashlib
-import threading
 from dataclasses import dataclass, field
 from email.utils import format_datetime, parsedate_to_datetime
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.http import Server, serve
 
 
 def page_html(title: str, *links: str, body: str = "") -> str:
@@ -80,14 +81,7 @@ class ConditionalSite:
         return Handler
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-def start(site: ConditionalSite) -> _Server:
+def start(site: ConditionalSite) -> Server:
     """Serve ``site`` on 127.0.0.1 at a free port in a thread (sets ``site.base_url``)."""
-    server = _Server(("127.0.0.1", 0), site.handler())
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    site.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    server, site.base_url = serve(site.handler())
     return server

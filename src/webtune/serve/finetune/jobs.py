@@ -217,13 +217,20 @@ def ft_model_name(job: dict, organization: str) -> str:
 def train_config(options: FineTuneOptions, hyper: dict, seed: int) -> dict:
     """The LocalTrainConfig of a job: the server's settings with the job's hyperparameters."""
     config = {"device": "auto", **options.train, "seed": seed}
+    return {**config, **hyper_settings(hyper, config.get("learning_rate", DEFAULT_LR))}
+
+
+def hyper_settings(hyper: dict, learning_rate: float) -> dict:
+    """The training settings a job's hyperparameters set (those not left to "auto"): epochs,
+    batch size, and the learning rate as a multiple of ``learning_rate``."""
+    settings: dict[str, Any] = {}
     if hyper.get("n_epochs") not in (None, "auto"):
-        config["epochs"] = hyper["n_epochs"]
+        settings["epochs"] = hyper["n_epochs"]
     if hyper.get("batch_size") not in (None, "auto"):
-        config["batch_size"] = hyper["batch_size"]
+        settings["batch_size"] = hyper["batch_size"]
     if hyper.get("learning_rate_multiplier") not in (None, "auto"):
-        config["learning_rate"] = config.get("learning_rate", DEFAULT_LR) * float(hyper["learning_rate_multiplier"])
-    return config
+        settings["learning_rate"] = learning_rate * float(hyper["learning_rate_multiplier"])
+    return settings
 
 
 DEFAULT_BETA = 0.1  # DPO's beta when a job leaves it to "auto" (TRL's and the DPO paper's usual value)
@@ -242,13 +249,7 @@ def preference_train_config(options: FineTuneOptions, hyper: dict, seed: int) ->
     """
     base = train_config(options, {}, seed)
     phase: dict[str, Any] = {"method": "dpo", "beta": DEFAULT_BETA if hyper.get("beta") in (None, "auto")
-                             else float(hyper["beta"])}
-    if hyper.get("n_epochs") not in (None, "auto"):
-        phase["epochs"] = hyper["n_epochs"]
-    if hyper.get("batch_size") not in (None, "auto"):
-        phase["batch_size"] = hyper["batch_size"]
-    if hyper.get("learning_rate_multiplier") not in (None, "auto"):
-        phase["learning_rate"] = base.get("learning_rate", DEFAULT_LR) * float(hyper["learning_rate_multiplier"])
+                             else float(hyper["beta"]), **hyper_settings(hyper, base.get("learning_rate", DEFAULT_LR))}
     return {**base, "supervised": False, "preference": phase}
 
 
