@@ -129,11 +129,11 @@ def refresh_run(pipeline: Any, runs_root: Path, force: bool, from_stage: str | N
 
 def refresh_summary(outcome: Any) -> Panel:
     """What the refresh run collected, recognised, trained and decided."""
+    from webtune.refresh.tracker import counts_line
+
     lineage = outcome.lineage
     c = lineage.get("collected", {})
-    lines = [f"dataset v{outcome.version}: new {c.get('new', 0)} · changed {c.get('changed', 0)} · "
-             f"unchanged {c.get('unchanged', 0)}" + (f" · unchanged files {c['unchanged_files']}"
-                                                     if c.get("unchanged_files") else ""),
+    lines = [f"dataset v{outcome.version}: {counts_line(c)}",
              f"clean: seen before {lineage.get('clean', {}).get('seen_before', 0)} · "
              f"kept {lineage.get('clean', {}).get('kept')}",
              "examples: " + " · ".join(f"{k} {v}" for k, v in lineage.get("examples", {}).items()),

@@ -51,10 +51,9 @@ def run_collect(ctx: StageContext) -> StageResult:
     stats: dict[str, Any] = {"sources": per_source}
     if refreshed is not None:
         stats["refresh"] = refreshed
-        ctx.console.print(f"[bold]refresh v{refreshed['version']}[/bold]: new {refreshed.get('new', 0)} · "
-                          f"changed {refreshed.get('changed', 0)} · unchanged {refreshed.get('unchanged', 0)}"
-                          + (f" · unchanged files {refreshed['unchanged_files']}"
-                             if refreshed.get("unchanged_files") else ""))
+        from webtune.refresh.tracker import counts_line
+
+        ctx.console.print(f"[bold]refresh v{refreshed['version']}[/bold]: {counts_line(refreshed)}")
     return StageResult(counts=counts, stats=stats, keep_work=tuple(keep_work))
 
 

@@ -129,3 +129,9 @@ class RefreshTracker:
                 "version": self.version, "files": self.files, "crawl": self.pages,
                 "brightdata_inputs": self.inputs})
         return {"version": self.version, **dict(sorted(self.counts.items()))}
+
+
+def counts_line(counts: dict[str, Any]) -> str:
+    """``new N · changed N · unchanged N`` (and the unchanged files, when there were any)."""
+    line = f"new {counts.get('new', 0)} · changed {counts.get('changed', 0)} · unchanged {counts.get('unchanged', 0)}"
+    return line + (f" · unchanged files {counts['unchanged_files']}" if counts.get("unchanged_files") else "")

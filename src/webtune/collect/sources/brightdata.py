@@ -30,7 +30,6 @@ The API calls are in `webtune.collect.brightdata_api`.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -40,9 +39,6 @@ from pydantic import Field, field_validator, model_validator
 
 from webtune.collect.sources import SOURCES
 from webtune.configbase import RelPath, StrictModel
-
-TOKEN_ENV = "BRIGHTDATA_API_TOKEN"
-
 
 class WebhookConfig(StrictModel):
     """Webhook mode: a receiver on this machine gets the notification (and the data), else polling."""
@@ -165,13 +161,9 @@ class BrightDataMarketplaceConfig(BrightDataCommon):
 
 
 def _token() -> str:
-    token = os.environ.get(TOKEN_ENV, "").strip()
-    if not token:
-        from webtune.errors import ConfigError
+    from webtune.collect.brightdata_request import api_token
 
-        raise ConfigError(f"set {TOKEN_ENV} in the environment to use the Bright Data source "
-                          "(the token is never read from files or options)")
-    return token
+    return api_token("the Bright Data source")
 
 
 def collect_with(job: Any, run: Any, config: Any) -> dict[str, Any]:
