@@ -77,3 +77,21 @@ def test_pinned_splits_look_up_the_group_of_an_example():
     assert pins.split_of({"source_id": "d9"}) == "validation"
     assert pins.split_of({"cluster_id": "new"}) is None
     assert group_key({"source_id": "d9"}) == "doc:d9"
+
+
+def test_preference_records_follow_their_groups_pinned_split():
+    """A document's preference records go where its chat examples go: a pinned split first
+    (dataset.stage.write_preferences), the group's hashed split otherwise."""
+    from types import SimpleNamespace
+
+    from webtune.dataset.generators.base import Candidate
+    from webtune.dataset.stage import write_preferences
+
+    cands = [Candidate(None, {"cluster_id": c, "source_id": f"d-{c}"}, kind="preference") for c in ("old", "new")]
+    written, docs = {}, []
+    checked = SimpleNamespace(read=lambda: iter(cands))
+    index = SimpleNamespace(split_of=lambda group_hash: "train", add_doc=docs.append)
+    output = SimpleNamespace(preference=lambda cand, split: written.__setitem__(cand.meta["cluster_id"], split),
+                             reject=lambda reject: None)
+    write_preferences(checked, index, 0, output, PinnedSplits({"cluster:old": "test"}))
+    assert written == {"old": "test", "new": "train"} and docs == ["d-old", "d-new"]

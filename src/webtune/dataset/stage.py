@@ -300,8 +300,7 @@ def check_and_count(candidates: Iterable[Candidate], counter: TokenCounter, limi
                 truncated += _limit(cand, counter, limits, index)
             if cand.reject is None:
                 good += 1
-                if limits.pins is None or limits.pins.split_of(cand.meta) is None:
-                    index.add_to_group(group_hash(limits.seed, group_key(cand.meta)))
+                _count_group(cand, limits, index)
             out.write(cand)
         pending.clear()
 
@@ -316,6 +315,21 @@ def check_and_count(candidates: Iterable[Candidate], counter: TokenCounter, limi
     flush()
     out.close()
     return good, truncated
+
+
+def _count_group(cand: Candidate, limits: Limits, index: DiskIndex) -> None:
+    """Count a kept candidate in its split group, unless a refresh run pinned that group's split."""
+    if limits.pins is None or limits.pins.split_of(cand.meta) is None:
+        index.add_to_group(group_hash(limits.seed, group_key(cand.meta)))
+
+
+def _split_of(cand: Candidate, index: DiskIndex, seed: int, pins: PinnedSplits | None) -> tuple[str, bool]:
+    """The candidate's split: the one an earlier version pinned for its group, else its group's
+    by hash; and whether it was pinned."""
+    split = pins.split_of(cand.meta) if pins is not None else None
+    if split is not None:
+        return split, True
+    return index.split_of(group_hash(seed, group_key(cand.meta))), False
 
 
 def _limit(cand: Candidate, counter: TokenCounter, limits: Limits, index: DiskIndex) -> int:
@@ -352,7 +366,7 @@ def check_preferences(candidates: Iterable[Candidate], counter: TokenCounter, li
                 drop(cand, "dedup", "duplicate_preference")
             else:
                 good += 1
-                index.add_to_group(group_hash(limits.seed, group_key(cand.meta)))
+                _count_group(cand, limits, index)
             out.write(cand)
         pending.clear()
 
@@ -485,11 +499,9 @@ def write_domain(checked: SpillFile, index: DiskIndex, seed: int, output: Output
         if cand.reject is not None:
             output.reject(cand.reject)
             continue
-        split = pins.split_of(cand.meta) if pins is not None else None
-        if split is not None:
+        split, was_pinned = _split_of(cand, index, seed, pins)
+        if was_pinned:
             pinned[split] += 1
-        else:
-            split = index.split_of(group_hash(seed, group_key(cand.meta)))
         cand.meta["split"] = split
         if cand.meta.get("generator") != "mix":
             index.add_doc(cand.meta["source_id"])
@@ -512,13 +524,15 @@ def add_history_examples(history: Any, output: Output) -> dict[str, int]:
     return added
 
 
-def write_preferences(checked: SpillFile, index: DiskIndex, seed: int, output: Output) -> None:
-    """Pass 3 for preference records: each into its group's split (the split of its chat examples)."""
+def write_preferences(checked: SpillFile, index: DiskIndex, seed: int, output: Output,
+                      pins: PinnedSplits | None = None) -> None:
+    """Pass 3 for preference records: each into its group's split (the split of its chat
+    examples: a pinned one first)."""
     for cand in checked.read():
         if cand.reject is not None:
             output.reject(cand.reject)
             continue
-        split = index.split_of(group_hash(seed, group_key(cand.meta)))
+        split, _ = _split_of(cand, index, seed, pins)
         index.add_doc(cand.meta["source_id"])
         output.preference(cand, split)
 
@@ -620,7 +634,7 @@ def run_dataset(ctx: StageContext) -> StageResult:
         index.assign_groups(chooser.choose)
         output = Output(ctx, stack, preferences=wants_preferences)
         pinned = write_domain(checked, index, seed, output, pins)
-        write_preferences(checked_pref, index, seed, output)
+        write_preferences(checked_pref, index, seed, output, pins)
         from_history = add_history_examples(history, output) \
             if history is not None and ctx.shared["refresh"].get("train") == "retrain" else {}
         provenance = mix_general(ctx, env, output, max_tokens, seed)
