@@ -38,7 +38,7 @@ from rich.console import Console
 from webtune.collect.documents import make_document
 from webtune.retry import GaveUp, RetryableStatus, RetryLater, RetryPolicy, check_status, describe, is_transient
 from webtune.errors import ConfigError, InputError, StageError
-from webtune.jsonl import atomic_write_json
+from webtune.jsonl import atomic_path, atomic_write_json
 from webtune.records import content_id, utc_now
 
 STATE_FILE = "brightdata.json"
@@ -351,9 +351,8 @@ class BrightDataJob:
                                f"{snapshot_id} by polling (id saved to {self.state_path})")
             return snapshot_id, None
         path = self.work_dir / f"scrape-{key}.{fmt}"
-        part = path.with_name(path.name + ".part")
-        part.write_bytes(response.content)
-        part.replace(path)
+        with atomic_path(path) as part:
+            part.write_bytes(response.content)
         self.keep.append(path.name)
         self.save_state(request_key=key, snapshot_id=None, scraped=path.name, dataset_id=self.config.dataset_id,
                         triggered_at=utc_now(), inputs=len(self.inputs()), status="scraped")

@@ -28,6 +28,7 @@ from rich.console import Console
 
 from webtune.errors import ConfigError, StageError
 from webtune.extras import require
+from webtune.jsonl import atomic_path
 
 # fsspec scheme -> (Bright Data deliver type, the field the URL's host goes to)
 DELIVER_TYPES = {"s3": ("s3", "bucket"), "gs": ("gcs", "bucket"), "gcs": ("gcs", "bucket"),
@@ -74,9 +75,8 @@ def fetch_delivered(deliver: Any, snapshot_id: str, work_dir: Path, console: Con
     paths = []
     for remote in found:
         local = work_dir / f"delivered-{remote.rsplit('/', 1)[-1]}"
-        part = local.with_name(local.name + ".part")
-        fs.get_file(remote, str(part))
-        part.replace(local)
+        with atomic_path(local) as part:
+            fs.get_file(remote, str(part))
         paths.append(local)
     console.print(f"[bold]brightdata[/bold]: read {len(paths)} delivered file(s) of {snapshot_id} from {url}")
     return paths
