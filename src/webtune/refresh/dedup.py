@@ -17,13 +17,6 @@ from webtune.jsonl import JsonlWriter
 from webtune.refresh.history import History
 
 
-def signature_params(step: Any) -> str:
-    """The dedup settings a signature depends on; only signatures of equal settings compare."""
-    cfg = step.config
-    similarity, ngram = cfg.resolved()
-    return f"{cfg.num_perm}:{cfg.seed}:{similarity}:{ngram}:{cfg.char_ngram}:{cfg.target_names()}"
-
-
 class HistorySignatures:
     """Earlier versions' dedup signatures in, this version's kept signatures out."""
 
@@ -35,22 +28,16 @@ class HistorySignatures:
 
     def past(self, step: Any) -> tuple[list[Any], list[str]]:
         """(signatures, ids) kept by earlier versions with the same dedup settings, oldest first."""
-        import numpy as np
-
         from webtune.clean.steps.dedup import Signature
 
-        params = signature_params(step)
+        params = step.config.signature_params()
         sigs, ids, incomparable = [], [], 0
         for version, entry in self.history.signatures():
             if entry.get("params") != params:
                 incomparable += 1
                 continue
-            parts = [(np.asarray(p[0], dtype=np.uint32), int(p[1])) if p is not None else None
-                     for p in entry["parts"]]
-            shingles = entry.get("shingles")  # saved with verify: exact, so past pairs verify exactly too
-            if shingles is not None:
-                shingles = [np.asarray(h, dtype=np.uint32) if h is not None else None for h in shingles]
-            sigs.append(Signature(entry["exact"], entry["length"], parts, shingles=shingles, key=entry.get("key")))
+            # shingles saved with verify: exact, so past pairs verify exactly too
+            sigs.append(Signature.from_json(entry))
             ids.append(entry["id"])
             self._versions.setdefault(entry["id"], version)
             if entry.get("key"):
@@ -69,18 +56,15 @@ class HistorySignatures:
     def save(self, step: Any, plan: dict[int, Any], sigs: list[Any], ids: list[str],
              stats: dict[str, Any]) -> None:
         """Write the signatures of this run's kept documents (for the next version's dedup)."""
-        params = signature_params(step)
+        params = step.config.signature_params()
         saved = 0
         with JsonlWriter(self.out_path) as out:
             for index, (sig, doc_id) in enumerate(zip(sigs, ids)):
                 member = plan.get(index)
                 if sig is None or member is None or member.reason is not None:
                     continue
-                out.write({"id": doc_id, "exact": sig.exact, "length": sig.length, "key": sig.key,
-                           "cluster": self.cluster_of(sig.key, doc_id), "params": params,
-                           "parts": [[p[0].tolist(), p[1]] if p is not None else None for p in sig.parts],
-                           "shingles": None if sig.shingles is None
-                           else [h.tolist() if h is not None else None for h in sig.shingles]})
+                out.write({"id": doc_id, **sig.to_json(), "cluster": self.cluster_of(sig.key, doc_id),
+                           "params": params})
                 saved += 1
         stats["history_signatures"] = self.loaded
         stats["history_incomparable"] = self.incomparable

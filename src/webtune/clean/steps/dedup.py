@@ -77,6 +77,12 @@ class DedupConfig(TargetConfig):
         ngram = self.ngram or (3 if per_field else 5)
         return similarity, ngram
 
+    def signature_params(self) -> str:
+        """The settings a signature depends on: only signatures made with equal ones compare
+        (a refresh run's history keeps it with each signature, `webtune.refresh.dedup`)."""
+        similarity, ngram = self.resolved()
+        return f"{self.num_perm}:{self.seed}:{similarity}:{ngram}:{self.char_ngram}:{self.target_names()}"
+
     def lsh_threshold(self) -> float:
         """The similarity LSH finds candidates at; each candidate is then checked against ``threshold``."""
         if self.candidate_threshold is not None:
@@ -101,6 +107,24 @@ class Signature:
     parts: list[tuple[np.ndarray, int] | None]  # per target: (MinHash values, shingle count)
     shingles: list[np.ndarray | None] | None = None  # per target: sorted shingle hashes (verify: exact)
     key: str | None = None  # the record key of a refresh run (``meta.record_key``)
+
+    def to_json(self) -> dict[str, Any]:
+        """The signature as JSON (lists of ints), as a refresh run's history keeps it."""
+        return {"exact": self.exact, "length": self.length, "key": self.key,
+                "parts": [[p[0].tolist(), p[1]] if p is not None else None for p in self.parts],
+                "shingles": None if self.shingles is None
+                else [h.tolist() if h is not None else None for h in self.shingles]}
+
+    @classmethod
+    def from_json(cls, entry: dict[str, Any]) -> "Signature":
+        """The signature `to_json` wrote (history from before shingles were kept has none)."""
+        import numpy as np
+
+        parts = [(np.asarray(p[0], dtype=np.uint32), int(p[1])) if p is not None else None for p in entry["parts"]]
+        shingles = entry.get("shingles")
+        if shingles is not None:
+            shingles = [np.asarray(h, dtype=np.uint32) if h is not None else None for h in shingles]
+        return cls(entry["exact"], entry["length"], parts, shingles=shingles, key=entry.get("key"))
 
 
 @dataclass
