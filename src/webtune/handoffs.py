@@ -485,6 +485,10 @@ class GateResults(Part):
     checks: list[GateCheck] = []
     passed: bool = True
 
+    def failed_text(self) -> str:
+        """The failed gates as ``gate (detail); ...`` (empty when none failed)."""
+        return "; ".join(f"{g.gate} ({g.detail})" for g in self.checks if not g.passed)
+
 
 class ExportRecord(Part):
     """One export of a version (``webtune export``): its format, where it went, its files and proof."""

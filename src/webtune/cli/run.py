@@ -100,8 +100,7 @@ def exit_for_promotion(where: Path, pipeline: Any, to_stage: str | None) -> None
         return
     version = RegistryVersion.read(version_file)
     if not version.promoted:
-        failed = "; ".join(f"{g.gate} ({g.detail})" for g in version.gates.checks if not g.passed)
-        err_console.print(f"[yellow]not promoted[/yellow]: {version.label}: {failed}")
+        err_console.print(f"[yellow]not promoted[/yellow]: {version.label}: {version.gates.failed_text()}")
         raise typer.Exit(NOT_PROMOTED)
 
 

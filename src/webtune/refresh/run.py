@@ -64,8 +64,7 @@ class RefreshOutcome:
         """Why the version was not promoted: its failed gates."""
         if self.registered is None:
             return "not registered"
-        failed = [f"{g.gate} ({g.detail})" for g in self.registered.gates.checks if not g.passed]
-        return "; ".join(failed) or "promotion is off (register.promote: false)"
+        return self.registered.gates.failed_text() or "promotion is off (register.promote: false)"
 
 
 def run_refresh(pipeline: Any, runs_root: Path, console: Console, force: bool = False) -> RefreshOutcome:
