@@ -289,21 +289,21 @@ class LocalTrainer(TrainerBackend):
         from rich.table import Table
 
         table = Table(title="train", show_header=False)
-        rows = [("validation loss (base → tuned)", _pair(stats.get("base_val_loss"), stats.get("val_loss"))),
-                ("preference loss (start → tuned)", _pair(stats.get("preference_base_val_loss"),
-                                                          stats.get("preference_val_loss"))),
+        # (label, the figures it shows, how): a row none of whose figures this run has is left out
+        rows = [("validation loss (base → tuned)", ("base_val_loss", "val_loss"), _pair),
+                ("preference loss (start → tuned)", ("preference_base_val_loss", "preference_val_loss"), _pair),
                 ("preference accuracy (start → tuned)",
-                 _pair(stats.get("preference_base_val_preference_accuracy"),
-                       stats.get("preference_val_preference_accuracy"))),
-                ("train loss (last steps)", _fmt(stats.get("train_loss"))),
-                ("steps / epochs", f"{stats.get('steps')} / {stats.get('epochs')}"),
-                ("tokens per second", _fmt(stats.get("tokens_per_second"), ",.0f")),
-                ("packing efficiency", _fmt(stats.get("packing_efficiency"), ".1%")),
-                ("attention", str(stats.get("attention") or "—")),
-                ("train time", f"{stats.get('train_seconds')} s")]
-        for key, value in rows:
-            if value not in ("— → —", "—", "None / None", "None s"):  # a phase this run did not have
-                table.add_row(key, value)
+                 ("preference_base_val_preference_accuracy", "preference_val_preference_accuracy"), _pair),
+                ("train loss (last steps)", ("train_loss",), _fmt),
+                ("steps / epochs", ("steps", "epochs"), lambda a, b: f"{a} / {b}"),
+                ("tokens per second", ("tokens_per_second",), lambda v: _fmt(v, ",.0f")),
+                ("packing efficiency", ("packing_efficiency",), lambda v: _fmt(v, ".1%")),
+                ("attention", ("attention",), str),
+                ("train time", ("train_seconds",), lambda v: f"{v} s")]
+        for label, keys, show in rows:
+            values = [stats.get(k) for k in keys]
+            if any(v is not None and v != "" for v in values):
+                table.add_row(label, show(*values))
         ctx.console.print(table)
 
 
