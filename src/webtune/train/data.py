@@ -24,13 +24,19 @@ T = TypeVar("T")
 
 
 @dataclass
-class SplitData:
-    """The tokenized examples of one split and what happened to the others."""
+class SplitCounts:
+    """What happened to a split's records: read, cut to length, rejected."""
 
-    examples: list[Encoded] = field(default_factory=list)
     seen: int = 0
     truncated: int = 0
     rejects: list[Reject] = field(default_factory=list)
+
+
+@dataclass
+class SplitData(SplitCounts):
+    """The tokenized examples of one split and what happened to the others."""
+
+    examples: list[Encoded] = field(default_factory=list)
 
     @property
     def tokens(self) -> int:
@@ -67,7 +73,7 @@ def tokenize_split(path: Path, tokenizer: Any, max_len: int, chat_template: str 
     return out
 
 
-def validated_lines(path: Path, model: type[T], invalid_reason: str, out: Any,
+def validated_lines(path: Path, model: type[T], invalid_reason: str, out: SplitCounts,
                     step: str = "tokenize") -> Iterator[tuple[int, Any, T]]:
     """(line, raw object, record) for each line of a JSONL split that is valid ``model`` JSON.
 

@@ -26,7 +26,7 @@ from typing import Any
 from webtune.chat_format import IGNORE_INDEX, encode_chat
 from webtune.errors import InputError
 from webtune.records import Message, PreferenceExample, Reject
-from webtune.train.data import split_reject, validated_lines
+from webtune.train.data import SplitCounts, split_reject, validated_lines
 from webtune.train.packing import Encoded
 
 SPLIT_FILES = {"train": "preference_train.jsonl", "validation": "preference_validation.jsonl",
@@ -45,13 +45,10 @@ class PrefItem:
 
 
 @dataclass
-class PrefSplit:
+class PrefSplit(SplitCounts):
     """The tokenized items of one split and what happened to the other records."""
 
     items: list[PrefItem] = field(default_factory=list)
-    seen: int = 0
-    truncated: int = 0
-    rejects: list[Reject] = field(default_factory=list)
 
     @property
     def tokens(self) -> int:

@@ -138,11 +138,7 @@ class LocalTrainer(TrainerBackend):
         train = tokenize_split(dataset / "train.jsonl", tokenizer, config.max_seq_len, config.chat_template)
         val = tokenize_split(dataset / "validation.jsonl", tokenizer, config.max_seq_len,
                              config.chat_template, required=False)
-        for reject in train.rejects:
-            ctx.rejects.write(reject)
-        if not train.examples:
-            raise InputError(f"{dataset / 'train.jsonl'}: no usable training examples "
-                             f"({train.seen} read, {len(train.rejects)} rejected; see rejects.jsonl)")
+        _keep_train_rejects(ctx, train, len(train.examples), dataset / "train.jsonl", "training examples")
         path = ctx.work_dir / DATA
         save_tokenized(path, train.examples, val.examples, tokenizer.pad_token_id)
         stats = {"train_examples": len(train.examples), "validation_examples": len(val.examples),
@@ -161,11 +157,8 @@ class LocalTrainer(TrainerBackend):
                                           method, config.chat_template)
         val = tokenize_preference_split(dataset / SPLIT_FILES["validation"], tokenizer, config.max_seq_len,
                                         method, config.chat_template, required=False)
-        for reject in train.rejects:
-            ctx.rejects.write(reject)
-        if not train.items:
-            raise InputError(f"{dataset / SPLIT_FILES['train']}: no usable {method} training records "
-                             f"({train.seen} read, {len(train.rejects)} rejected; see rejects.jsonl)")
+        _keep_train_rejects(ctx, train, len(train.items), dataset / SPLIT_FILES["train"],
+                            f"{method} training records")
         path = ctx.work_dir / PREFERENCE_DATA
         save_preference(path, method, train.items, val.items, tokenizer.pad_token_id)
         stats = {"preference_train_items": len(train.items), "preference_validation_items": len(val.items),
@@ -305,6 +298,15 @@ class LocalTrainer(TrainerBackend):
             if any(v is not None and v != "" for v in values):
                 table.add_row(label, show(*values))
         ctx.console.print(table)
+
+
+def _keep_train_rejects(ctx: StageContext, split: Any, kept: int, path: Path, what: str) -> None:
+    """The training split's rejects into the stage's rejects; an error when it kept nothing."""
+    for reject in split.rejects:
+        ctx.rejects.write(reject)
+    if not kept:
+        raise InputError(f"{path}: no usable {what} ({split.seen} read, {len(split.rejects)} rejected; "
+                         "see rejects.jsonl)")
 
 
 def _fmt(value: Any, spec: str = ".4f") -> str:
