@@ -18,3 +18,22 @@ def load_bench(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def run_main(bench: ModuleType, argv: list[str]) -> int:
+    """``bench.main(argv)``, with torch's thread count put back after (the scripts set their own)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        return bench.main(argv)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def write_messages(path: Path, conversations: list) -> Path:
+    """``conversations`` as a JSONL file of ``{"messages": ...}`` lines."""
+    import json
+
+    path.write_text("".join(json.dumps({"messages": m}) + "\n" for m in conversations))
+    return path

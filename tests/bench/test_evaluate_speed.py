@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import json
-from tests.bench.helpers import load_bench
+from tests.bench.helpers import load_bench, run_main, write_messages
 
 
 def test_bench_times_both_modes_on_the_same_prompts_with_identical_outputs(tmp_path):
-    import torch
-
     bench = load_bench("evaluate_speed")
-    data = tmp_path / "test.jsonl"
-    data.write_text("".join(json.dumps({"messages": m}) + "\n" for m in bench.generated_messages(4, seed=2)))
+    data = write_messages(tmp_path / "test.jsonl", bench.generated_messages(4, seed=2))
     out = tmp_path / "out.json"
-    threads = torch.get_num_threads()
-    try:
-        assert bench.main(["--model", "tiny", "--data", str(data), "--examples", "4", "--batch-size", "4",
-                           "--max-new-tokens", "6", "--json", str(out)]) == 0
-    finally:
-        torch.set_num_threads(threads)
+    assert run_main(bench, ["--model", "tiny", "--data", str(data), "--examples", "4", "--batch-size", "4",
+                            "--max-new-tokens", "6", "--json", str(out)]) == 0
     figures = json.loads(out.read_text())
     assert figures["prompts"] == 4 and figures["identical"] is True and figures["batch_size"] == 4
     assert figures["speedup"] > 0 and figures["new_tokens"] > 0

@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import json
 
-from tests.train.helpers import write_preference
-from tests.bench.helpers import load_bench
-
-
 import pytest
+
+from tests.bench.helpers import load_bench, run_main
+from tests.train.helpers import write_preference
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_bench_times_both_trainers_on_the_same_steps(tmp_path, precision):
-    import torch
-
     data = write_preference(tmp_path / "dataset", n_train=4, n_val=1) / "preference_train.jsonl"
     out = tmp_path / "out.json"
-    threads = torch.get_num_threads()
-    try:
-        assert load_bench("preference_vs_trl").main(["--model", "tiny", "--data", str(data), "--steps", "2", "--batch", "2",
-                                   "--max-len", "128", "--skip-precompute", "--threads", "1",
-                                   "--precision", precision, "--json", str(out)]) == 0
-    finally:
-        torch.set_num_threads(threads)
+    assert run_main(load_bench("preference_vs_trl"), ["--model", "tiny", "--data", str(data), "--steps", "2",
+                                                      "--batch", "2", "--max-len", "128", "--skip-precompute",
+                                                      "--threads", "1", "--precision", precision,
+                                                      "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["pairs"] == 4 and set(report["results"]) == {"webtune", "trl"}
     assert report["args"]["precision"] == precision  # both sides: webtune's precision and TRL's bf16

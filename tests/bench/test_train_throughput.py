@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import json
-from tests.bench.helpers import load_bench
+from tests.bench.helpers import load_bench, run_main, write_messages
 
 
 def test_bench_compares_padded_and_packed_on_the_same_examples(tmp_path):
-    import torch
-
-    data = tmp_path / "train.jsonl"
     bench = load_bench("train_throughput")
-    with data.open("w") as f:
-        for messages in bench.generated_messages(12, seed=1):
-            f.write(json.dumps({"messages": messages}) + "\n")
+    data = write_messages(tmp_path / "train.jsonl", bench.generated_messages(12, seed=1))
     out = tmp_path / "out.json"
-    threads = torch.get_num_threads()
-    try:
-        assert bench.main(["--model", "tiny", "--data", str(data), "--examples", "12", "--rows", "512",
-                           "--batch", "4", "--threads", "1", "--json", str(out)]) == 0
-    finally:
-        torch.set_num_threads(threads)
+    assert run_main(bench, ["--model", "tiny", "--data", str(data), "--examples", "12", "--rows", "512",
+                            "--batch", "4", "--threads", "1", "--json", str(out)]) == 0
     results = json.loads(out.read_text())["results"]
     padded, packed = results["padded"], results["packed_512"]
     # Both padded modes train the same batches; padding exists only in them.

@@ -6,26 +6,17 @@ import json
 
 import pytest
 
-from tests.bench.helpers import load_bench
+from tests.bench.helpers import load_bench, run_main, write_messages
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_both_sides_train_the_same_tokens_and_the_report_has_the_ratios(tmp_path, precision):
-    import torch
-
     bench = load_bench("train_vs_trl")
-    data = tmp_path / "train.jsonl"
-    with data.open("w") as f:
-        for messages in bench.generated_messages(10, seed=1):
-            f.write(json.dumps({"messages": messages}) + "\n")
+    data = write_messages(tmp_path / "train.jsonl", bench.generated_messages(10, seed=1))
     out = tmp_path / "out.json"
-    threads = torch.get_num_threads()
-    try:
-        assert bench.main(["--model", "tiny", "--data", str(data), "--examples", "3", "--heldout", "2",
-                           "--rows", "512", "--sides", "webtune,trl-best", "--in-process", "--precision", precision,
-                           "--json", str(out)]) == 0
-    finally:
-        torch.set_num_threads(threads)
+    assert run_main(bench, ["--model", "tiny", "--data", str(data), "--examples", "3", "--heldout", "2",
+                            "--rows", "512", "--sides", "webtune,trl-best", "--in-process", "--precision", precision,
+                            "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     webtune, trl = report["sides"]["webtune"], report["sides"]["trl-best"]
     # The same rows, steps and tokens on both sides: BFD packing of the same examples, one pass.
