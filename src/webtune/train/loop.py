@@ -27,7 +27,8 @@ from webtune.errors import ConfigError, WebtuneError
 from webtune.train import checkpoint as ckpt
 from webtune.train.backends.local_config import LocalTrainConfig
 from webtune.train.monitor import TENSORBOARD, MetricsLog, StepTimer, TrainProgress
-from webtune.train.packing import IGNORE_INDEX, best_fit_decreasing, collate_packed, collate_padded
+from webtune.train.packing import (IGNORE_INDEX, best_fit_decreasing, collate_packed, collate_padded, row_length,
+                                   training_units)
 from webtune.train.plan import StepPlan, shard_for_eval
 
 BEST = "best.pt"
@@ -532,18 +533,6 @@ class Trainer:
             f"{'rows' if cfg.packing else 'examples'} · {self.accelerator.num_processes} process(es) on "
             f"{self.accelerator.device} · trainable {self.n_trainable:,} of {self.n_params:,} parameters")
 
-
-
-def row_length(config: LocalTrainConfig, lengths: list[int]) -> int:
-    """Tokens per packed row: ``pack_length``, else ``max_seq_len``, and never shorter than the
-    longest example."""
-    base = config.pack_length if config.pack_length is not None else config.max_seq_len
-    return max([base, *lengths])
-
-
-def training_units(config: LocalTrainConfig, lengths: list[int], row: int) -> list[list[int]]:
-    """The units a step plan orders: examples packed into rows of ``row`` tokens, or one each."""
-    return best_fit_decreasing(lengths, row) if config.packing else [[i] for i in range(len(lengths))]
 
 
 def _reset_accelerate_state() -> None:

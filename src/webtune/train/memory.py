@@ -402,7 +402,7 @@ def step_batches(units: Sequence[Sequence[int]], examples: Sequence[Any], plan: 
 def run_extent(config: Any, examples: Sequence[Any], seed: int) -> tuple[int, int, int]:
     """(tokens, logit positions, rows) of a one-process run of ``config`` on ``examples``,
     packed and ordered as the trainer does (`webtune.train.loop`)."""
-    from webtune.train.loop import row_length, training_units
+    from webtune.train.packing import row_length, training_units
     from webtune.train.plan import StepPlan
 
     lengths = [len(e) for e in examples]

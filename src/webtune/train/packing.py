@@ -114,3 +114,15 @@ def collate_padded(examples: Sequence[Encoded], pad_id: int) -> dict[str, Any]:
         "n_slots": width * len(examples),
         "n_labels": int((labels_t[:, 1:] != IGNORE_INDEX).sum()),
     }
+
+
+def row_length(config: Any, lengths: list[int]) -> int:
+    """Tokens per packed row: ``pack_length``, else ``max_seq_len``, and never shorter than the
+    longest example."""
+    base = config.pack_length if config.pack_length is not None else config.max_seq_len
+    return max([base, *lengths])
+
+
+def training_units(config: Any, lengths: list[int], row: int) -> list[list[int]]:
+    """The units a step plan orders: examples packed into rows of ``row`` tokens, or one each."""
+    return best_fit_decreasing(lengths, row) if config.packing else [[i] for i in range(len(lengths))]
